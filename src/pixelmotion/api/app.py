@@ -1,0 +1,71 @@
+"""The FastAPI application: routes, error shape, and the background parts it hosts
+(the worker and the emulator in the embedded default)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from pixelmotion.api.errors import install_error_handlers
+from pixelmotion.api.views import callbacks, health, jobs, plan
+from pixelmotion.bootstrap import Services
+from pixelmotion.events import watch_table
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        services.hub.bind(asyncio.get_running_loop())
+        background: list[asyncio.Task[None]] = []
+        if services.emulator is not None:
+            await services.emulator.start()
+        repository = services.repository
+        background.append(
+            asyncio.create_task(
+                watch_table(
+                    services.hub,
+                    lambda after: [
+                        (e.job_id, e.user_id, e.id) for e in repository.events_after(after_id=after)
+                    ],
+                    repository.last_event_id,
+                )
+            )
+        )
+        if run_worker:
+            from pixelmotion.worker.loop import Worker
+
+            background.append(asyncio.create_task(Worker(services).run()))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if services.emulator is not None:
+                await services.emulator.stop()
+            await services.provider.aclose()
+
+    app = FastAPI(
+        title="pixelmotion",
+        version="0.1.0",
+        description="Prompt or video in, editable pixel-art animation out.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (jobs, plan, callbacks, health):
+        app.include_router(module.router)
+    if services.emulator is not None:
+        app.mount("/emulator/luma", services.emulator.asgi_app())
+    return app

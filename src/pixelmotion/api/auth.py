@@ -1,0 +1,53 @@
+"""Who is calling: ``Authorization: Bearer <JWT>`` (or ``?access_token=`` for EventSource)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from pixelmotion.api.errors import ApiError
+from pixelmotion.security import Caller, InvalidToken, verify_token
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def authenticate(request: Request, *, allow_query: bool = False) -> Caller:
+    token = _bearer(request)
+    if token is None and allow_query:
+        token = request.query_params.get("access_token")
+    if not token:
+        raise ApiError(
+            401,
+            "UNAUTHORIZED",
+            "Sign in: send Authorization: Bearer <token>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    settings = request.app.state.services.settings
+    try:
+        return verify_token(token, secret=settings.jwt_secret, audience=settings.jwt_audience)
+    except InvalidToken as error:
+        raise ApiError(
+            401,
+            "UNAUTHORIZED",
+            f"The bearer token was refused: {error}.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+
+
+def current_caller(request: Request) -> Caller:
+    return authenticate(request)
+
+
+def stream_caller(request: Request) -> Caller:
+    return authenticate(request, allow_query=True)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+StreamCaller = Annotated[Caller, Depends(stream_caller)]

@@ -1,0 +1,133 @@
+"""The public JSON shapes (camelCase on the wire, as the plan's client reads them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from pixelmotion.jobs import requests as rules
+from pixelmotion.jobs.models import Job
+
+Model = Literal["ray-2", "ray-flash-2", "ray-1-6"]
+Resolution = Literal["540p", "720p", "1080p", "4k"]
+AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
+Dither = Literal["none", "bayer", "floyd"]
+Fit = Literal["crop", "contain", "stretch"]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class CreateJobRequest(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    prompt: str = Field(min_length=rules.PROMPT_MIN, max_length=rules.PROMPT_MAX)
+    width: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
+    height: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
+    color_count: int = Field(ge=rules.COLORS_MIN, le=rules.COLORS_MAX)
+    fps: Literal[12, 24, 30]
+    duration: Literal[5, 9] = 5
+    model: Model = "ray-2"
+    resolution: Resolution = "720p"
+    aspect_ratio: AspectRatio | None = None
+    loop: bool = False
+    dither: Dither = "none"
+    fit: Fit = "crop"
+    project_id: str | None = Field(default=None, max_length=200)
+
+
+class CreateJobResponse(CamelModel):
+    job_id: str
+    status: str
+    estimated_time_seconds: int
+
+
+class PlanCreateResponse(BaseModel):
+    success: bool = True
+    data: CreateJobResponse
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class JobResponse(CamelModel):
+    job_id: str
+    status: str
+    progress: int
+    progress_message: str | None
+    estimated_time_seconds: int
+    total_frames: int | None
+    error: ErrorBody | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    outputs: dict[str, str]
+    prompt: str
+    width: int
+    height: int
+    color_count: int
+    fps: int
+    duration: int
+    model: str
+    resolution: str
+    aspect_ratio: str
+    loop: bool
+    dither: str
+    fit: str
+    project_id: str | None
+
+    @classmethod
+    def of(cls, job: Job, *, estimate: int) -> JobResponse:
+        error = ErrorBody(code=job.error_code, message=job.error_message or "") if job.error_code else None
+        return cls(
+            job_id=job.id,
+            status=job.status.value,
+            progress=job.progress,
+            progress_message=job.progress_message,
+            estimated_time_seconds=estimate,
+            total_frames=job.total_frames,
+            error=error,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            completed_at=job.completed_at,
+            outputs=outputs_of(job),
+            prompt=job.prompt,
+            width=job.width,
+            height=job.height,
+            color_count=job.color_count,
+            fps=job.fps,
+            duration=job.duration,
+            model=job.model,
+            resolution=job.resolution,
+            aspect_ratio=job.aspect_ratio,
+            loop=job.loop,
+            dither=job.dither,
+            fit=job.fit,
+            project_id=job.project_id,
+        )
+
+
+class JobListResponse(CamelModel):
+    jobs: list[JobResponse]
+    next_cursor: str | None
+
+
+def outputs_of(job: Job) -> dict[str, str]:
+    """Links to the results a completed job has."""
+    if not job.frame_storage_urls:
+        return {}
+    base = f"/v1/jobs/{job.id}"
+    links = {"frames": f"{base}/frames", "indexed": f"{base}/frames?format=indexed"}
+    names = {"sheet": "sheet.png", "sheetJson": "sheet.json", "gif": "animation.gif"}
+    links.update({key: f"{base}/{name}" for key, name in names.items() if key in job.frame_storage_urls})
+    return links
+
+
+def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
+    return JobResponse.of(job, estimate=estimate).model_dump(mode="json", by_alias=True)

@@ -1,0 +1,28 @@
+"""``/healthz``: is the database reachable, is the provider usable, is a worker running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from pixelmotion.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(services: ServicesDep) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = {"ok": True, "dialect": services.engine.dialect.name}
+    except Exception as error:  # health reports, never raises
+        checks["database"] = {"ok": False, "error": type(error).__name__}
+    checks["provider"] = {"name": services.settings.provider, **services.provider_health.snapshot()}
+    checks["worker"] = {"running": services.worker_running}
+    ok = all(bool(check.get("ok", True)) for check in checks.values())
+    return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)

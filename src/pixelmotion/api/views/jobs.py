@@ -1,0 +1,156 @@
+"""``/v1/jobs``: create a job, read it, list mine, fetch its results, cancel it."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+
+from pixelmotion.api.auth import CurrentCaller
+from pixelmotion.api.deps import ServicesDep
+from pixelmotion.api.errors import ApiError
+from pixelmotion.api.schemas import (
+    CreateJobRequest,
+    CreateJobResponse,
+    JobListResponse,
+    JobResponse,
+)
+from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.requests import build_spec
+from pixelmotion.jobs.states import JobStatus
+from pixelmotion.objects import ObjectNotFound
+from pixelmotion.service import cancel_job, create_job
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+CONTENT_TYPES = {"sheet": "image/png", "sheetJson": "application/json", "gif": "image/gif"}
+
+
+def accept_job(services: ServicesDep, caller_id: str, body: CreateJobRequest) -> CreateJobResponse:
+    """Validate, insert the job with its first event and enqueue it; no provider call here."""
+    spec = build_spec(**body.model_dump(), template=services.settings.prompt_template)
+    job = create_job(services.repository, spec, user_id=caller_id, provider=services.settings.provider)
+    return CreateJobResponse(
+        job_id=job.id, status=job.status.value, estimated_time_seconds=services.estimator.seconds()
+    )
+
+
+@router.post("", status_code=202, response_model=CreateJobResponse, response_model_by_alias=True)
+def create(body: CreateJobRequest, caller: CurrentCaller, services: ServicesDep) -> CreateJobResponse:
+    return accept_job(services, caller.user_id, body)
+
+
+@router.get("", response_model=JobListResponse, response_model_by_alias=True)
+def list_jobs(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    limit: int = Query(20, ge=1, le=100),
+    cursor: datetime | None = Query(None, description="createdAt of the last job of the previous page"),
+    project_id: str | None = Query(None, alias="projectId"),
+    status: JobStatus | None = Query(None),
+) -> JobListResponse:
+    jobs = services.repository.list_for_user(
+        caller.user_id, limit=limit, before=cursor, project_id=project_id, status=status
+    )
+    estimate = services.estimator.seconds()
+    next_cursor = jobs[-1].created_at.isoformat() if len(jobs) == limit else None
+    return JobListResponse(
+        jobs=[JobResponse.of(job, estimate=estimate) for job in jobs], next_cursor=next_cursor
+    )
+
+
+def owned_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
+    """The caller's job; another user's job is as unknown as a missing one (404)."""
+    job = services.repository.get(job_id, user_id=caller_id)
+    if job is None:
+        raise ApiError(404, "JOB_NOT_FOUND", f"No job {job_id} for this user.")
+    return job
+
+
+@router.get("/{job_id}", response_model=JobResponse, response_model_by_alias=True)
+def get_job(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobResponse:
+    job = owned_job(services, caller.user_id, job_id)
+    return JobResponse.of(job, estimate=services.estimator.seconds())
+
+
+@router.post("/{job_id}/cancel", response_model=JobResponse, response_model_by_alias=True)
+def cancel(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobResponse:
+    job = owned_job(services, caller.user_id, job_id)
+    if job.is_terminal:
+        raise ApiError(409, "JOB_FINISHED", f"The job is already {job.status.value}.")
+    result = cancel_job(services.repository, job)
+    return JobResponse.of(result.job, estimate=services.estimator.seconds())
+
+
+def completed_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
+    job = owned_job(services, caller_id, job_id)
+    if job.status is not JobStatus.COMPLETED or not job.frame_storage_urls:
+        raise ApiError(
+            409,
+            "JOB_NOT_COMPLETED",
+            f"The job is {job.status.value}; results come when it completes.",
+        )
+    return job
+
+
+def stored_object(services: ServicesDep, job: Job, name: str) -> Response:
+    key = (job.frame_storage_urls or {}).get(name)
+    if key is None:
+        raise ApiError(404, "OUTPUT_NOT_FOUND", f"This job has no {name} output.")
+    path = services.store.local_path(key)
+    media_type = CONTENT_TYPES.get(name, "application/octet-stream")
+    if path is not None:
+        return FileResponse(path, media_type=media_type)
+    try:
+        return Response(services.store.get_bytes(key), media_type=media_type)
+    except ObjectNotFound:
+        raise ApiError(404, "OUTPUT_NOT_FOUND", f"The {name} output is missing from storage.") from None
+
+
+@router.get("/{job_id}/sheet.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def sheet(job_id: str, caller: CurrentCaller, services: ServicesDep) -> Response:
+    return stored_object(services, completed_job(services, caller.user_id, job_id), "sheet")
+
+
+@router.get("/{job_id}/sheet.json")
+def sheet_json(job_id: str, caller: CurrentCaller, services: ServicesDep) -> Response:
+    return stored_object(services, completed_job(services, caller.user_id, job_id), "sheetJson")
+
+
+@router.get(
+    "/{job_id}/animation.gif",
+    response_class=Response,
+    responses={200: {"content": {"image/gif": {}}}},
+)
+def gif(job_id: str, caller: CurrentCaller, services: ServicesDep) -> Response:
+    return stored_object(services, completed_job(services, caller.user_id, job_id), "gif")
+
+
+@router.get("/{job_id}/frames")
+async def frames(
+    job_id: str,
+    request: Request,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    format: Literal["rgba", "indexed"] = Query(
+        "rgba", description="rgba: the plan's imageData arrays; indexed: palette indices, base64"
+    ),
+) -> Response:
+    """The plan's frames JSON, stored gzip-compressed and sent as is when the client accepts gzip."""
+    job = await run_in_threadpool(completed_job, services, caller.user_id, job_id)
+    key = (job.frame_storage_urls or {}).get("frames" if format == "rgba" else "indexed")
+    if key is None:
+        raise ApiError(404, "OUTPUT_NOT_FOUND", f"This job has no {format} frames.")
+    try:
+        compressed = await run_in_threadpool(services.store.get_bytes, key)
+    except ObjectNotFound:
+        raise ApiError(404, "OUTPUT_NOT_FOUND", "The frames are missing from storage.") from None
+    headers: dict[str, Any] = {"Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        return Response(compressed, media_type="application/json", headers=headers)
+    return Response(gzip.decompress(compressed), media_type="application/json", headers=headers)

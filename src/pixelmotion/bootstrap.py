@@ -1,0 +1,103 @@
+"""Wiring: settings in, ready services out. The one place that picks implementations."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import uuid
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from pixelmotion.config import Settings
+from pixelmotion.events import EventHub
+from pixelmotion.objects import ObjectStore, open_store
+from pixelmotion.providers.base import VideoProvider
+from pixelmotion.providers.health import ProviderHealth
+from pixelmotion.providers.luma import LumaProvider
+from pixelmotion.service import Estimator
+from pixelmotion.store import JobRepository, create_engine, migrate
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    repository: JobRepository
+    store: ObjectStore
+    provider: VideoProvider
+    hub: EventHub
+    estimator: Estimator
+    provider_health: ProviderHealth
+    executor: Executor
+    emulator: Any = None  # the embedded Luma emulator, when the provider is "emulator"
+    worker_running: bool = False
+    instance_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    )
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
+
+
+def make_executor(settings: Settings) -> Executor:
+    """CPU-heavy work (rendering, decoding, pixelating) runs here, off the event loop.
+
+    ``spawn`` because forking a process that already runs threads (the server's) is unsafe.
+    """
+    return ProcessPoolExecutor(
+        max_workers=settings.process_workers, mp_context=multiprocessing.get_context("spawn")
+    )
+
+
+def make_provider(settings: Settings) -> VideoProvider:
+    if settings.provider == "luma":
+        return LumaProvider(api_key=settings.luma_api_key, base_url=settings.luma_base_url or None)
+    return LumaProvider(
+        api_key=settings.emulator_api_key,
+        base_url=settings.luma_base_url or settings.emulator_base_url,
+    )
+
+
+def make_emulator(settings: Settings, executor: Executor) -> Any:
+    from pixelmotion.providers.emulator import Emulator, EmulatorSettings
+
+    return Emulator(
+        EmulatorSettings(
+            api_key=settings.emulator_api_key,
+            dream_seconds=settings.emulator_dream_seconds,
+            cache_dir=settings.data_dir / "emulator",
+            public_base_url=f"{settings.public_url}/emulator/luma",
+            render_executor=executor,
+            faults=settings.emulator_faults,
+        )
+    )
+
+
+def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator: bool = True) -> Services:
+    """Build every service; ``embed_emulator=False`` for a worker-only process."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine, lock_dir=settings.data_dir)
+    repository = JobRepository(engine)
+    hub = EventHub()
+    repository.add_listener(hub.publish)
+    executor = make_executor(settings)
+    embedded = embed_emulator and settings.provider == "emulator" and not settings.luma_base_url
+    return Services(
+        settings=settings,
+        engine=engine,
+        repository=repository,
+        store=open_store(settings.storage_url),
+        provider=make_provider(settings),
+        hub=hub,
+        estimator=Estimator(repository),
+        provider_health=ProviderHealth(),
+        executor=executor,
+        emulator=make_emulator(settings, executor) if embedded else None,
+    )

@@ -1,0 +1,153 @@
+"""Every setting of pixelmotion, read once from ``PIXELMOTION_*`` environment variables.
+
+Secrets that are not given (the JWT secret, the callback-signing key) are created on first
+start and kept in the data directory, so tokens stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PROMPT_TEMPLATE = (
+    "Pixel art animation: {prompt}. Bold simple shapes, flat saturated colours, "
+    "a plain uncluttered background, the subject centred, steady camera, smooth motion{loop}."
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value pixelmotion cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    storage_url: str = ""
+    public_url: str = ""
+    secret_key: str = ""
+    jwt_secret: str = ""
+    jwt_audience: str = "authenticated"
+    luma_api_key: str = ""
+    provider: str = "emulator"
+    luma_base_url: str = ""
+    emulator_api_key: str = "emulator"
+    emulator_dream_seconds: float = 5.0
+    emulator_faults: str = ""
+    prompt_template: str = DEFAULT_PROMPT_TEMPLATE
+    # Worker tuning (not in the plan; sensible defaults).
+    worker_concurrency: int = 4
+    worker_poll_seconds: float = 0.5
+    lease_seconds: float = 60.0
+    callback_grace_seconds: float = 90.0
+    job_deadline_seconds: float = 1800.0
+    max_video_bytes: int = 200 * 1024 * 1024
+    process_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+
+    @property
+    def database_file(self) -> Path | None:
+        prefix = "sqlite:///"
+        return Path(self.database_url[len(prefix) :]) if self.database_url.startswith(prefix) else None
+
+    @property
+    def callback_base_url(self) -> str:
+        return self.public_url.rstrip("/")
+
+    @property
+    def emulator_base_url(self) -> str:
+        """Where the embedded emulator's Luma routes answer (the SDK's base_url)."""
+        return f"{self.public_url.rstrip('/')}/emulator/luma/dream-machine/v1"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment into one ``Settings``, filling derived and generated values."""
+    env = os.environ if env is None else env
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(f"PIXELMOTION_{name}", default).strip()
+
+    host = get("HOST", "127.0.0.1")
+    port = _int(get("PORT", "8000"), "PIXELMOTION_PORT")
+    data_dir = Path(get("DATA_DIR", "var")).expanduser().resolve()
+    luma_api_key = get("LUMA_API_KEY")
+    provider = get("PROVIDER") or ("luma" if luma_api_key else "emulator")
+    if provider not in ("luma", "emulator"):
+        raise SettingsError("PIXELMOTION_PROVIDER must be 'luma' or 'emulator'")
+    if provider == "luma" and not luma_api_key:
+        raise SettingsError("PIXELMOTION_PROVIDER=luma needs PIXELMOTION_LUMA_API_KEY")
+    template = get("PROMPT_TEMPLATE") or DEFAULT_PROMPT_TEMPLATE
+    if "{prompt}" not in template:
+        raise SettingsError("PIXELMOTION_PROMPT_TEMPLATE must contain {prompt}")
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return Settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=normalize_database_url(
+            get("DATABASE_URL") or f"sqlite:///{data_dir / 'pixelmotion.db'}"
+        ),
+        storage_url=get("STORAGE_URL") or f"file://{data_dir / 'objects'}",
+        public_url=(get("PUBLIC_URL") or f"http://{public_host}:{port}").rstrip("/"),
+        secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
+        jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
+        jwt_audience=get("JWT_AUDIENCE", "authenticated"),
+        luma_api_key=luma_api_key,
+        provider=provider,
+        luma_base_url=get("LUMA_BASE_URL"),
+        emulator_api_key=get("EMULATOR_API_KEY", "emulator"),
+        emulator_dream_seconds=_float(
+            get("EMULATOR_DREAM_SECONDS", "5"), "PIXELMOTION_EMULATOR_DREAM_SECONDS"
+        ),
+        emulator_faults=get("EMULATOR_FAULTS"),
+        prompt_template=template,
+        worker_concurrency=_int(get("WORKER_CONCURRENCY", "4"), "PIXELMOTION_WORKER_CONCURRENCY"),
+        callback_grace_seconds=_float(
+            get("CALLBACK_GRACE_SECONDS", "90"), "PIXELMOTION_CALLBACK_GRACE_SECONDS"
+        ),
+        max_video_bytes=_int(get("MAX_VIDEO_BYTES", str(200 * 1024 * 1024)), "PIXELMOTION_MAX_VIDEO_BYTES"),
+    )
+
+
+def normalize_database_url(url: str) -> str:
+    """Map ``postgresql://`` to the pinned psycopg 3 driver; keep SQLite paths as given."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("sqlite:///", "postgresql+psycopg://")):
+        return url
+    raise SettingsError("PIXELMOTION_DATABASE_URL must start with sqlite:/// or postgresql://")
+
+
+def _kept_secret(data_dir: Path, name: str) -> str:
+    path = data_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    # O_EXCL: when two processes start at once, the first one's secret wins.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+
+
+def _float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number") from None

@@ -1,0 +1,111 @@
+"""Fan-out of job events to the streams that wait for them, within one process.
+
+The ``job_events`` table is the truth; the hub only wakes streams, which then read the
+table after the last id they sent. So a wake-up that is lost or repeated costs nothing, and
+events written by another process are found by ``watch_table`` within its poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+
+class Subscription:
+    def __init__(self, hub: EventHub, keys: tuple[str, ...]) -> None:
+        self._hub = hub
+        self.keys = keys
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when woken, False on timeout; clears the wake-up either way."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._event.clear()
+
+    def close(self) -> None:
+        self._hub._remove(self)
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self.last_event_id = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self, *, job_id: str | None = None, user_id: str | None = None) -> Subscription:
+        keys = tuple(
+            k for k in (f"job:{job_id}" if job_id else "", f"user:{user_id}" if user_id else "") if k
+        )
+        subscription = Subscription(self, keys)
+        for key in keys:
+            self._subscribers[key].add(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        for key in subscription.keys:
+            group = self._subscribers.get(key)
+            if group is not None:
+                group.discard(subscription)
+                if not group:
+                    del self._subscribers[key]
+
+    @property
+    def subscriber_count(self) -> int:
+        return len({s for group in self._subscribers.values() for s in group})
+
+    def publish(self, job_id: str, user_id: str, event_id: int) -> None:
+        """Safe to call from any thread (the repository runs in worker threads)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake(job_id, user_id, event_id)
+        else:
+            with contextlib.suppress(RuntimeError):  # loop closing at shutdown
+                loop.call_soon_threadsafe(self._wake, job_id, user_id, event_id)
+
+    def _wake(self, job_id: str, user_id: str, event_id: int) -> None:
+        self.last_event_id = max(self.last_event_id, event_id)
+        for key in (f"job:{job_id}", f"user:{user_id}"):
+            for subscription in tuple(self._subscribers.get(key, ())):
+                subscription.wake()
+
+
+async def watch_table(
+    hub: EventHub,
+    read_after: Callable[[int], list[tuple[str, str, int]]],
+    last_id: Callable[[], int],
+    interval: float = 0.2,
+) -> None:
+    """Wake streams for events other processes wrote (e.g. a separate worker on SQLite)."""
+    seen = await asyncio.to_thread(last_id)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            rows = await asyncio.to_thread(read_after, seen)
+        except Exception:  # a busy or restarting database: try again next tick
+            logger.warning("event watcher could not read job_events", exc_info=True)
+            continue
+        for job_id, user_id, event_id in rows:
+            seen = max(seen, event_id)
+            hub._wake(job_id, user_id, event_id)

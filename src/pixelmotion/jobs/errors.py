@@ -1,0 +1,28 @@
+"""Error codes a job can end with, and the error raised when a request is not valid."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    PROVIDER_REJECTED = "PROVIDER_REJECTED"  # 400/422 from the provider
+    PROVIDER_LOST = "PROVIDER_LOST"  # the provider no longer knows the generation
+    LUMA_GENERATION_FAILED = "LUMA_GENERATION_FAILED"
+    DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    VIDEO_UNREADABLE = "VIDEO_UNREADABLE"
+    VIDEO_TRUNCATED = "VIDEO_TRUNCATED"
+    VIDEO_TOO_LARGE = "VIDEO_TOO_LARGE"
+    NO_VIDEO_STREAM = "NO_VIDEO_STREAM"
+    PROCESSING_FAILED = "PROCESSING_FAILED"
+    TIMEOUT = "TIMEOUT"
+    CANCELED = "CANCELED"
+
+
+class InvalidRequest(ValueError):
+    """A job request breaks a rule; ``fields`` maps each bad field to what is wrong."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        first = next(iter(fields.items()))
+        super().__init__(f"{first[0]}: {first[1]}")

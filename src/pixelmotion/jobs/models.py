@@ -1,0 +1,93 @@
+"""The job as the rest of the code sees it: a plain, immutable record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pixelmotion.jobs.states import JobStatus
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a user asked for, validated (see ``jobs.requests``)."""
+
+    prompt: str
+    width: int
+    height: int
+    color_count: int
+    fps: int
+    duration: int = 5
+    model: str = "ray-2"
+    resolution: str = "720p"
+    aspect_ratio: str = "16:9"
+    loop: bool = False
+    dither: str = "none"
+    fit: str = "crop"
+    project_id: str | None = None
+    provider_prompt: str = ""
+
+    @property
+    def frame_count(self) -> int:
+        return self.fps * self.duration
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    user_id: str
+    status: JobStatus
+    progress: int
+    progress_message: str | None
+    prompt: str
+    provider_prompt: str
+    width: int
+    height: int
+    color_count: int
+    fps: int
+    duration: int
+    model: str
+    resolution: str
+    aspect_ratio: str
+    loop: bool
+    dither: str
+    fit: str
+    provider: str
+    created_at: datetime
+    updated_at: datetime
+    project_id: str | None = None
+    luma_generation_id: str | None = None
+    luma_video_url: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_details: dict[str, Any] | None = None
+    total_frames: int | None = None
+    frame_storage_urls: dict[str, str] | None = None
+    frame_data: dict[str, Any] | None = None
+    processing_time_ms: int | None = None
+    luma_processing_time_ms: int | None = None
+    frame_processing_time_ms: int | None = None
+    completed_at: datetime | None = None
+    submitted_at: datetime | None = None
+    source_object_key: str | None = None
+    attempts: int = 0
+    next_run_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    id: int
+    job_id: str
+    user_id: str
+    status: JobStatus
+    progress: int
+    message: str | None
+    created_at: datetime

@@ -1,0 +1,97 @@
+"""The rules a job request must meet, and how a request becomes a ``JobSpec``.
+
+Single-field limits are declared here and enforced by the API schema; the rules that look
+at several fields at once (pixel budget, prompt as sent to the model) live in ``build_spec``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pixelmotion.jobs.errors import InvalidRequest
+from pixelmotion.jobs.models import JobSpec
+
+PROMPT_MIN = 3
+PROMPT_MAX = 5000  # Luma's own limit, which the prompt *as sent* must also meet
+SIZE_MIN = 8
+SIZE_MAX = 512
+COLORS_MIN = 2
+COLORS_MAX = 256
+FPS_CHOICES = (12, 24, 30)
+DURATION_CHOICES = (5, 9)
+MODELS = ("ray-2", "ray-flash-2", "ray-1-6")
+RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
+DITHERS = ("none", "bayer", "floyd")
+FITS = ("crop", "contain", "stretch")
+# width × height × frames: 256×256 at 30 fps for 9 s fits, 512×512 for 9 s at 30 fps does not.
+MAX_TOTAL_PIXELS = 32 * 1024 * 1024
+
+
+def nearest_aspect_ratio(width: int, height: int) -> str:
+    """Luma's aspect ratio closest to width:height (compared on a log scale)."""
+    target = math.log(width / height)
+
+    def distance(ratio: str) -> float:
+        a, b = ratio.split(":")
+        return abs(math.log(int(a) / int(b)) - target)
+
+    return min(ASPECT_RATIOS, key=distance)
+
+
+def render_provider_prompt(template: str, prompt: str, loop: bool) -> str:
+    """The user's prompt inside the template that steers the model toward pixelable clips."""
+    loop_hint = ", a seamless loop" if loop else ""
+    return template.replace("{loop}", loop_hint).replace("{prompt}", prompt.strip())
+
+
+def build_spec(
+    *,
+    prompt: str,
+    width: int,
+    height: int,
+    color_count: int,
+    fps: int,
+    duration: int = 5,
+    model: str = "ray-2",
+    resolution: str = "720p",
+    aspect_ratio: str | None = None,
+    loop: bool = False,
+    dither: str = "none",
+    fit: str = "crop",
+    project_id: str | None = None,
+    template: str = "{prompt}",
+) -> JobSpec:
+    """Check the rules no single field can check, and fill the derived values."""
+    errors: dict[str, str] = {}
+    stripped = prompt.strip()
+    if len(stripped) < PROMPT_MIN:
+        errors["prompt"] = f"must be at least {PROMPT_MIN} characters"
+    provider_prompt = render_provider_prompt(template, stripped, loop)
+    if len(provider_prompt) > PROMPT_MAX:
+        room = PROMPT_MAX - (len(provider_prompt) - len(stripped))
+        errors["prompt"] = f"is too long once the style template is added; keep it under {room} characters"
+    total = width * height * fps * duration
+    if total > MAX_TOTAL_PIXELS:
+        errors["width"] = (
+            f"width × height × frames is {total:,} pixels; the limit is {MAX_TOTAL_PIXELS:,}. "
+            "Use a smaller canvas, a lower fps or a shorter duration."
+        )
+    if errors:
+        raise InvalidRequest(errors)
+    return JobSpec(
+        prompt=stripped,
+        width=width,
+        height=height,
+        color_count=color_count,
+        fps=fps,
+        duration=duration,
+        model=model,
+        resolution=resolution,
+        aspect_ratio=aspect_ratio or nearest_aspect_ratio(width, height),
+        loop=loop,
+        dither=dither,
+        fit=fit,
+        project_id=project_id,
+        provider_prompt=provider_prompt,
+    )

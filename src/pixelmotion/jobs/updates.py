@@ -1,0 +1,88 @@
+"""What a provider's news means for a job: the one mapping from a generation's state
+(a callback or a poll, both alike) to the job's next state. Pure: the caller applies the
+returned ``Move`` with a compare-and-set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pixelmotion.jobs.errors import ErrorCode
+from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus, sources_for
+
+# Before processing starts, a provider's "failed" still ends the job; afterwards it is news
+# about a clip we already have, and is ignored.
+FAILABLE_BY_PROVIDER = frozenset({JobStatus.PENDING, JobStatus.QUEUED, JobStatus.DREAMING})
+
+
+@dataclass(frozen=True)
+class Move:
+    target: JobStatus
+    sources: frozenset[JobStatus]
+    values: dict[str, Any] = field(default_factory=dict)
+    progress: int | None = None
+    message: str | None = None
+
+
+def move_for_generation(
+    job: Job,
+    *,
+    state: str,
+    failure_reason: str | None,
+    video_url: str | None,
+    now: datetime,
+    grace_seconds: float,
+) -> Move | None:
+    """The move a generation's state asks for, or None when it asks for nothing."""
+    if state == "queued":
+        return None
+    if state == "dreaming":
+        return Move(
+            JobStatus.DREAMING,
+            sources_for(JobStatus.DREAMING),
+            {"next_run_at": now + timedelta(seconds=grace_seconds)},
+        )
+    if state == "completed":
+        provider_ms = _elapsed_ms(job.submitted_at, now)
+        return Move(
+            JobStatus.PROCESSING,
+            sources_for(JobStatus.PROCESSING),
+            {
+                "luma_video_url": video_url,
+                "luma_processing_time_ms": provider_ms,
+                "next_run_at": now,
+                "attempts": 0,
+            },
+            progress=PROGRESS[JobStatus.PROCESSING],
+            message=MESSAGES[JobStatus.PROCESSING],
+        )
+    if state == "failed":
+        reason = failure_reason or "The generation failed"
+        return failure_move(
+            ErrorCode.LUMA_GENERATION_FAILED,
+            f"The video model could not make this clip: {reason}",
+            {"failure_reason": failure_reason},
+            sources=FAILABLE_BY_PROVIDER,
+        )
+    return None
+
+
+def failure_move(
+    code: ErrorCode | str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    sources: frozenset[JobStatus] | None = None,
+) -> Move:
+    return Move(
+        JobStatus.FAILED,
+        sources if sources is not None else sources_for(JobStatus.FAILED),
+        {"error_code": str(code), "error_message": message, "error_details": details or {}},
+        message=message,
+    )
+
+
+def _elapsed_ms(start: datetime | None, end: datetime) -> int | None:
+    return None if start is None else max(0, int((end - start).total_seconds() * 1000))

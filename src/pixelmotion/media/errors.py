@@ -1,0 +1,37 @@
+"""The one exception type of the media pipeline, and its codes."""
+
+from __future__ import annotations
+
+NO_VIDEO_STREAM = "NO_VIDEO_STREAM"
+VIDEO_TRUNCATED = "VIDEO_TRUNCATED"
+VIDEO_UNREADABLE = "VIDEO_UNREADABLE"
+VIDEO_TOO_LARGE = "VIDEO_TOO_LARGE"
+DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+INVALID_OPTIONS = "INVALID_OPTIONS"
+
+CODES = frozenset(
+    {
+        NO_VIDEO_STREAM,
+        VIDEO_TRUNCATED,
+        VIDEO_UNREADABLE,
+        VIDEO_TOO_LARGE,
+        DOWNLOAD_FAILED,
+        INVALID_OPTIONS,
+    }
+)
+
+
+class MediaError(Exception):
+    """A video could not be fetched, read or converted.
+
+    ``code`` is one of :data:`CODES` (stable, for machines); ``message`` is for people.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[MediaError], tuple[str, str]]:
+        # Keeps the error picklable across a ProcessPoolExecutor boundary.
+        return (type(self), (self.code, self.message))

@@ -1,0 +1,1 @@
+"""Video providers: Luma through its SDK, and a Luma-compatible emulator."""

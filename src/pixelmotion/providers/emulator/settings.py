@@ -1,0 +1,30 @@
+"""Settings of the Luma emulator."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class EmulatorSettings:
+    """How the emulator behaves.
+
+    ``public_base_url`` is where the emulator's ASGI app is reachable from outside (asset URLs
+    are built from it): ``http://127.0.0.1:8000/emulator/luma`` when mounted under the main
+    app, ``http://127.0.0.1:PORT`` when standalone. ``cache_dir`` holds rendered clips (one per
+    prompt, size and duration) and ``generations.json``, so a restart keeps its generations.
+    """
+
+    api_key: str = "emulator"
+    dream_seconds: float = 5.0
+    cache_dir: Path = field(default_factory=lambda: Path("var/emulator"))
+    public_base_url: str = "http://127.0.0.1:8000/emulator/luma"
+    render_executor: concurrent.futures.Executor | None = None
+    # Fault injection, e.g. "drop_callbacks=1.0,create_429=0.2"; see faults.py.
+    faults: str = ""
+    # Starting balance of GET /credits, in USD cents.
+    credit_balance: float = 100_000.0
+    # How long the delay_callbacks fault holds each callback back.
+    callback_delay_seconds: float = 3.0

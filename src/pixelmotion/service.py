@@ -1,0 +1,143 @@
+"""Use cases shared by the API and the worker: accept a job, take a provider's news
+(callback or poll, one path), cancel. Each change is a compare-and-set in the repository."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pixelmotion.jobs.errors import ErrorCode
+from pixelmotion.jobs.models import Job, JobSpec
+from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
+from pixelmotion.jobs.updates import Move, move_for_generation
+from pixelmotion.providers.base import Generation
+from pixelmotion.security import CALLBACK_PATH, redact_json
+from pixelmotion.store.repository import JobRepository, utcnow
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ESTIMATE_SECONDS = 90
+
+
+class CallbackOutcome(StrEnum):
+    APPLIED = "applied"  # moved the job
+    IGNORED = "ignored"  # nothing new (a repeat, or news of an older state)
+    UNCONFIRMED = "unconfirmed"  # the job has no generation id yet; the worker will confirm
+    REFUSED = "refused"  # names another generation than the job's
+
+
+def create_job(repository: JobRepository, spec: JobSpec, *, user_id: str, provider: str) -> Job:
+    return repository.create(spec, user_id=user_id, provider=provider)
+
+
+class Estimator:
+    """Expected seconds from request to result, from recent completed jobs (cached briefly)."""
+
+    def __init__(self, repository: JobRepository, ttl_seconds: float = 10.0) -> None:
+        self._repository = repository
+        self._ttl = ttl_seconds
+        self._value = DEFAULT_ESTIMATE_SECONDS
+        self._at = 0.0
+
+    def seconds(self) -> int:
+        if time.monotonic() - self._at > self._ttl:
+            durations = self._repository.recent_durations_seconds()
+            self._value = round(statistics.median(durations)) if durations else DEFAULT_ESTIMATE_SECONDS
+            self._at = time.monotonic()
+        return int(self._value)
+
+
+def names_job(generation: Generation, job_id: str) -> bool:
+    """Whether a generation was created for this job (its callback URL names the job)."""
+    return bool(generation.callback_url) and CALLBACK_PATH.format(job_id=job_id) in (
+        generation.callback_url or ""
+    )
+
+
+def apply_generation(
+    repository: JobRepository,
+    job: Job,
+    generation: Generation,
+    *,
+    grace_seconds: float,
+    now: datetime | None = None,
+) -> Job | None:
+    """Move the job as the provider's news asks (a callback or a poll); None if nothing moved."""
+    move = move_for_generation(
+        job,
+        state=generation.state,
+        failure_reason=generation.failure_reason,
+        video_url=generation.video_url,
+        now=now or utcnow(),
+        grace_seconds=grace_seconds,
+    )
+    if move is None:
+        return None
+    moved = repository.apply(job.id, move, now=now)
+    if moved is not None:
+        logger.info(
+            "job %s: %s -> %s (provider said %s)",
+            job.id,
+            job.status,
+            moved.status,
+            generation.state,
+        )
+    return moved
+
+
+def receive_callback(
+    repository: JobRepository, job: Job, generation: Generation, *, grace_seconds: float
+) -> CallbackOutcome:
+    """Record a verified callback and apply it. Never downloads or processes anything."""
+    body = redact_json(generation.raw)
+    if job.luma_generation_id is None:
+        # The callback beat our own commit of the generation id (or the submit crashed):
+        # keep it and let the worker confirm with the provider before adopting it.
+        outcome = CallbackOutcome.UNCONFIRMED
+        repository.record_callback(
+            job_id=job.id,
+            user_id=job.user_id,
+            generation_id=generation.id,
+            state=generation.state,
+            body=body,
+            outcome=outcome.value,
+        )
+        repository.schedule(job.id, JobStatus.PENDING, utcnow())
+        return outcome
+    if generation.id != job.luma_generation_id:
+        outcome = CallbackOutcome.REFUSED
+    else:
+        moved = apply_generation(repository, job, generation, grace_seconds=grace_seconds)
+        outcome = CallbackOutcome.APPLIED if moved else CallbackOutcome.IGNORED
+    repository.record_callback(
+        job_id=job.id,
+        user_id=job.user_id,
+        generation_id=generation.id,
+        state=generation.state,
+        body=body,
+        outcome=outcome.value,
+    )
+    return outcome
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    job: Job
+    changed: bool
+
+
+def cancel_job(repository: JobRepository, job: Job) -> CancelResult:
+    move = Move(
+        JobStatus.CANCELED,
+        ACTIVE_STATES,
+        {"error_code": ErrorCode.CANCELED.value, "error_message": "Canceled by the user"},
+    )
+    moved = repository.apply(job.id, move)
+    if moved is None:
+        current = repository.get(job.id) or job
+        return CancelResult(current, False)
+    return CancelResult(moved, True)

@@ -1,0 +1,408 @@
+"""The job repository: every read and write of jobs, events and callbacks.
+
+Every change of a job is a compare-and-set (``UPDATE … WHERE id = :id AND status IN (…)``)
+that writes its ``job_events`` row in the same transaction, so a late or repeated callback can
+never move a job backwards and no change goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from pixelmotion.jobs.models import Job, JobEvent, JobSpec
+from pixelmotion.jobs.states import ACTIVE_STATES, MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
+from pixelmotion.jobs.updates import Move
+from pixelmotion.store.tables import job_events, provider_callbacks, video_generation_jobs
+
+jobs_t = video_generation_jobs
+# Commit-ordered event ids on PostgreSQL: a sequence hands out ids at insert, not at commit,
+# so two transactions could commit out of order and a reader resuming after id N would
+# skip the later-committed smaller id. This lock, taken just before the event insert and
+# held to commit, keeps ids in commit order.
+EVENTS_LOCK_KEY = 0x706D6576656E7473  # "pmevents"
+
+JOB_FIELDS = {f.name for f in fields(Job)} - {"extra", "status"}
+
+EventListener = Callable[[str, str, int], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._listeners: list[EventListener] = []
+
+    # --- notification -------------------------------------------------------------------
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Called with (job_id, user_id, event_id) after each committed event."""
+        self._listeners.append(listener)
+
+    def _notify(self, job: Job, event_id: int) -> None:
+        for listener in self._listeners:
+            listener(job.id, job.user_id, event_id)
+
+    # --- creating and reading -----------------------------------------------------------
+
+    def create(self, spec: JobSpec, *, user_id: str, provider: str, now: datetime | None = None) -> Job:
+        now = now or utcnow()
+        job_id = str(uuid.uuid4())
+        values = {
+            "id": job_id,
+            "user_id": user_id,
+            "project_id": spec.project_id,
+            "prompt": spec.prompt,
+            "provider_prompt": spec.provider_prompt,
+            "width": spec.width,
+            "height": spec.height,
+            "color_count": spec.color_count,
+            "fps": spec.fps,
+            "duration": spec.duration,
+            "model": spec.model,
+            "resolution": spec.resolution,
+            "aspect_ratio": spec.aspect_ratio,
+            "loop": spec.loop,
+            "dither": spec.dither,
+            "fit": spec.fit,
+            "provider": provider,
+            "status": JobStatus.PENDING.value,
+            "progress": PROGRESS[JobStatus.PENDING],
+            "progress_message": MESSAGES[JobStatus.PENDING],
+            "created_at": now,
+            "updated_at": now,
+            "next_run_at": now,  # enqueued in the same transaction as the insert
+            "attempts": 0,
+        }
+        with self.engine.begin() as conn:
+            row = conn.execute(jobs_t.insert().values(values).returning(jobs_t)).one()
+            job = _job(row)
+            event_id = self._insert_event(conn, job, now)
+        self._notify(job, event_id)
+        return job
+
+    def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
+        if not _is_uuid(job_id):
+            return None
+        query = sa.select(jobs_t).where(jobs_t.c.id == job_id)
+        if user_id is not None:
+            query = query.where(jobs_t.c.user_id == user_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _job(row) if row else None
+
+    def get_by_generation(self, generation_id: str) -> Job | None:
+        query = sa.select(jobs_t).where(jobs_t.c.luma_generation_id == generation_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _job(row) if row else None
+
+    def list_for_user(
+        self,
+        user_id: str,
+        *,
+        limit: int = 20,
+        before: datetime | None = None,
+        project_id: str | None = None,
+        status: JobStatus | None = None,
+    ) -> list[Job]:
+        """The user's jobs, newest first; ``before`` pages by creation time."""
+        query = sa.select(jobs_t).where(jobs_t.c.user_id == user_id)
+        if before is not None:
+            query = query.where(jobs_t.c.created_at < before)
+        if project_id is not None:
+            query = query.where(jobs_t.c.project_id == project_id)
+        if status is not None:
+            query = query.where(jobs_t.c.status == status.value)
+        query = query.order_by(jobs_t.c.created_at.desc(), jobs_t.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_job(row) for row in conn.execute(query)]
+
+    def recent_durations_seconds(self, limit: int = 20) -> list[float]:
+        """How long the last completed jobs took, end to end."""
+        query = (
+            sa.select(jobs_t.c.created_at, jobs_t.c.completed_at)
+            .where(jobs_t.c.status == JobStatus.COMPLETED.value, jobs_t.c.completed_at.isnot(None))
+            .order_by(jobs_t.c.completed_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(done - created).total_seconds() for created, done in conn.execute(query)]
+
+    # --- changing state -----------------------------------------------------------------
+
+    def apply(self, job_id: str, move: Move, *, now: datetime | None = None) -> Job | None:
+        """Apply ``move`` if the job is still in one of its source states; None if not."""
+        now = now or utcnow()
+        values: dict[str, Any] = {
+            "status": move.target.value,
+            "updated_at": now,
+            "progress_message": move.message or MESSAGES[move.target],
+            **move.values,
+        }
+        progress = move.progress if move.progress is not None else PROGRESS.get(move.target)
+        if progress is not None:
+            values["progress"] = progress
+        if move.target in TERMINAL_STATES:
+            values.update(next_run_at=None, lease_owner=None, lease_until=None)
+            if move.target is JobStatus.COMPLETED:
+                values["completed_at"] = now
+        return self._compare_and_set(job_id, [s.value for s in move.sources], values, now)
+
+    def report_progress(
+        self,
+        job_id: str,
+        status: JobStatus,
+        progress: int,
+        message: str,
+        *,
+        now: datetime | None = None,
+    ) -> Job | None:
+        """A progress step within a state (processing 80–99): one event, no state change."""
+        now = now or utcnow()
+        values = {"progress": progress, "progress_message": message, "updated_at": now}
+        return self._compare_and_set(job_id, [status.value], values, now)
+
+    def update_fields(self, job_id: str, status: JobStatus, values: dict[str, Any]) -> Job | None:
+        """Record facts (ids, keys) on a job still in ``status``; writes no event."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                jobs_t.update()
+                .where(jobs_t.c.id == job_id, jobs_t.c.status == status.value)
+                .values(values)
+                .returning(jobs_t)
+            ).first()
+        return _job(row) if row else None
+
+    def _compare_and_set(
+        self, job_id: str, sources: list[str], values: dict[str, Any], now: datetime
+    ) -> Job | None:
+        statement = (
+            jobs_t.update()
+            .where(jobs_t.c.id == job_id, jobs_t.c.status.in_(sources))
+            .values(values)
+            .returning(jobs_t)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).first()
+            if row is None:
+                return None
+            job = _job(row)
+            event_id = self._insert_event(conn, job, now)
+        self._notify(job, event_id)
+        return job
+
+    def _insert_event(self, conn: Connection, job: Job, now: datetime) -> int:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
+        event_id = conn.execute(
+            job_events.insert()
+            .values(
+                job_id=job.id,
+                user_id=job.user_id,
+                status=job.status.value,
+                progress=job.progress,
+                message=job.progress_message,
+                created_at=now,
+            )
+            .returning(job_events.c.id)
+        ).scalar_one()
+        return int(event_id)
+
+    # --- the queue ----------------------------------------------------------------------
+
+    def claim(self, owner: str, *, lease_seconds: float, now: datetime | None = None) -> Job | None:
+        """Take one job whose work is due and that no live lease holds.
+
+        PostgreSQL's SKIP LOCKED lets workers pass each other's rows; SQLite renders no FOR
+        UPDATE and its single writer serializes this one statement.
+        """
+        now = now or utcnow()
+        due = (
+            sa.select(jobs_t.c.id)
+            .where(
+                jobs_t.c.next_run_at.isnot(None),
+                jobs_t.c.next_run_at <= now,
+                jobs_t.c.status.in_([s.value for s in ACTIVE_STATES]),
+                sa.or_(jobs_t.c.lease_until.is_(None), jobs_t.c.lease_until < now),
+            )
+            .order_by(jobs_t.c.next_run_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            jobs_t.update()
+            .where(
+                jobs_t.c.id == due,
+                sa.or_(jobs_t.c.lease_until.is_(None), jobs_t.c.lease_until < now),
+            )
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(jobs_t)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).first()
+        return _job(row) if row else None
+
+    def renew_lease(self, job_id: str, owner: str, *, lease_seconds: float) -> bool:
+        until = utcnow() + timedelta(seconds=lease_seconds)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                jobs_t.update()
+                .where(jobs_t.c.id == job_id, jobs_t.c.lease_owner == owner)
+                .values(lease_until=until)
+            )
+        return result.rowcount == 1
+
+    def release(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        reschedule: tuple[JobStatus, datetime] | None = None,
+        failed_attempt: bool = False,
+    ) -> None:
+        """Drop our lease; if the job is still in the given state, set when it is next due.
+
+        A callback may have moved the job while we held it; then its own schedule stands.
+        """
+        with self.engine.begin() as conn:
+            if reschedule is not None:
+                status, when = reschedule
+                values: dict[str, Any] = {"next_run_at": when}
+                if failed_attempt:
+                    values["attempts"] = jobs_t.c.attempts + 1
+                conn.execute(
+                    jobs_t.update()
+                    .where(jobs_t.c.id == job_id, jobs_t.c.status == status.value)
+                    .values(values)
+                )
+            conn.execute(
+                jobs_t.update()
+                .where(jobs_t.c.id == job_id, jobs_t.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def schedule(self, job_id: str, status: JobStatus, when: datetime) -> None:
+        """Make a job due at ``when`` if it is still in ``status`` (e.g. to confirm a callback)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs_t.update()
+                .where(jobs_t.c.id == job_id, jobs_t.c.status == status.value)
+                .values(next_run_at=when)
+            )
+
+    # --- events -------------------------------------------------------------------------
+
+    def events_after(
+        self,
+        *,
+        after_id: int = 0,
+        job_id: str | None = None,
+        user_id: str | None = None,
+        limit: int = 500,
+    ) -> list[JobEvent]:
+        query = sa.select(job_events).where(job_events.c.id > after_id)
+        if job_id is not None:
+            if not _is_uuid(job_id):
+                return []
+            query = query.where(job_events.c.job_id == job_id)
+        if user_id is not None:
+            query = query.where(job_events.c.user_id == user_id)
+        query = query.order_by(job_events.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query)]
+
+    def last_event_id(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(job_events.c.id))).scalar()
+        return int(value or 0)
+
+    # --- provider callbacks -------------------------------------------------------------
+
+    def record_callback(
+        self,
+        *,
+        job_id: str,
+        user_id: str | None,
+        generation_id: str | None,
+        state: str | None,
+        body: Any,
+        outcome: str,
+        now: datetime | None = None,
+    ) -> int:
+        with self.engine.begin() as conn:
+            callback_id = conn.execute(
+                provider_callbacks.insert()
+                .values(
+                    job_id=job_id,
+                    user_id=user_id,
+                    generation_id=generation_id,
+                    state=state,
+                    body=body,
+                    outcome=outcome,
+                    received_at=now or utcnow(),
+                )
+                .returning(provider_callbacks.c.id)
+            ).scalar_one()
+        return int(callback_id)
+
+    def unconfirmed_generation_ids(self, job_id: str) -> list[str]:
+        """Generation ids named by callbacks that arrived before the job knew its own."""
+        query = (
+            sa.select(provider_callbacks.c.generation_id)
+            .where(
+                provider_callbacks.c.job_id == job_id,
+                provider_callbacks.c.outcome == "unconfirmed",
+                provider_callbacks.c.generation_id.isnot(None),
+            )
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return [str(value) for value in conn.execute(query).scalars()]
+
+    def callbacks_for(self, job_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(provider_callbacks)
+            .where(provider_callbacks.c.job_id == job_id)
+            .order_by(provider_callbacks.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _job(row: Row[Any]) -> Job:
+    data = row._mapping
+    values = {name: data[name] for name in JOB_FIELDS if name in data}
+    values["id"] = str(uuid.UUID(str(data["id"])))
+    return Job(status=JobStatus(data["status"]), **values)
+
+
+def _event(row: Row[Any]) -> JobEvent:
+    data = row._mapping
+    return JobEvent(
+        id=int(data["id"]),
+        job_id=str(uuid.UUID(str(data["job_id"]))),
+        user_id=data["user_id"],
+        status=JobStatus(data["status"]),
+        progress=int(data["progress"]),
+        message=data["message"],
+        created_at=data["created_at"],
+    )

@@ -1,0 +1,151 @@
+"""The database tables, as SQLAlchemy Core. The plan's ``video_generation_jobs`` keeps every
+column it named; the columns below the marker are what the queue and the worker need."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python on both databases.
+
+    SQLite has no time zones: values are stored as naive UTC so that text comparison in
+    SQL (``next_run_at <= :now``) orders them correctly.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType: Any = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+EventId: Any = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+STATUSES = ("pending", "queued", "dreaming", "processing", "completed", "failed", "canceled")
+
+video_generation_jobs = sa.Table(
+    "video_generation_jobs",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=False), primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("project_id", sa.Text),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("color_count", sa.Integer, nullable=False),
+    sa.Column("fps", sa.Integer, nullable=False),
+    sa.Column("duration", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("luma_generation_id", sa.Text),
+    sa.Column("luma_video_url", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("progress", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress_message", sa.Text),
+    sa.Column("error_code", sa.Text),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_details", JSONType),
+    sa.Column("total_frames", sa.Integer),
+    sa.Column("frame_storage_urls", JSONType),
+    sa.Column("frame_data", JSONType),
+    sa.Column("processing_time_ms", sa.Integer),
+    sa.Column("luma_processing_time_ms", sa.Integer),
+    sa.Column("frame_processing_time_ms", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime),
+    # --- what the work needs, beyond the plan ---
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("resolution", sa.Text, nullable=False),
+    sa.Column("aspect_ratio", sa.Text, nullable=False),
+    sa.Column("loop", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("provider_prompt", sa.Text, nullable=False),
+    sa.Column("dither", sa.Text, nullable=False, server_default="none"),
+    sa.Column("fit", sa.Text, nullable=False, server_default="crop"),
+    sa.Column("submitted_at", UTCDateTime),
+    sa.Column("source_object_key", sa.Text),  # our copy of the paid clip
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_run_at", UTCDateTime),  # NULL: no work due (terminal, or waiting on nothing)
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UTCDateTime),
+    sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
+    sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+)
+
+# The plan's indexes, plus "my jobs, newest first" and the claim query's.
+sa.Index("idx_video_jobs_user_id", video_generation_jobs.c.user_id)
+sa.Index("idx_video_jobs_status", video_generation_jobs.c.status)
+sa.Index("idx_video_jobs_created_at", video_generation_jobs.c.created_at.desc())
+sa.Index("idx_video_jobs_luma_generation_id", video_generation_jobs.c.luma_generation_id, unique=True)
+sa.Index(
+    "idx_video_jobs_user_created",
+    video_generation_jobs.c.user_id,
+    video_generation_jobs.c.created_at.desc(),
+)
+sa.Index(
+    "idx_video_jobs_due",
+    video_generation_jobs.c.next_run_at,
+    postgresql_where=video_generation_jobs.c.next_run_at.isnot(None),
+    sqlite_where=video_generation_jobs.c.next_run_at.isnot(None),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "job_id",
+        sa.Uuid(as_uuid=False),
+        sa.ForeignKey("video_generation_jobs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("progress", sa.Integer, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,  # ids never reused, so Last-Event-ID stays meaningful
+)
+sa.Index("idx_job_events_job_id", job_events.c.job_id, job_events.c.id)
+sa.Index("idx_job_events_user_id", job_events.c.user_id, job_events.c.id)
+
+provider_callbacks = sa.Table(
+    "provider_callbacks",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column("user_id", sa.Text),
+    sa.Column("generation_id", sa.Text),
+    sa.Column("state", sa.Text),
+    sa.Column("body", JSONType),  # secrets redacted
+    sa.Column("outcome", sa.Text, nullable=False),  # applied / ignored / unconfirmed / refused
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+sa.Index("idx_provider_callbacks_job_id", provider_callbacks.c.job_id, provider_callbacks.c.id)

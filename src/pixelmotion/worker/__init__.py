@@ -1,0 +1,1 @@
+"""Background work: the claim loop and its steps (submit, poll, process)."""

@@ -1,0 +1,344 @@
+"""The worker's steps, one per kind of due work:
+
+- ``submit``  (pending):          ask the provider for a clip, once.
+- ``poll``    (queued/dreaming):  callbacks are overdue; ask the provider where it stands.
+- ``process`` (processing):       download the clip, pixelate it, store the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pixelmotion.bootstrap import Services
+from pixelmotion.jobs.errors import ErrorCode
+from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
+from pixelmotion.jobs.updates import Move, failure_move
+from pixelmotion.media import MediaError, download_video, render_outputs
+from pixelmotion.providers.base import (
+    Generation,
+    GenerationNotFound,
+    GenerationRequest,
+    ProviderError,
+)
+from pixelmotion.security import callback_url
+from pixelmotion.service import apply_generation, names_job
+from pixelmotion.store.repository import utcnow
+from pixelmotion.worker.backoff import backoff_seconds
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBMIT_ATTEMPTS = 8
+MAX_PROCESS_ATTEMPTS = 3
+MAX_POLL_INTERVAL = 60.0
+OUTPUT_TYPES = {
+    "sheet": "image/png",
+    "sheetJson": "application/json",
+    "gif": "image/gif",
+    "frames": "application/gzip",
+    "indexed": "application/gzip",
+}
+
+
+@dataclass(frozen=True)
+class StepContext:
+    services: Services
+    owner: str
+
+
+# --- submit --------------------------------------------------------------------------------
+
+
+async def submit(ctx: StepContext, job: Job) -> None:
+    services = ctx.services
+    if await adopt_existing_generation(ctx, job):
+        return
+    request = GenerationRequest(
+        prompt=job.provider_prompt,
+        model=job.model,
+        resolution=job.resolution,
+        duration=f"{job.duration}s",
+        aspect_ratio=job.aspect_ratio,
+        loop=job.loop,
+        callback_url=callback_url(services.settings.callback_base_url, services.settings.secret_key, job.id),
+    )
+    try:
+        generation = await services.provider.create(request)
+    except ProviderError as error:
+        await submit_failed(ctx, job, error)
+        return
+    services.provider_health.mark_ok()
+    await record_submitted(ctx, job, generation)
+
+
+async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -> None:
+    """Store the generation id (pending → queued), then apply any news that raced ahead."""
+    repository = ctx.services.repository
+    now = utcnow()
+    move = Move(
+        JobStatus.QUEUED,
+        frozenset({JobStatus.PENDING}),
+        {
+            "luma_generation_id": generation.id,
+            "submitted_at": now,
+            "attempts": 0,
+            "next_run_at": now + timedelta(seconds=ctx.services.settings.callback_grace_seconds),
+        },
+    )
+    queued = await asyncio.to_thread(repository.apply, job.id, move)
+    if queued is None:
+        # Canceled while we were submitting: drop the generation rather than leave it running.
+        logger.info("job %s: no longer pending after submit; deleting generation %s", job.id, generation.id)
+        try:
+            await ctx.services.provider.delete(generation.id)
+        except ProviderError:
+            logger.warning("job %s: could not delete generation %s", job.id, generation.id)
+        return
+    logger.info("job %s: submitted as generation %s", job.id, generation.id)
+    await asyncio.to_thread(
+        apply_generation,
+        repository,
+        queued,
+        generation,
+        grace_seconds=ctx.services.settings.callback_grace_seconds,
+    )
+    if generation.id in await asyncio.to_thread(repository.unconfirmed_generation_ids, job.id):
+        # A callback beat our commit; the provider's current answer covers whatever it said.
+        await refresh_from_provider(ctx, queued)
+
+
+async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
+    """Before creating, find a generation already made for this job, so none is paid twice:
+    one named by a callback that beat our commit, or (after an earlier attempt that may have
+    reached the provider) one in the provider's recent list whose callback URL names the job.
+    """
+    provider = ctx.services.provider
+    candidates: list[Generation] = []
+    for generation_id in await asyncio.to_thread(ctx.services.repository.unconfirmed_generation_ids, job.id):
+        try:
+            candidates.append(await provider.get(generation_id))
+        except ProviderError:
+            continue
+    if not candidates and job.attempts > 0:
+        try:
+            candidates = await provider.list_recent(limit=100)
+        except ProviderError:
+            candidates = []
+    for generation in candidates:
+        if names_job(generation, job.id):
+            logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
+            await record_submitted(ctx, job, generation)
+            return True
+    return False
+
+
+async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> None:
+    services = ctx.services
+    repository = services.repository
+    if error.auth:
+        # Our key is wrong: nothing the job did. It waits in pending until the key works.
+        services.provider_health.mark_failing(f"provider refused our API key (HTTP {error.status})")
+        logger.error("provider refused the API key (HTTP %s); jobs wait in pending", error.status)
+        when = utcnow() + timedelta(seconds=30)
+        await asyncio.to_thread(repository.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when))
+        return
+    if (error.retryable or error.ambiguous) and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:
+        delay = backoff_seconds(job.attempts, retry_after=error.retry_after)
+        logger.warning("job %s: submit failed (%s); retrying in %.1fs", job.id, error.message, delay)
+        when = utcnow() + timedelta(seconds=delay)
+        await asyncio.to_thread(
+            repository.release,
+            job.id,
+            ctx.owner,
+            reschedule=(JobStatus.PENDING, when),
+            failed_attempt=True,
+        )
+        return
+    code = ErrorCode.PROVIDER_REJECTED
+    message = f"The video model refused the request: {error.message}"
+    await asyncio.to_thread(repository.apply, job.id, failure_move(code, message, {"status": error.status}))
+
+
+# --- poll ----------------------------------------------------------------------------------
+
+
+async def poll(ctx: StepContext, job: Job) -> None:
+    """Callbacks are overdue: ask the provider, apply its answer as if it were a callback."""
+    settings = ctx.services.settings
+    if (utcnow() - job.created_at).total_seconds() > settings.job_deadline_seconds:
+        message = "The video model took too long to answer."
+        await asyncio.to_thread(
+            ctx.services.repository.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
+        )
+        return
+    moved = await refresh_from_provider(ctx, job)
+    if moved is None or moved.status is job.status:
+        delay = min(MAX_POLL_INTERVAL, backoff_seconds(job.attempts, base=5.0, cap=MAX_POLL_INTERVAL))
+        await asyncio.to_thread(
+            ctx.services.repository.release,
+            job.id,
+            ctx.owner,
+            reschedule=(job.status, utcnow() + timedelta(seconds=delay)),
+            failed_attempt=True,
+        )
+
+
+async def refresh_from_provider(ctx: StepContext, job: Job) -> Job | None:
+    if job.luma_generation_id is None:
+        return None
+    try:
+        generation = await ctx.services.provider.get(job.luma_generation_id)
+    except GenerationNotFound:
+        message = "The video model no longer knows this generation."
+        return await asyncio.to_thread(
+            ctx.services.repository.apply, job.id, failure_move(ErrorCode.PROVIDER_LOST, message)
+        )
+    except ProviderError as error:
+        logger.warning("job %s: could not ask the provider (%s)", job.id, error.message)
+        return None
+    current = await asyncio.to_thread(ctx.services.repository.get, job.id)
+    if current is None:
+        return None
+    return await asyncio.to_thread(
+        apply_generation,
+        ctx.services.repository,
+        current,
+        generation,
+        grace_seconds=ctx.services.settings.callback_grace_seconds,
+    )
+
+
+# --- process -------------------------------------------------------------------------------
+
+
+async def process(ctx: StepContext, job: Job) -> None:
+    services = ctx.services
+    repository = services.repository
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix=f"pixelmotion-{job.id[:8]}-"))
+    try:
+        clip = workdir / "source.mp4"
+        await report(ctx, job, "download")
+        await obtain_clip(ctx, job, clip)
+        await report(ctx, job, "decode")
+        outputs = workdir / "out"
+        loop = asyncio.get_running_loop()
+        summary: dict[str, Any] = await loop.run_in_executor(
+            services.executor,
+            _render,
+            str(clip),
+            str(outputs),
+            job.width,
+            job.height,
+            job.color_count,
+            job.fps,
+            job.dither,
+            job.fit,
+        )
+        await report(ctx, job, "encode")
+        keys = await asyncio.to_thread(store_outputs, services, job, outputs, summary["files"])
+    except MediaError as error:
+        await process_failed(ctx, job, error.code, error.message)
+        return
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    ours_ms = int((time.monotonic() - started) * 1000)
+    now = utcnow()
+    move = Move(
+        JobStatus.COMPLETED,
+        frozenset({JobStatus.PROCESSING}),
+        {
+            "total_frames": summary["totalFrames"],
+            "frame_storage_urls": keys,
+            "frame_data": frame_data(summary),
+            "frame_processing_time_ms": ours_ms,
+            "processing_time_ms": int((now - job.created_at).total_seconds() * 1000),
+        },
+    )
+    done = await asyncio.to_thread(repository.apply, job.id, move, now=now)
+    if done is not None:
+        logger.info("job %s: completed, %d frames in %d ms", job.id, summary["totalFrames"], ours_ms)
+
+
+def _render(
+    clip: str, out_dir: str, width: int, height: int, colors: int, fps: int, dither: str, fit: str
+) -> dict[str, Any]:
+    """Runs in the process pool."""
+    return render_outputs(
+        clip, out_dir, width=width, height=height, colors=colors, fps=fps, dither=dither, fit=fit
+    )
+
+
+async def report(ctx: StepContext, job: Job, step: str) -> None:
+    progress, message = PROCESSING_STEPS[step]
+    await asyncio.to_thread(
+        ctx.services.repository.report_progress, job.id, JobStatus.PROCESSING, progress, message
+    )
+
+
+async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> None:
+    """Our stored copy of the paid clip if we have one, else download it and keep a copy."""
+    services = ctx.services
+    if job.source_object_key and services.store.exists(job.source_object_key):
+        clip.write_bytes(await asyncio.to_thread(services.store.get_bytes, job.source_object_key))
+        return
+    if not job.luma_video_url:
+        raise MediaError("DOWNLOAD_FAILED", "The provider gave no video URL for this clip.")
+    await asyncio.to_thread(
+        download_video, job.luma_video_url, clip, max_bytes=services.settings.max_video_bytes
+    )
+    key = f"jobs/{job.id}/source.mp4"
+    await asyncio.to_thread(services.store.put_file, key, clip, "video/mp4")
+    await asyncio.to_thread(
+        services.repository.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
+    )
+
+
+def store_outputs(services: Services, job: Job, outputs: Path, files: dict[str, str]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for name, filename in files.items():
+        if name not in OUTPUT_TYPES:
+            continue
+        key = f"jobs/{job.id}/{filename}"
+        services.store.put_file(key, outputs / filename, OUTPUT_TYPES[name])
+        keys[name] = key
+    return keys
+
+
+def frame_data(summary: dict[str, Any]) -> dict[str, Any]:
+    """Small inline metadata only; never pixel arrays."""
+    return {
+        "width": summary["width"],
+        "height": summary["height"],
+        "fps": summary["fps"],
+        "durationMs": summary["durationMs"],
+        "palette": summary["palette"],
+        "timingsMs": summary.get("timingsMs", {}),
+        "source": summary.get("source", {}),
+    }
+
+
+async def process_failed(ctx: StepContext, job: Job, code: str, message: str) -> None:
+    repository = ctx.services.repository
+    transient = code == "DOWNLOAD_FAILED"
+    if transient and job.attempts + 1 < MAX_PROCESS_ATTEMPTS:
+        delay = backoff_seconds(job.attempts)
+        logger.warning("job %s: %s (%s); retrying in %.1fs", job.id, code, message, delay)
+        await asyncio.to_thread(
+            repository.release,
+            job.id,
+            ctx.owner,
+            reschedule=(JobStatus.PROCESSING, utcnow() + timedelta(seconds=delay)),
+            failed_attempt=True,
+        )
+        return
+    logger.warning("job %s: failed with %s: %s", job.id, code, message)
+    await asyncio.to_thread(repository.apply, job.id, failure_move(code, message))

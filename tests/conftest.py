@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from pixelmotion.store import JobRepository, create_engine, migrate
+from tests.databases import postgres_schema_url, sqlite_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        with postgres_schema_url() as url:
+            yield url
+
+
+@pytest.fixture
+def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    engine = create_engine(database_url)
+    migrate(engine, lock_dir=tmp_path)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def repository(engine: Engine) -> JobRepository:
+    return JobRepository(engine)
