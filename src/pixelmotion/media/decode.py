@@ -51,7 +51,6 @@ class SourceInfo:
     fps: float
     duration_ms: int
     codec: str
-    rotation: int
     declared_frames: int
 
     def as_dict(self) -> dict[str, object]:
@@ -113,17 +112,6 @@ def open_container(path: Path) -> av.container.InputContainer:
         raise _open_error(path, exc) from None
 
 
-def _stream_rotation(stream: av.VideoStream) -> int:
-    try:
-        side = stream.side_data  # type: ignore[attr-defined]
-        angle = side.get("DISPLAYMATRIX") if isinstance(side, dict) else None
-        if isinstance(angle, int | float):
-            return int(round(angle / 90.0)) * 90 % 360
-    except (AttributeError, TypeError, ValueError):
-        pass
-    return 0
-
-
 def probe(container: av.container.InputContainer) -> tuple[av.VideoStream, SourceInfo]:
     """Find the video stream and check its size and length against the limits."""
     if not container.streams.video:
@@ -147,7 +135,6 @@ def probe(container: av.container.InputContainer) -> tuple[av.VideoStream, Sourc
         fps=float(rate),
         duration_ms=round(duration * 1000),
         codec=ctx.name or "unknown",
-        rotation=_stream_rotation(stream),
         declared_frames=int(stream.frames or 0),
     )
     return stream, info
@@ -214,14 +201,14 @@ class Decoder:
             self.container.close()
             raise
         self.decoded = 0
+        self.rotation = 0
         self.end_time = 0.0
 
     def close(self) -> None:
         self.container.close()
 
     def _scaler(self, frame: av.VideoFrame) -> AreaScaler:
-        rotation = (frame.rotation or 0) % 360 if hasattr(frame, "rotation") else 0
-        rotation = rotation or self.info.rotation
+        rotation = round((frame.rotation or 0) / 90) * 90 % 360
         out_w, out_h = self.opts.width, self.opts.height
         if rotation in (90, 270):
             out_w, out_h = out_h, out_w
@@ -235,7 +222,7 @@ class Decoder:
         self.stream.thread_type = "AUTO"
         scale = min(self.info.width / self.opts.width, self.info.height / self.opts.height)
         if scale >= FAST_DECODE_MIN_SCALE and self.info.codec in ("h264", "hevc"):
-            self.stream.codec_context.skip_loop_filter = "ALL"  # type: ignore[attr-defined]
+            self.stream.codec_context.options = {"skip_loop_filter": "all"}
 
     def frames(self, progress: Callable[[float], None] | None = None) -> Iterator[ByteArray]:
         """Yield exactly one picture per output frame, in order."""

@@ -35,9 +35,7 @@ def asset_response(request: Request, clip: Path, faults: dict[str, str]) -> Resp
     if "wrong_content_type" in faults:
         return HTMLResponse("<html><body><h1>503 Service Unavailable</h1></body></html>")
     if "huge_asset" in faults:
-        return StreamingResponse(
-            _endless(clip), media_type=MP4, headers={"Content-Length": str(HUGE_SIZE)}
-        )
+        return StreamingResponse(_endless(clip), media_type=MP4, headers={"Content-Length": str(HUGE_SIZE)})
     if "truncated_asset" in faults:
         return FileResponse(_damaged_copy(clip, "truncated", _truncate), media_type=MP4)
     if "corrupt_asset" in faults:
@@ -76,9 +74,7 @@ def _streamed(clip: Path, size: int, span: tuple[int, int] | None, *, slow: bool
     return StreamingResponse(body, status_code=status, media_type=MP4, headers=headers)
 
 
-async def _read_span(
-    clip: Path, start: int, end: int, chunk: int, pause: float
-) -> AsyncIterator[bytes]:
+async def _read_span(clip: Path, start: int, end: int, chunk: int, pause: float) -> AsyncIterator[bytes]:
     with clip.open("rb") as file:
         file.seek(start)
         position = start
@@ -132,4 +128,3 @@ def _truncate(data: bytes) -> bytes:
 def _scramble(data: bytes) -> bytes:
     noise = random.Random(len(data)).randbytes(len(data) - HEADER_BYTES_KEPT)
     return data[:HEADER_BYTES_KEPT] + noise
-

@@ -27,9 +27,7 @@ class KeyframeUnreadable(Exception):
 
 
 class ClipCache:
-    def __init__(
-        self, directory: Path, executor: concurrent.futures.Executor | None = None
-    ) -> None:
+    def __init__(self, directory: Path, executor: concurrent.futures.Executor | None = None) -> None:
         self.directory = directory
         self._executor = executor
         self._renders: dict[str, asyncio.Future[Path]] = {}

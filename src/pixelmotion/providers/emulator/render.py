@@ -102,9 +102,7 @@ def _hsv(hue: float, saturation: float, value: float) -> Colour:
     return (round(red * 255), round(green * 255), round(blue * 255))
 
 
-def _build_scene(
-    rng: random.Random, width: int, height: int, keyframe: str | Path | None
-) -> Scene:
+def _build_scene(rng: random.Random, width: int, height: int, keyframe: str | Path | None) -> Scene:
     base_hue = rng.random()
     ground_top = int(height * (1 - GROUND_SHARE))
     if keyframe is not None:
@@ -198,8 +196,8 @@ def _yuv(colour: Colour) -> tuple[int, int, int]:
 
 def _to_yuv420(rgb: Image) -> Image:
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    packed: Image = frame.reformat(format="yuv420p").to_ndarray()
-    return packed
+    packed = frame.reformat(format="yuv420p").to_ndarray()
+    return np.asarray(packed, dtype=np.uint8)
 
 
 def _draw_frame(scene: Scene, t: float) -> Canvas:
@@ -275,7 +273,7 @@ def _darker(colour: Colour) -> Colour:
 
 # --- primitives: each computes a mask only over its clipped bounding box, once per plane ---
 
-Grid = tuple[slice, slice, npt.NDArray[np.float32], npt.NDArray[np.float32]]
+Grid = tuple[slice, slice, npt.NDArray[np.float64], npt.NDArray[np.float64]]
 
 
 def _box_grid(
@@ -288,14 +286,12 @@ def _box_grid(
     y0, y1 = max(0, math.floor(top * scale)), min(height, math.ceil(bottom * scale))
     if x0 >= x1 or y0 >= y1:
         return None
-    xs = (np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5) / scale
-    ys = (np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5) / scale
+    xs = (np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5) / scale
+    ys = (np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5) / scale
     return slice(y0, y1), slice(x0, x1), xs, ys
 
 
-def _paint_ellipse(
-    canvas: Canvas, cx: float, cy: float, rx: float, ry: float, colour: Colour
-) -> None:
+def _paint_ellipse(canvas: Canvas, cx: float, cy: float, rx: float, ry: float, colour: Colour) -> None:
     yuv = _yuv(colour)
     for plane, component, scale in canvas.planes():
         grid = _box_grid(plane, scale, cx - rx, cy - ry, cx + rx, cy + ry)
@@ -310,9 +306,7 @@ def _paint_disc(canvas: Canvas, cx: float, cy: float, radius: float, colour: Col
     _paint_ellipse(canvas, cx, cy, radius, radius, colour)
 
 
-def _paint_box(
-    canvas: Canvas, left: float, top: float, right: float, bottom: float, colour: Colour
-) -> None:
+def _paint_box(canvas: Canvas, left: float, top: float, right: float, bottom: float, colour: Colour) -> None:
     yuv = _yuv(colour)
     for plane, component, scale in canvas.planes():
         grid = _box_grid(plane, scale, left, top, right, bottom)
@@ -367,9 +361,7 @@ def render_clip_atomically(
     """Render to a temporary name and rename, so a half-written clip is never served."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        render_clip(
-            prompt, partial, width=width, height=height, fps=fps, seconds=seconds, keyframe=keyframe
-        )
+        render_clip(prompt, partial, width=width, height=height, fps=fps, seconds=seconds, keyframe=keyframe)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

@@ -89,7 +89,7 @@ def output_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
 
 
 def _even(value: float) -> int:
-    return int(round(value / 2)) * 2
+    return round(value / 2) * 2
 
 
 def parse_create_request(body: Any) -> CreateRequest:

@@ -1,0 +1,241 @@
+"""Writers for an indexed animation: sprite sheet + JSON sidecar, GIF, WebP, APNG, PNGs,
+and the two JSON forms (the plan's RGBA frames, and the compact indexed form)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from .palettes import to_hex
+
+IndexArray = npt.NDArray[np.uint8]
+Palette = npt.NDArray[np.uint8]
+
+APP = "pixelmotion"
+VERSION = "1"
+
+
+def delays_ms(count: int, fps: int) -> list[int]:
+    """Per-frame delays in ms that add up exactly to ``count / fps`` seconds."""
+    return [round(1000 * (i + 1) / fps) - round(1000 * i / fps) for i in range(count)]
+
+
+def delays_cs(count: int, fps: int) -> list[int]:
+    """GIF delays (1/100 s) accumulated so the total matches the clip length."""
+    return [round(100 * (i + 1) / fps) - round(100 * i / fps) for i in range(count)]
+
+
+def _bits_for(colors: int) -> int:
+    for bits in (1, 2, 4):
+        if colors <= 1 << bits:
+            return bits
+    return 8
+
+
+def _indexed_image(indices: IndexArray, palette: Palette) -> Image.Image:
+    image = Image.fromarray(np.ascontiguousarray(indices), "P")
+    image.putpalette(palette.reshape(-1).tolist(), rawmode="RGB")
+    return image
+
+
+def save_indexed_png(path: Path, indices: IndexArray, palette: Palette) -> None:
+    """An indexed-colour PNG at the smallest bit depth that holds the palette."""
+    image = _indexed_image(indices, palette)
+    image.save(path, format="PNG", bits=_bits_for(len(palette)), optimize=True)
+
+
+def sheet_grid(count: int, width: int, height: int) -> tuple[int, int]:
+    """(columns, rows) of a sheet close to square."""
+    columns = max(1, min(count, math.ceil(math.sqrt(count * height / width))))
+    return columns, math.ceil(count / columns)
+
+
+def sheet_pixels(frames: IndexArray) -> IndexArray:
+    """Tile N×H×W frames left to right, top to bottom (unused cells are index 0)."""
+    n, h, w = frames.shape
+    columns, rows = sheet_grid(n, w, h)
+    padded = np.zeros((rows * columns, h, w), dtype=np.uint8)
+    padded[:n] = frames
+    grid = padded.reshape(rows, columns, h, w).transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(grid.reshape(rows * h, columns * w))
+
+
+def sheet_metadata(
+    frames: IndexArray, delays: Sequence[int], image_name: str, layout: str = "hash"
+) -> dict[str, Any]:
+    """The TexturePacker/Aseprite JSON ("hash" or "array" layout) of a sheet."""
+    n, h, w = frames.shape
+    columns, rows = sheet_grid(n, w, h)
+    entries = []
+    for i in range(n):
+        x, y = (i % columns) * w, (i // columns) * h
+        entries.append(
+            {
+                "filename": f"frame_{i:04d}",
+                "frame": {"x": x, "y": y, "w": w, "h": h},
+                "rotated": False,
+                "trimmed": False,
+                "spriteSourceSize": {"x": 0, "y": 0, "w": w, "h": h},
+                "sourceSize": {"w": w, "h": h},
+                "duration": int(delays[i]),
+            }
+        )
+    frames_field: Any = entries
+    if layout == "hash":
+        frames_field = {e.pop("filename"): e for e in entries}
+    return {
+        "frames": frames_field,
+        "meta": {
+            "app": APP,
+            "version": VERSION,
+            "image": image_name,
+            "format": "I8",
+            "size": {"w": columns * w, "h": rows * h},
+            "scale": "1",
+            "frameTags": [
+                {"name": "animation", "from": 0, "to": n - 1, "direction": "forward"}
+            ],
+        },
+    }
+
+
+def save_sheet(
+    path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int], layout: str = "hash"
+) -> Path:
+    """Write the sheet PNG and its JSON sidecar (same name, ``.json``); return the sidecar."""
+    save_indexed_png(path, sheet_pixels(frames), palette)
+    sidecar = path.with_suffix(".json")
+    meta = sheet_metadata(frames, delays, path.name, layout)
+    sidecar.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return sidecar
+
+
+def _frame_images(frames: IndexArray, palette: Palette) -> list[Image.Image]:
+    return [_indexed_image(f, palette) for f in frames]
+
+
+def save_gif(path: Path, frames: IndexArray, palette: Palette, fps: int) -> None:
+    """Looping GIF; delays accumulated in 1/100 s so the total length is exact."""
+    images = _frame_images(frames, palette)
+    durations = [10 * d for d in delays_cs(len(images), fps)]
+    images[0].save(
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=durations,
+        loop=0,
+        disposal=1,
+        optimize=False,
+    )
+
+
+def save_webp(path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int]) -> None:
+    """Lossless animated WebP."""
+    images = [Image.fromarray(palette[f], "RGB") for f in frames]
+    images[0].save(
+        path,
+        format="WEBP",
+        save_all=True,
+        append_images=images[1:],
+        duration=list(delays),
+        loop=0,
+        lossless=True,
+        quality=50,
+        method=4,
+    )
+
+
+def save_apng(path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int]) -> None:
+    """Animated PNG (indexed colour)."""
+    images = _frame_images(frames, palette)
+    images[0].save(
+        path,
+        format="PNG",
+        save_all=True,
+        append_images=images[1:],
+        duration=list(delays),
+        loop=0,
+        default_image=False,
+        disposal=0,
+        blend=0,
+    )
+
+
+def save_pngs(directory: Path, frames: IndexArray, palette: Palette) -> list[Path]:
+    """One indexed PNG per frame: ``0000.png``, ``0001.png``…"""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, frame in enumerate(frames):
+        target = directory / f"{i:04d}.png"
+        save_indexed_png(target, frame, palette)
+        paths.append(target)
+    return paths
+
+
+def frames_json(
+    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int
+) -> dict[str, Any]:
+    """The plan's frames JSON: RGBA ``imageData`` per frame."""
+    n, h, w = frames.shape
+    rgba = np.concatenate([palette, np.full((len(palette), 1), 255, np.uint8)], axis=1)
+    return {
+        "width": w,
+        "height": h,
+        "fps": fps,
+        "palette": to_hex(palette),
+        "frames": [
+            {"imageData": rgba[frames[i]].reshape(-1).tolist(), "delayMs": int(delays[i])}
+            for i in range(n)
+        ],
+    }
+
+
+def frames_json_bytes(
+    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int
+) -> bytes:
+    """``json.dumps(frames_json(...), separators=(",", ":"))``, built much faster."""
+    n, h, w = frames.shape
+    pixel_text = [f"{r},{g},{b},255" for r, g, b in palette.tolist()]
+    head = json.dumps(
+        {"width": w, "height": h, "fps": fps, "palette": to_hex(palette)},
+        separators=(",", ":"),
+    )[:-1]
+    parts = [head, ',"frames":[']
+    for i in range(n):
+        if i:
+            parts.append(",")
+        data = ",".join([pixel_text[k] for k in frames[i].reshape(-1).tolist()])
+        parts.append(f'{{"imageData":[{data}],"delayMs":{int(delays[i])}}}')
+    parts.append("]}")
+    return "".join(parts).encode("ascii")
+
+
+def indexed_json(
+    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int
+) -> dict[str, Any]:
+    """Compact form: palette, delays and base64 of each frame's H×W index bytes."""
+    n, h, w = frames.shape
+    return {
+        "width": w,
+        "height": h,
+        "fps": fps,
+        "palette": to_hex(palette),
+        "delaysMs": [int(d) for d in delays],
+        "frames": [base64.b64encode(frames[i].tobytes()).decode("ascii") for i in range(n)],
+    }
+
+
+def ensure_parent(path: str | os.PathLike[str]) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target

@@ -1,0 +1,121 @@
+"""One palette for a whole animation: weighted k-means over a colour histogram.
+
+The pixels of all frames (a strided sample when there are many) are binned to 5 bits per
+channel; each occupied bin becomes one point at the mean colour of its pixels, weighted by
+its pixel count. Weighted k-means (k-means++ seeding from a fixed seed, then Lloyd
+iterations) on those points minimises the squared RGB error of the final picture, which is
+what PSNR measures. Same input, same palette.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+ByteArray = npt.NDArray[np.uint8]
+
+SAMPLE_PIXELS = 1 << 20
+HIST_BITS = 5
+MAX_ITERATIONS = 40
+SEED = 20240611
+
+
+def sample_pixels(frames: ByteArray, limit: int = SAMPLE_PIXELS) -> ByteArray:
+    """Up to ``limit`` RGB pixels (n×3) spread evenly over all frames."""
+    flat = frames.reshape(-1, 3)
+    step = max(1, -(-flat.shape[0] // limit))
+    # An odd step avoids sampling the same columns of every row.
+    if step > 1 and step % 2 == 0:
+        step += 1
+    return flat[::step]
+
+
+def histogram(pixels: ByteArray) -> tuple[FloatArray, FloatArray]:
+    """Bin colours; return (mean colour of each occupied bin, pixel count of each bin)."""
+    shift = 8 - HIST_BITS
+    p = pixels.astype(np.int32)
+    keys = ((p[:, 0] >> shift) << (2 * HIST_BITS)) | ((p[:, 1] >> shift) << HIST_BITS) | (
+        p[:, 2] >> shift
+    )
+    size = 1 << (3 * HIST_BITS)
+    counts = np.bincount(keys, minlength=size).astype(np.float64)
+    used = np.flatnonzero(counts)
+    means = np.empty((used.size, 3), dtype=np.float64)
+    for c in range(3):
+        sums = np.bincount(keys, weights=p[:, c], minlength=size)
+        means[:, c] = sums[used] / counts[used]
+    return means, counts[used]
+
+
+def _sq_distances(points: FloatArray, centres: FloatArray) -> FloatArray:
+    d = (points * points).sum(axis=1)[:, None] - 2.0 * points @ centres.T
+    d += (centres * centres).sum(axis=1)[None, :]
+    return np.maximum(d, 0.0)  # type: ignore[no-any-return]
+
+
+def _seed_centres(points: FloatArray, weights: FloatArray, k: int) -> FloatArray:
+    """k-means++ seeding, deterministic."""
+    rng = np.random.default_rng(SEED)
+    centres = [points[int(np.argmax(weights))]]
+    closest = ((points - centres[0]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        score = closest * weights
+        total = score.sum()
+        if total <= 0:
+            break
+        pick = int(np.searchsorted(np.cumsum(score), rng.random() * total))
+        pick = min(pick, len(points) - 1)
+        centres.append(points[pick])
+        closest = np.minimum(closest, ((points - points[pick]) ** 2).sum(axis=1))
+    return np.array(centres, dtype=np.float64)
+
+
+def kmeans(points: FloatArray, weights: FloatArray, k: int) -> FloatArray:
+    """Weighted Lloyd's k-means; returns at most ``k`` centres."""
+    centres = _seed_centres(points, weights, k)
+    k = len(centres)
+    for _ in range(MAX_ITERATIONS):
+        dist = _sq_distances(points, centres)
+        labels = dist.argmin(axis=1)
+        mass = np.bincount(labels, weights=weights, minlength=k)
+        moved = np.empty_like(centres)
+        for c in range(3):
+            moved[:, c] = np.bincount(labels, weights=weights * points[:, c], minlength=k)
+        empty = mass == 0
+        mass[empty] = 1.0
+        moved /= mass[:, None]
+        if empty.any():
+            # Re-seed an empty cluster at the worst-served point.
+            error = dist[np.arange(len(points)), labels] * weights
+            for idx in np.flatnonzero(empty):
+                worst = int(np.argmax(error))
+                moved[idx] = points[worst]
+                error[worst] = 0.0
+        shift = float(np.abs(moved - centres).max())
+        centres = moved
+        if shift < 0.05:
+            break
+    return centres
+
+
+def _finish(colors: FloatArray, k: int) -> ByteArray:
+    rounded = np.clip(np.rint(colors), 0, 255).astype(np.uint8)
+    unique = np.unique(rounded, axis=0)[:k]
+    luma = unique.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    order = np.lexsort((unique[:, 2], unique[:, 1], unique[:, 0], luma))
+    return np.ascontiguousarray(unique[order])
+
+
+def build_palette(frames: ByteArray, colors: int) -> ByteArray:
+    """A palette of at most ``colors`` colours (K×3 uint8) for ``frames`` (…×3 uint8)."""
+    pixels = sample_pixels(frames)
+    points, weights = histogram(pixels)
+    if len(points) <= colors:
+        packed = (pixels.astype(np.uint32) << np.array([16, 8, 0], dtype=np.uint32)).sum(axis=1)
+        distinct = np.unique(packed)
+        if len(distinct) <= colors:
+            exact = np.stack([(distinct >> s) & 255 for s in (16, 8, 0)], axis=1)
+            return _finish(exact.astype(np.float64), colors)
+        return _finish(points, colors)
+    return _finish(kmeans(points, weights, colors), colors)

@@ -1,0 +1,65 @@
+import pytest
+
+from pixelmotion.config import DEFAULT_PROMPT_TEMPLATE
+from pixelmotion.jobs.errors import InvalidRequest
+from pixelmotion.jobs.requests import MAX_TOTAL_PIXELS, build_spec, nearest_aspect_ratio
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "expected"),
+    [
+        (64, 64, "1:1"),
+        (128, 72, "16:9"),
+        (72, 128, "9:16"),
+        (64, 48, "4:3"),
+        (210, 90, "21:9"),
+        (8, 512, "9:21"),
+    ],
+)
+def test_nearest_aspect_ratio(width: int, height: int, expected: str) -> None:
+    assert nearest_aspect_ratio(width, height) == expected
+
+
+def test_spec_keeps_the_prompt_and_the_prompt_sent() -> None:
+    spec = build_spec(
+        prompt="  a cat  ", width=64, height=64, color_count=16, fps=24, template=DEFAULT_PROMPT_TEMPLATE
+    )
+    assert spec.prompt == "a cat"
+    assert "a cat" in spec.provider_prompt and spec.provider_prompt != "a cat"
+    assert spec.aspect_ratio == "1:1"
+    assert spec.frame_count == 120
+
+
+def test_loop_is_asked_for_in_the_prompt_sent() -> None:
+    spec = build_spec(
+        prompt="a cat",
+        width=64,
+        height=64,
+        color_count=16,
+        fps=24,
+        loop=True,
+        template=DEFAULT_PROMPT_TEMPLATE,
+    )
+    assert "loop" in spec.provider_prompt
+
+
+def test_prompt_too_long_once_templated_is_refused() -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        build_spec(
+            prompt="x" * 4990, width=64, height=64, color_count=16, fps=24, template=DEFAULT_PROMPT_TEMPLATE
+        )
+    assert "prompt" in raised.value.fields
+
+
+def test_pixel_budget_is_enforced() -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        build_spec(prompt="a cat", width=512, height=512, color_count=16, fps=30, duration=9)
+    assert "width" in raised.value.fields
+    assert 512 * 512 * 30 * 9 > MAX_TOTAL_PIXELS
+    # and the biggest common case fits
+    build_spec(prompt="a cat", width=256, height=256, color_count=64, fps=30, duration=9)
+
+
+def test_blank_prompt_is_refused() -> None:
+    with pytest.raises(InvalidRequest):
+        build_spec(prompt="     ", width=64, height=64, color_count=16, fps=24)
