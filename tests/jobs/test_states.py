@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from pixelmotion.jobs.states import ACTIVE_STATES, PROGRESS, TERMINAL_STATES, JobStatus, can_move
 
 
@@ -9,7 +11,7 @@ def test_the_happy_path_is_allowed_step_by_step() -> None:
         JobStatus.PROCESSING,
         JobStatus.COMPLETED,
     ]
-    for current, target in zip(path, path[1:], strict=False):
+    for current, target in pairwise(path):
         assert can_move(current, target), (current, target)
 
 

@@ -18,7 +18,7 @@ DITHERS = ("none", "bayer", "floyd")
 STABLE_LEVELS = 4
 # Below this many pixel×colour distance evaluations, map exactly; above, through a LUT.
 EXACT_LIMIT = 16_000_000
-LUT_BITS = 6
+LUT_BITS = 7
 _CHUNK = 1 << 16
 
 _BAYER_8 = np.array(
@@ -44,36 +44,39 @@ def check_dither(dither: str) -> None:
 
 
 class NearestColor:
-    """Nearest palette colour (squared RGB distance) for many pixels."""
+    """Nearest palette colour (squared RGB distance) for many uint8 pixels.
 
-    def __init__(self, palette: ByteArray, pixel_count: int) -> None:
+    Small jobs are mapped exactly. Large ones go through a lookup table over 7-bit-per-channel
+    cells, filled only for the cells the pixels actually use (at most 0.5 level off).
+    """
+
+    def __init__(self, palette: ByteArray) -> None:
         self.palette = palette.astype(np.float32)
         self.norms = (self.palette * self.palette).sum(axis=1)
-        self.lut: npt.NDArray[np.uint8] | None = None
-        if pixel_count * len(palette) > EXACT_LIMIT:
-            self.lut = self._build_lut()
 
-    def _exact(self, pixels: FloatArray) -> npt.NDArray[np.uint8]:
+    def exact(self, pixels: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
         out = np.empty(len(pixels), dtype=np.uint8)
         for start in range(0, len(pixels), _CHUNK):
-            part = pixels[start : start + _CHUNK]
+            part = pixels[start : start + _CHUNK].astype(np.float32)
             score = self.norms[None, :] - 2.0 * (part @ self.palette.T)
             out[start : start + _CHUNK] = score.argmin(axis=1)
         return out
 
-    def _build_lut(self) -> npt.NDArray[np.uint8]:
-        levels = (np.arange(1 << LUT_BITS, dtype=np.float32) + 0.5) * (1 << (8 - LUT_BITS))
-        grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1)
-        return self._exact(grid.reshape(-1, 3))
-
-    def __call__(self, pixels: FloatArray) -> npt.NDArray[np.uint8]:
-        """``pixels``: n×3 float RGB. Returns n palette indices."""
-        if self.lut is None:
-            return self._exact(pixels)
+    def __call__(self, pixels: ByteArray) -> npt.NDArray[np.uint8]:
+        """``pixels``: n×3 uint8 RGB. Returns n palette indices."""
+        if len(pixels) * len(self.palette) <= EXACT_LIMIT:
+            return self.exact(pixels)
         shift = 8 - LUT_BITS
-        q = np.clip(pixels, 0, 255).astype(np.int32) >> shift
-        keys = (q[:, 0] << (2 * LUT_BITS)) | (q[:, 1] << LUT_BITS) | q[:, 2]
-        return self.lut[keys]
+        keys = (pixels[:, 0] >> shift).astype(np.int32) << (2 * LUT_BITS)
+        keys |= (pixels[:, 1] >> shift).astype(np.int32) << LUT_BITS
+        keys |= pixels[:, 2] >> shift
+        used = np.flatnonzero(np.bincount(keys, minlength=1 << (3 * LUT_BITS)))
+        mask = (1 << LUT_BITS) - 1
+        cells = np.stack([used >> (2 * LUT_BITS), (used >> LUT_BITS) & mask, used & mask], 1)
+        centres = cells.astype(np.float32) * (1 << shift) + ((1 << shift) - 1) / 2
+        lut = np.zeros(1 << (3 * LUT_BITS), dtype=np.uint8)
+        lut[used] = self.exact(centres)
+        return lut[keys]
 
 
 def _bayer_offsets(height: int, width: int, palette: ByteArray) -> FloatArray:
@@ -102,34 +105,41 @@ def _palette_image(palette: ByteArray) -> Image.Image:
     return image
 
 
-def map_frames(frames: ByteArray, palette: ByteArray, dither: str) -> npt.NDArray[np.uint8]:
-    """N×H×W×3 uint8 frames to N×H×W palette indices, stable over time."""
-    check_dither(dither)
+def _abs_diff_max(a: ByteArray, b: ByteArray) -> ByteArray:
+    """Per pixel, the largest channel difference of two H×W×3 uint8 pictures."""
+    diff = np.maximum(a, b)
+    diff -= np.minimum(a, b)
+    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+
+
+def nearest_indices(
+    frames: ByteArray, palette: ByteArray, dither: str
+) -> npt.NDArray[np.uint8]:
+    """Each pixel's palette index, frame by frame, before temporal stabilisation."""
     n, h, w, _ = frames.shape
     if dither == "floyd":
         pal_image = _palette_image(palette)
         raw = np.stack([_floyd(f, pal_image) for f in frames])
-        raw = np.minimum(raw, len(palette) - 1)
-    else:
-        nearest = NearestColor(palette, n * h * w)
-        offsets = _bayer_offsets(h, w, palette) if dither == "bayer" else None
-        raw = np.empty((n, h, w), dtype=np.uint8)
-        for i in range(n):
-            src = frames[i].astype(np.float32)
-            if offsets is not None:
-                src += offsets
-            raw[i] = nearest(src.reshape(-1, 3)).reshape(h, w)
-    return stabilize(frames, raw)
+        return np.minimum(raw, len(palette) - 1)
+    source = frames
+    if dither == "bayer":
+        shifted = frames.astype(np.float32) + _bayer_offsets(h, w, palette)
+        source = np.clip(shifted + 0.5, 0, 255).astype(np.uint8)
+    return NearestColor(palette)(source.reshape(-1, 3)).reshape(n, h, w)
 
 
-def stabilize(frames: ByteArray, indices: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Keep each pixel's previous index while its source stays within STABLE_LEVELS of the
-    source it had when that index was chosen."""
-    out = indices.copy()
-    anchor = frames[0].astype(np.int16)
+def map_frames(frames: ByteArray, palette: ByteArray, dither: str) -> npt.NDArray[np.uint8]:
+    """N×H×W×3 uint8 frames to N×H×W palette indices, stable over time.
+
+    A pixel keeps its previous index while no channel of its source moved by more than
+    STABLE_LEVELS since that index was chosen.
+    """
+    check_dither(dither)
+    out = nearest_indices(frames, palette, dither)
+    anchor = frames[0].copy()
     for i in range(1, len(frames)):
-        src = frames[i].astype(np.int16)
-        hold = np.abs(src - anchor).max(axis=-1) <= STABLE_LEVELS
-        out[i][hold] = out[i - 1][hold]
-        anchor[~hold] = src[~hold]
+        frame = frames[i]
+        hold = _abs_diff_max(frame, anchor) <= STABLE_LEVELS
+        np.copyto(out[i], out[i - 1], where=hold)
+        np.copyto(anchor, frame, where=~hold[..., None])
     return out

@@ -54,7 +54,16 @@ class JobRepository:
 
     # --- creating and reading -----------------------------------------------------------
 
-    def create(self, spec: JobSpec, *, user_id: str, provider: str, now: datetime | None = None) -> Job:
+    def create(
+        self,
+        spec: JobSpec,
+        *,
+        user_id: str,
+        provider: str,
+        now: datetime | None = None,
+        run_at: datetime | None = None,
+    ) -> Job:
+        """Insert a job with its first event; it is due for submission at ``run_at`` (now)."""
         now = now or utcnow()
         job_id = str(uuid.uuid4())
         values = {
@@ -80,7 +89,7 @@ class JobRepository:
             "progress_message": MESSAGES[JobStatus.PENDING],
             "created_at": now,
             "updated_at": now,
-            "next_run_at": now,  # enqueued in the same transaction as the insert
+            "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
             "attempts": 0,
         }
         with self.engine.begin() as conn:

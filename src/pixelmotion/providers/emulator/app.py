@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .assets import asset_response
 from .callbacks import CallbackSender, Notifier
 from .clips import ClipCache
-from .faults import FaultInjector
+from .faults import FaultInjector, strip_directives
 from .settings import EmulatorSettings
 from .state import Lifecycle
 from .store import GenerationRecord, GenerationStore
@@ -225,7 +225,7 @@ class Emulator:
             height=request.height,
             seconds=request.seconds,
             clip_key=self.clips.key(
-                request.prompt,
+                strip_directives(request.prompt),
                 request.width,
                 request.height,
                 FPS,

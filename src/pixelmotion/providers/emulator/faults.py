@@ -95,6 +95,11 @@ def prompt_directives(prompt: str) -> list[Directive]:
     return directives
 
 
+def strip_directives(prompt: str) -> str:
+    """The prompt without fault directives: what the clip is rendered (and cached) from."""
+    return " ".join(_DIRECTIVE.sub(" ", prompt).split())
+
+
 class FaultInjector:
     """Decides which faults hit a request or a generation."""
 

@@ -19,6 +19,7 @@ import httpx
 
 from .callbacks import Notifier
 from .clips import ClipCache, KeyframeUnreadable
+from .faults import strip_directives
 from .store import GenerationRecord, GenerationStore
 from .validation import FPS
 
@@ -79,7 +80,7 @@ class Lifecycle:
     async def _render(self, record: GenerationRecord) -> None:
         await self._clips.ensure(
             record.clip_key,
-            record.prompt,
+            strip_directives(record.prompt),
             width=record.width,
             height=record.height,
             fps=FPS,

@@ -1,0 +1,23 @@
+"""Video to pixel art: decode, area downscale, one palette, dithering, every output format.
+
+Public API::
+
+    from pixelmotion.media import pixelate_video, Animation, MediaError, render_outputs
+    from pixelmotion.media import download_video
+"""
+
+from .animation import Animation
+from .download import download_video
+from .errors import MediaError
+from .palettes import PRESETS
+from .pixelate import pixelate_video
+from .render import render_outputs
+
+__all__ = [
+    "PRESETS",
+    "Animation",
+    "MediaError",
+    "download_video",
+    "pixelate_video",
+    "render_outputs",
+]
