@@ -8,13 +8,21 @@ from pixelmotion.security import redact
 
 
 class RedactSecrets(logging.Filter):
+    """Redacts message and arguments in place, keeping their shape (uvicorn's access
+    formatter unpacks ``record.args``)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = redact(record.getMessage())
-            record.args = None
-        elif isinstance(record.msg, str):
+        if isinstance(record.msg, str):
             record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redact_value(value) for key, value in record.args.items()}
         return True
+
+
+def _redact_value(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -64,13 +64,9 @@ class AsgiServer:
         self.sock = sock or bound_socket()
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, lifespan="on", log_level="warning", timeout_graceful_shutdown=2
-        )
+        config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self) -> AsgiServer:
         self.thread.start()

@@ -249,6 +249,8 @@ class Decoder:
             if progress is not None and sampler.start is not None:
                 progress(min(1.0, (t - sampler.start) / total_hint))
         if held is None or scaler is None:
+            if self._is_cut():
+                raise MediaError(VIDEO_TRUNCATED, "the video file is cut before its first frame")
             raise MediaError(VIDEO_UNREADABLE, "no frame of the video could be decoded")
         self.end_time = held_time + _frame_duration(held, 1.0 / rate)
         self._check_complete()
@@ -262,7 +264,7 @@ class Decoder:
             for packet in self.container.demux(self.stream):
                 yield from packet.decode()  # type: ignore[misc]
         except (av.error.FFmpegError, ValueError, OSError) as exc:
-            if self.decoded and self._is_cut():
+            if mp4_box_overrun(self.path):
                 raise MediaError(VIDEO_TRUNCATED, "the video file is cut short") from None
             raise MediaError(VIDEO_UNREADABLE, f"the video stream is corrupt ({exc})") from None
 

@@ -1,0 +1,206 @@
+"""Fault injection: each fault, by prompt directive, does what it says; _stats counts it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import lumaai
+import pytest
+
+from pixelmotion.providers.emulator.faults import FaultInjector, parse_fault_spec, strip_directives
+
+from .conftest import (
+    API_KEY,
+    PROMPT,
+    SMALL,
+    CallbackReceiver,
+    EmulatorServer,
+    running_emulator,
+    wait_for,
+)
+
+
+def sdk(server: EmulatorServer, **options: Any) -> lumaai.LumaAI:
+    options.setdefault("timeout", 10)
+    return lumaai.LumaAI(auth_token=API_KEY, base_url=server.api, max_retries=0, **options)
+
+
+def create(server: EmulatorServer, fault: str | None, callback_url: str | None = None) -> Any:
+    extra = {"callback_url": callback_url} if callback_url else {}
+    prompt = f"{PROMPT} [[fault:{fault}]]" if fault else PROMPT
+    return sdk(server).generations.create(model="ray-2", prompt=prompt, **SMALL, **extra)
+
+
+def finished(server: EmulatorServer, generation_id: str) -> Any:
+    client = sdk(server)
+
+    def check() -> Any:
+        generation = client.generations.get(generation_id)
+        return generation if generation.state in ("completed", "failed") else None
+
+    return wait_for(check, timeout=20)
+
+
+def test_fault_spec_and_directives() -> None:
+    assert parse_fault_spec("drop_callbacks=1.0, create_429=0.2") == {
+        "drop_callbacks": 1.0,
+        "create_429": 0.2,
+    }
+    with pytest.raises(ValueError):
+        parse_fault_spec("melt_cpu=1")
+    injector = FaultInjector("")
+    prompt = "a cat [[fault:create_429*2]] [[fault:fail_generation=Job failed]]"
+    assert [injector.create_fault(prompt) for _ in range(3)] == ["create_429", "create_429", None]
+    assert injector.generation_faults(prompt) == {"fail_generation": "Job failed"}
+    assert strip_directives(prompt) == "a cat"
+    always = FaultInjector("duplicate_callbacks=1.0,drop_callbacks=0")
+    assert always.generation_faults("a cat") == {"duplicate_callbacks": ""}
+
+
+def test_fail_generation_fails_with_a_luma_reason_and_refunds(
+    emulator_server: EmulatorServer, receiver: CallbackReceiver
+) -> None:
+    client = sdk(emulator_server)
+    balance = client.credits.get().credit_balance
+    created = create(emulator_server, "fail_generation=Error dispatching job", receiver.url("fail"))
+    generation = finished(emulator_server, created.id)
+    assert (generation.state, generation.failure_reason) == ("failed", "Error dispatching job")
+    assert generation.assets.video is None
+    wait_for(lambda: receiver.delivered_states("fail") == ["dreaming", "failed"])
+    assert receiver.received("fail")[-1].body["failure_reason"] == "Error dispatching job"
+    assert client.credits.get().credit_balance == pytest.approx(balance)
+
+
+def test_drop_callbacks_sends_nothing_but_still_completes(
+    emulator_server: EmulatorServer, receiver: CallbackReceiver
+) -> None:
+    dropped = emulator_server.stats()["callbacks_dropped"]
+    created = create(emulator_server, "drop_callbacks", receiver.url("drop"))
+    assert finished(emulator_server, created.id).state == "completed"
+    wait_for(lambda: emulator_server.stats()["callbacks_dropped"] == dropped + 2)
+    assert receiver.received("drop") == []
+
+
+def test_duplicate_callbacks_sends_each_twice(
+    emulator_server: EmulatorServer, receiver: CallbackReceiver
+) -> None:
+    create(emulator_server, "duplicate_callbacks", receiver.url("dup"))
+    wait_for(lambda: len(receiver.received("dup")) == 4, timeout=20)
+    assert receiver.delivered_states("dup") == ["dreaming", "dreaming", "completed", "completed"]
+
+
+def test_reorder_callbacks_sends_completed_before_dreaming(
+    emulator_server: EmulatorServer, receiver: CallbackReceiver
+) -> None:
+    create(emulator_server, "reorder_callbacks", receiver.url("reorder"))
+    wait_for(lambda: len(receiver.received("reorder")) == 2, timeout=20)
+    assert receiver.delivered_states("reorder") == ["completed", "dreaming"]
+
+
+def test_delay_callbacks_holds_them_back(tmp_path: Path, receiver: CallbackReceiver) -> None:
+    with running_emulator(tmp_path, dream_seconds=0.3, callback_delay_seconds=1.0) as server:
+        started = time.monotonic()
+        create(server, "delay_callbacks", receiver.url("delay"))
+        wait_for(lambda: receiver.received("delay"), timeout=20)
+        assert receiver.received("delay")[0].at - started >= 1.0
+
+
+def test_create_429_and_500_create_nothing(emulator_server: EmulatorServer) -> None:
+    created = emulator_server.stats()["created"]
+    body = {"model": "ray-2", "prompt": f"{PROMPT} [[fault:create_429]]"}
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    limited = httpx.post(emulator_server.api + "/generations/video", json=body, headers=headers)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    assert limited.json() == {"detail": "Rate limit exceeded"}
+    body["prompt"] = f"{PROMPT} [[fault:create_500]]"
+    broken = httpx.post(emulator_server.api + "/generations/video", json=body, headers=headers)
+    assert broken.status_code == 500 and "detail" in broken.json()
+    assert emulator_server.stats()["created"] == created
+
+
+def test_create_timeout_bills_but_never_answers(emulator_server: EmulatorServer) -> None:
+    created = emulator_server.stats()["created"]
+    with pytest.raises(lumaai.APITimeoutError):
+        sdk(emulator_server, timeout=0.5).generations.create(
+            model="ray-2", prompt=f"{PROMPT} [[fault:create_timeout]]", **SMALL
+        )
+    assert emulator_server.stats()["created"] == created + 1
+
+
+def completed_asset(server: EmulatorServer, fault: str | None) -> str:
+    generation = finished(server, create(server, fault).id)
+    assert generation.state == "completed"
+    return str(generation.assets.video)
+
+
+def healthy_bytes(server: EmulatorServer) -> bytes:
+    return httpx.get(completed_asset(server, None)).content
+
+
+def test_truncated_and_corrupt_assets(emulator_server: EmulatorServer) -> None:
+    whole = healthy_bytes(emulator_server)
+    truncated = httpx.get(completed_asset(emulator_server, "truncated_asset"))
+    assert truncated.status_code == 200
+    assert int(truncated.headers["content-length"]) == len(truncated.content) == len(whole) // 2
+    corrupt = httpx.get(completed_asset(emulator_server, "corrupt_asset")).content
+    assert len(corrupt) == len(whole) and corrupt[:64] == whole[:64] and corrupt != whole
+
+
+def test_wrong_content_type_is_an_html_page(emulator_server: EmulatorServer) -> None:
+    answer = httpx.get(completed_asset(emulator_server, "wrong_content_type"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.content.startswith(b"<html>")
+
+
+def test_cut_asset_drops_the_connection_and_range_resumes(emulator_server: EmulatorServer) -> None:
+    whole = healthy_bytes(emulator_server)
+    url = completed_asset(emulator_server, "cut_asset")
+    received = bytearray()
+    with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", url) as answer:
+        assert int(answer.headers["content-length"]) == len(whole)
+        for chunk in answer.iter_bytes():
+            received += chunk
+    assert 0 < len(received) < len(whole)
+    rest = httpx.get(url, headers={"Range": f"bytes={len(received)}-"})
+    assert rest.status_code == 206
+    assert bytes(received) + rest.content == whole
+
+
+def test_slow_asset_arrives_whole_but_slowly(emulator_server: EmulatorServer) -> None:
+    url = completed_asset(emulator_server, "slow_asset")
+    started = time.monotonic()
+    part = httpx.get(url, headers={"Range": "bytes=0-65535"})
+    assert part.status_code == 206 and len(part.content) == 65536
+    assert time.monotonic() - started >= 0.15  # 16 KiB per 50 ms
+
+
+def test_huge_asset_announces_more_than_any_cap(emulator_server: EmulatorServer) -> None:
+    url = completed_asset(emulator_server, "huge_asset")
+    with httpx.stream("GET", url) as answer:
+        assert int(answer.headers["content-length"]) >= 10 * 1024**3
+        received = 0
+        for chunk in answer.iter_bytes():
+            received += len(chunk)
+            if received > 4 * 1024 * 1024:
+                break
+    assert received > 4 * 1024 * 1024
+
+
+def test_faults_from_settings(tmp_path: Path, receiver: CallbackReceiver) -> None:
+    with running_emulator(tmp_path, faults="drop_callbacks=1.0", dream_seconds=0.3) as server:
+        generation = sdk(server).generations.create(
+            model="ray-2", prompt=PROMPT, callback_url=receiver.url("settings"), **SMALL
+        )
+        assert finished(server, generation.id).state == "completed"
+        stats = server.stats()
+        assert stats["callbacks_dropped"] == 2 and stats["faults"] == {"drop_callbacks": 1}
+    assert receiver.received("settings") == []
+
+
+def test_stats_shape(emulator_server: EmulatorServer) -> None:
+    stats = emulator_server.stats()
+    assert {"created", "deleted", "callbacks_sent", "callbacks_dropped"} <= set(stats)

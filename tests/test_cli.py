@@ -1,0 +1,141 @@
+"""The command line, run as users run it: real processes, real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pixelmotion.config import load_settings
+from pixelmotion.security import verify_token
+from tests.databases import postgres_schema_url
+from tests.server import free_port, wait_for
+
+PIXELMOTION = [sys.executable, "-m", "pixelmotion.cli"]
+REQUEST = {
+    "prompt": "a purple dragon flying",
+    "width": 32,
+    "height": 32,
+    "colorCount": 8,
+    "fps": 12,
+    "resolution": "540p",
+}
+
+
+def env_for(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELMOTION_")}
+    env.update(
+        PIXELMOTION_DATA_DIR=str(data_dir),
+        PIXELMOTION_PORT=str(port),
+        PIXELMOTION_EMULATOR_DREAM_SECONDS="0.5",
+        **{f"PIXELMOTION_{k}": v for k, v in extra.items()},
+    )
+    return env
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as handle:
+        process = subprocess.Popen([*PIXELMOTION, *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    def up() -> bool:
+        assert process.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout=60, what="the server to answer /healthz", interval=0.1)
+
+
+def run_job(url: str, token: str) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {token}"}
+    job_id = httpx.post(f"{url}/v1/jobs", json=REQUEST, headers=headers).json()["jobId"]
+
+    def finished() -> dict[str, object] | None:
+        body: dict[str, object] = httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers).json()
+        return body if body["status"] in ("completed", "failed") else None
+
+    result: dict[str, object] = wait_for(finished, timeout=90, what="the job to finish", interval=0.1)
+    return result
+
+
+def test_token_prints_the_token_alone(tmp_path: Path) -> None:
+    env = env_for(tmp_path, 8000)
+    out = subprocess.run(
+        [*PIXELMOTION, "token", "--user", "bob"], env=env, capture_output=True, text=True, check=True
+    )
+    token = out.stdout.strip()
+    assert "\n" not in token
+    settings = load_settings({k: v for k, v in env.items() if k.startswith("PIXELMOTION_")})
+    assert verify_token(token, secret=settings.jwt_secret, audience=settings.jwt_audience).user_id == "bob"
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run([*PIXELMOTION, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "worker", "emulator", "migrate", "token"):
+        assert command in out
+
+
+def test_migrate_creates_the_database(tmp_path: Path) -> None:
+    subprocess.run([*PIXELMOTION, "migrate"], env=env_for(tmp_path, 8000), check=True, capture_output=True)
+    assert (tmp_path / "pixelmotion.db").exists()
+
+
+def test_serve_runs_a_job_end_to_end_and_never_logs_a_token(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(tmp_path, port)
+    log = tmp_path / "serve.log"
+    url = f"http://127.0.0.1:{port}"
+    with running(["serve"], env, log) as process:
+        wait_healthy(url, process, log)
+        token = subprocess.run(
+            [*PIXELMOTION, "token", "--user", "alice"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        job = run_job(url, token)
+        assert job["status"] == "completed", job
+        httpx.post(f"{url}/v1/callbacks/luma/{job['jobId']}?token=a-secret-guess", json={})
+    text = log.read_text()
+    assert "/v1/callbacks/luma/" in text  # the emulator's callbacks were logged...
+    assert "token=REDACTED" in text
+    assert "a-secret-guess" not in text  # ...without their tokens
+    secret = (tmp_path / "secret_key").read_text().strip()
+    assert secret not in text
+
+
+@pytest.mark.postgres
+def test_api_and_worker_in_separate_processes_on_postgres(tmp_path: Path) -> None:
+    """The scaled-out shape: `serve --no-worker` and two `worker` processes share PostgreSQL."""
+    port = free_port()
+    with postgres_schema_url() as database_url:
+        env = env_for(tmp_path, port, DATABASE_URL=database_url)
+        url = f"http://127.0.0.1:{port}"
+        with running(["serve", "--no-worker"], env, tmp_path / "api.log") as api:
+            wait_healthy(url, api, tmp_path / "api.log")
+            with running(["worker"], env, tmp_path / "w1.log"), running(["worker"], env, tmp_path / "w2.log"):
+                token = subprocess.run(
+                    [*PIXELMOTION, "token", "--user", "alice"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+                jobs = [run_job(url, token) for _ in range(2)]
+        assert [job["status"] for job in jobs] == ["completed", "completed"]
