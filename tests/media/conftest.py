@@ -27,17 +27,13 @@ def clip(clip_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def faststart_clip(clip_dir: Path) -> Path:
     """Same scene with the index (moov) before the media data."""
-    return make_clip(
-        clip_dir / "fast.mp4", width=320, height=180, fps=24, seconds=2, faststart=True
-    )
+    return make_clip(clip_dir / "fast.mp4", width=320, height=180, fps=24, seconds=2, faststart=True)
 
 
 @pytest.fixture(scope="session")
 def ntsc_clip(clip_dir: Path) -> Path:
     """29.97 fps, 2 s."""
-    return make_clip(
-        clip_dir / "ntsc.mp4", width=320, height=180, fps=Fraction(30000, 1001), seconds=2
-    )
+    return make_clip(clip_dir / "ntsc.mp4", width=320, height=180, fps=Fraction(30000, 1001), seconds=2)
 
 
 @pytest.fixture(scope="session")

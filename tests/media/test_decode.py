@@ -51,7 +51,9 @@ def test_sampler_slots() -> None:
     sampler = FrameSampler(fps=10)
     sampler.start = 0.0
     assert sampler.slots_before(0.0) == 0
-    assert sampler.slots_before(0.25) == 3  # slots at 0.05, 0.15, 0.25 → 0.05, 0.15 only…
+    # Slots sample 0.05, 0.15, 0.25…; a frame starting at 0.25 owns the slot at 0.25.
+    assert sampler.slots_before(0.25) == 2
+    assert sampler.slots_before(0.26) == 1
     assert sampler.next_slot == 3
     assert sampler.total(2.0) == 20
 
@@ -71,8 +73,22 @@ def test_rotation_matches_ffmpeg(rotated_clip: Path, tmp_path: Path) -> None:
         pytest.skip("no ffmpeg binary")
     raw = tmp_path / "frame.rgb"
     subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(rotated_clip), "-frames:v", "1",
-         "-vf", "scale=18:32:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24", str(raw)],
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            str(rotated_clip),
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=18:32:flags=area",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            str(raw),
+        ],
         check=True,
     )
     theirs = np.frombuffer(raw.read_bytes(), np.uint8).reshape(32, 18, 3).astype(int)
@@ -80,9 +96,7 @@ def test_rotation_matches_ffmpeg(rotated_clip: Path, tmp_path: Path) -> None:
     assert np.abs(ours.rgb()[0].astype(int) - theirs).mean() < 12
 
 
-@pytest.mark.parametrize(
-    ("fit", "shape"), [("crop", (16, 16)), ("contain", (16, 16)), ("stretch", (16, 16))]
-)
+@pytest.mark.parametrize(("fit", "shape"), [("crop", (16, 16)), ("contain", (16, 16)), ("stretch", (16, 16))])
 def test_fit_modes(clip: Path, fit: str, shape: tuple[int, int]) -> None:
     decoder = Decoder(clip, DecodeOptions(16, 16, 24, fit))
     try:

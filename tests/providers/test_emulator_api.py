@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 import lumaai
 import pytest
 
-from .conftest import API_KEY, PROMPT, SMALL, EmulatorServer, wait_for
+from pixelmotion.providers.emulator import EmulatorSettings, create_emulator_app
+
+from .conftest import API_KEY, PROMPT, SMALL, AsgiServer, EmulatorServer, bound_socket, wait_for
 
 
 def sdk(server: EmulatorServer, key: str = API_KEY) -> lumaai.LumaAI:
@@ -212,3 +215,19 @@ def test_image_keyframe_makes_prompt_optional(emulator_server: EmulatorServer) -
         f"{emulator_server.api}/generations/{answer.json()['id']}",
         headers={"Authorization": f"Bearer {API_KEY}"},
     )
+
+
+def test_standalone_app_serves_lumas_paths_at_its_root(tmp_path: Path) -> None:
+    sock = bound_socket()
+    root = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = EmulatorSettings(api_key=API_KEY, dream_seconds=0.3, cache_dir=tmp_path, public_base_url=root)
+    with AsgiServer(create_emulator_app(settings), sock):
+        client = lumaai.LumaAI(auth_token=API_KEY, base_url=root + "/dream-machine/v1")
+        created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
+        generation = wait_for(
+            lambda: (g := client.generations.get(created.id)).state == "completed" and g,
+            timeout=20,
+        )
+        assert generation.assets.video == f"{root}/assets/{created.id}.mp4"
+        assert httpx.get(generation.assets.video).status_code == 200
+    assert (tmp_path / "generations.json").exists()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import itertools
+import multiprocessing
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -170,3 +172,15 @@ def test_generations_survive_a_restart(tmp_path: Path, clip_cache: Path) -> None
         assert {g.id for g in client.generations.list().generations} == {done.id, pending.id}
         assert completed(client, pending.id).state == "completed"
         assert second.stats()["created"] == 2
+
+
+def test_clips_render_in_a_process_pool(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with (
+        concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool,
+        running_emulator(tmp_path, render_executor=pool, dream_seconds=0.3) as server,
+    ):
+        client = sdk(server)
+        created = client.generations.create(model="ray-2", prompt="a pool of fish", **SMALL)
+        assert completed(client, created.id, timeout=60).state == "completed"
+    assert len(list((tmp_path / "clips").glob("*.mp4"))) == 1

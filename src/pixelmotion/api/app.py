@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from pixelmotion.api.errors import install_error_handlers
-from pixelmotion.api.views import callbacks, health, jobs, plan
+from pixelmotion.api.views import callbacks, events, health, jobs, plan
 from pixelmotion.bootstrap import Services
 from pixelmotion.events import watch_table
 
@@ -64,7 +64,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (jobs, plan, callbacks, health):
+    for module in (jobs, events, plan, callbacks, health):
         app.include_router(module.router)
     if services.emulator is not None:
         app.mount("/emulator/luma", services.emulator.asgi_app())

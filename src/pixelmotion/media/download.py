@@ -14,7 +14,6 @@ from .errors import DOWNLOAD_FAILED, VIDEO_TOO_LARGE, VIDEO_UNREADABLE, MediaErr
 
 RETRIES = 3
 BACKOFF_S = (0.2, 0.6, 1.5)
-CHUNK = 1 << 16
 SNIFF_BYTES = 12
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 _EBML = b"\x1a\x45\xdf\xa3"  # Matroska / WebM
@@ -46,7 +45,7 @@ class _Download:
         try:
             with self.client.stream("GET", self.url, headers=headers) as response:
                 self._start(response)
-                for chunk in response.iter_bytes(CHUNK):
+                for chunk in response.iter_bytes():
                     self._write(chunk)
         except httpx.TransportError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from None

@@ -109,13 +109,6 @@ class Emulator:
             self.store.save()
             self._notifier = self._lifecycle = self._http = None
 
-    async def idle(self) -> None:
-        """Wait until no generation is in progress and every callback has been sent."""
-        while self._runs:
-            await asyncio.wait(list(self._runs.values()))
-        if self._notifier is not None:
-            await self._notifier.idle()
-
     def asgi_app(self) -> FastAPI:
         """The app serving this emulator (one per emulator); mount it or serve it."""
         if self._app is None:

@@ -118,11 +118,6 @@ class Notifier:
         if self._last_delivery.get(generation_id) is task:
             del self._last_delivery[generation_id]
 
-    async def idle(self) -> None:
-        """Wait until every scheduled delivery has finished (tests and shutdown use it)."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks))
-
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

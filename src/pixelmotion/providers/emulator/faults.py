@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import random
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -107,7 +106,6 @@ class FaultInjector:
         self.probabilities = parse_fault_spec(spec)
         self._rng = rng or random.Random()
         self._directive_uses: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.Lock()
 
     def create_fault(self, prompt: str) -> str | None:
         """The create fault to inject for this request, if any (at most one)."""
@@ -123,13 +121,12 @@ class FaultInjector:
 
     def _active(self, prompt: str, names: tuple[str, ...]) -> dict[str, str]:
         active: dict[str, str] = {}
-        with self._lock:
-            for directive in prompt_directives(prompt):
-                if directive.name in names and self._use_directive(prompt, directive):
-                    active[directive.name] = directive.argument
-            for name in names:
-                if name not in active and self._rng.random() < self.probabilities.get(name, 0.0):
-                    active[name] = ""
+        for directive in prompt_directives(prompt):
+            if directive.name in names and self._use_directive(prompt, directive):
+                active[directive.name] = directive.argument
+        for name in names:
+            if name not in active and self._rng.random() < self.probabilities.get(name, 0.0):
+                active[name] = ""
         return active
 
     def _use_directive(self, prompt: str, directive: Directive) -> bool:

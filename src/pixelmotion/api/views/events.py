@@ -1,0 +1,163 @@
+"""Server-Sent Events: every change of a job, replayable after a disconnect.
+
+The ``job_events`` table is the source: a stream sends the rows after the last id it sent,
+and the hub only tells it when to look again. So a reconnect with ``Last-Event-ID`` gets
+exactly the events it missed, in order, none twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+
+from pixelmotion.api.auth import StreamCaller
+from pixelmotion.api.deps import ServicesDep
+from pixelmotion.api.errors import ApiError
+from pixelmotion.api.schemas import job_json
+from pixelmotion.jobs.models import Job, JobEvent
+from pixelmotion.jobs.states import ACTIVE_STATES, TERMINAL_STATES, JobStatus
+
+if TYPE_CHECKING:
+    from pixelmotion.bootstrap import Services
+
+router = APIRouter(tags=["events"])
+
+KEEPALIVE_SECONDS = 15.0
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
+
+def event_view(job: Job, event: JobEvent, estimate: int) -> dict[str, Any]:
+    """The job as it was at this event: the job JSON with the event's state laid over it."""
+    body = job_json(job, estimate=estimate)
+    body.update(status=event.status.value, progress=event.progress, progressMessage=event.message)
+    body["updatedAt"] = event.created_at.isoformat()
+    if event.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+        body["error"] = None
+    if event.status is not JobStatus.COMPLETED:
+        body.update(outputs={}, completedAt=None, totalFrames=None)
+    return body
+
+
+def sse(event_id: int, data: dict[str, Any]) -> bytes:
+    return f"id: {event_id}\nevent: job\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def parse_last_event_id(header: str | None, query: int | None) -> int | None:
+    if header is not None and header.strip():
+        try:
+            return max(0, int(header.strip()))
+        except ValueError:
+            raise ApiError(
+                400, "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an integer event id."
+            ) from None
+    return query
+
+
+@router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse)
+async def job_events(
+    job_id: str,
+    caller: StreamCaller,
+    services: ServicesDep,
+    last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+    after: int | None = Query(
+        None, ge=0, description="Same as Last-Event-ID, for clients that cannot set it"
+    ),
+) -> Response:
+    job = await run_in_threadpool(services.repository.get, job_id, user_id=caller.user_id)
+    if job is None:
+        raise ApiError(404, "JOB_NOT_FOUND", f"No job {job_id} for this user.")
+    resume_from = parse_last_event_id(last_event_id, after)
+    if resume_from is not None and job.is_terminal:
+        remaining = await run_in_threadpool(
+            services.repository.events_after, after_id=resume_from, job_id=job.id
+        )
+        if not remaining:
+            # Already saw the end: 204 tells EventSource to stop reconnecting.
+            return Response(status_code=204)
+    return StreamingResponse(
+        stream_job(services, job, resume_from), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def stream_job(services: Services, job: Job, resume_from: int | None) -> AsyncIterator[bytes]:
+    repository = services.repository
+    subscription = services.hub.subscribe(job_id=job.id)
+    try:
+        if resume_from is None:
+            # Snapshot first: the current state, under the id of the job's latest event.
+            # Events before the job: a change racing in between is sent again, never missed.
+            events = await run_in_threadpool(repository.events_after, job_id=job.id)
+            job = await run_in_threadpool(repository.get, job.id) or job
+            last = events[-1].id if events else 0
+            yield sse(last, job_json(job, estimate=services.estimator.seconds()))
+            if job.is_terminal:
+                return
+        else:
+            last = resume_from
+        while True:
+            events = await run_in_threadpool(repository.events_after, after_id=last, job_id=job.id)
+            if events:
+                current = await run_in_threadpool(repository.get, job.id) or job
+                estimate = services.estimator.seconds()
+                for event in events:
+                    last = event.id
+                    yield sse(event.id, event_view(current, event, estimate))
+                    if event.status in TERMINAL_STATES:
+                        return
+                continue
+            if not await subscription.wait(KEEPALIVE_SECONDS):
+                yield b": keep-alive\n\n"
+    finally:
+        subscription.close()
+
+
+@router.get("/v1/events", response_class=StreamingResponse)
+async def my_events(
+    caller: StreamCaller,
+    services: ServicesDep,
+    last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+    after: int | None = Query(None, ge=0),
+) -> Response:
+    """Every change of every job of the caller. Without Last-Event-ID: the active jobs' current
+    state first, then every change."""
+    resume_from = parse_last_event_id(last_event_id, after)
+    return StreamingResponse(
+        stream_user(services, caller.user_id, resume_from),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+async def stream_user(services: Services, user_id: str, resume_from: int | None) -> AsyncIterator[bytes]:
+    repository = services.repository
+    subscription = services.hub.subscribe(user_id=user_id)
+    try:
+        if resume_from is None:
+            last = await run_in_threadpool(repository.last_event_id)
+            estimate = services.estimator.seconds()
+            for status in ACTIVE_STATES:
+                for job in await run_in_threadpool(
+                    repository.list_for_user, user_id, status=status, limit=100
+                ):
+                    yield sse(last, job_json(job, estimate=estimate))
+        else:
+            last = resume_from
+        while True:
+            events = await run_in_threadpool(repository.events_after, after_id=last, user_id=user_id)
+            if events:
+                estimate = services.estimator.seconds()
+                for event in events:
+                    current = await run_in_threadpool(repository.get, event.job_id)
+                    last = event.id
+                    if current is not None:
+                        yield sse(event.id, event_view(current, event, estimate))
+                continue
+            if not await subscription.wait(KEEPALIVE_SECONDS):
+                yield b": keep-alive\n\n"
+    finally:
+        subscription.close()
