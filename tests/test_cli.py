@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pixelmotion.config import load_settings
 from pixelmotion.security import verify_token
 from tests.databases import postgres_schema_url
 from tests.server import free_port, wait_for
+from tests.sse import Event, read_events
 
 PIXELMOTION = [sys.executable, "-m", "pixelmotion.cli"]
 REQUEST = {
@@ -120,22 +122,35 @@ def test_serve_runs_a_job_end_to_end_and_never_logs_a_token(tmp_path: Path) -> N
     assert secret not in text
 
 
-@pytest.mark.postgres
-def test_api_and_worker_in_separate_processes_on_postgres(tmp_path: Path) -> None:
-    """The scaled-out shape: `serve --no-worker` and two `worker` processes share PostgreSQL."""
+def stream_statuses(url: str, token: str) -> list[str]:
+    """Create a job and follow it over SSE to the end; the statuses seen, in order."""
+    headers = {"Authorization": f"Bearer {token}"}
+    job_id = httpx.post(f"{url}/v1/jobs", json=REQUEST, headers=headers).json()["jobId"]
+    statuses: list[str] = []
+    with httpx.stream("GET", f"{url}/v1/jobs/{job_id}/events", headers=headers, timeout=90) as response:
+        for item in read_events(response):
+            if isinstance(item, Event):
+                statuses.append(item.data["status"])
+    return list(dict.fromkeys(statuses))
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_api_and_workers_in_separate_processes(tmp_path: Path, database: str) -> None:
+    """The scaled-out shape: `serve --no-worker` and two `worker` processes share one database;
+    the worker's changes reach the API process's event streams (NOTIFY, or the table scan)."""
     port = free_port()
-    with postgres_schema_url() as database_url:
-        env = env_for(tmp_path, port, DATABASE_URL=database_url)
+    with contextlib.ExitStack() as stack:
+        extra = {}
+        if database == "postgres":
+            extra["DATABASE_URL"] = stack.enter_context(postgres_schema_url())
+        env = env_for(tmp_path, port, **extra)
         url = f"http://127.0.0.1:{port}"
-        with running(["serve", "--no-worker"], env, tmp_path / "api.log") as api:
-            wait_healthy(url, api, tmp_path / "api.log")
-            with running(["worker"], env, tmp_path / "w1.log"), running(["worker"], env, tmp_path / "w2.log"):
-                token = subprocess.run(
-                    [*PIXELMOTION, "token", "--user", "alice"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout.strip()
-                jobs = [run_job(url, token) for _ in range(2)]
-        assert [job["status"] for job in jobs] == ["completed", "completed"]
+        api = stack.enter_context(running(["serve", "--no-worker"], env, tmp_path / "api.log"))
+        wait_healthy(url, api, tmp_path / "api.log")
+        stack.enter_context(running(["worker"], env, tmp_path / "w1.log"))
+        stack.enter_context(running(["worker"], env, tmp_path / "w2.log"))
+        token = subprocess.run(
+            [*PIXELMOTION, "token", "--user", "alice"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert stream_statuses(url, token) == ["pending", "queued", "dreaming", "processing", "completed"]
+        assert run_job(url, token)["status"] == "completed"

@@ -92,9 +92,18 @@ def worker() -> None:
     services = bootstrap(settings, embed_emulator=False)
 
     async def main() -> None:
+        from pixelmotion.events import listen_for_events
+
+        worker = Worker(services)
+        tasks = [asyncio.create_task(worker.run())]
+        if services.engine.dialect.name == "postgresql":
+            # Jobs created or moved by other processes wake this worker at once.
+            tasks.append(asyncio.create_task(listen_for_events(settings.database_url, worker.nudge)))
         try:
-            await Worker(services).run()
+            await asyncio.gather(*tasks)
         finally:
+            for task in tasks:
+                task.cancel()
             await services.provider.aclose()
 
     try:

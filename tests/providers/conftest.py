@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from pixelmotion.providers.emulator import Emulator, EmulatorSettings
 
 API_KEY = "test-key"
-DREAM_SECONDS = 0.8
+DREAM_SECONDS = 0.5
 MOUNT_PATH = "/emulator/luma"
 # Luma's smallest output (540p, 1:1): real clips that render fast.
 SMALL = {"resolution": "540p", "aspect_ratio": "1:1"}
@@ -146,6 +146,16 @@ def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("emulator-cache")
 
 
+@pytest.fixture
+def fresh_cache(tmp_path: Path, clip_cache: Path) -> Path:
+    """An empty emulator store that reuses the session's rendered clips (linked, not copied)."""
+    cache = tmp_path / "emulator"
+    (cache / "clips").mkdir(parents=True)
+    for clip in (clip_cache / "clips").glob("*.mp4"):
+        (cache / "clips" / clip.name).symlink_to(clip)
+    return cache
+
+
 @pytest.fixture(scope="session")
 def emulator_server(clip_cache: Path) -> Iterator[EmulatorServer]:
     with running_emulator(clip_cache) as running:
@@ -229,7 +239,7 @@ def receiver() -> Iterator[CallbackReceiver]:
     state = CallbackReceiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state

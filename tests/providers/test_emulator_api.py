@@ -217,10 +217,12 @@ def test_image_keyframe_makes_prompt_optional(emulator_server: EmulatorServer) -
     )
 
 
-def test_standalone_app_serves_lumas_paths_at_its_root(tmp_path: Path) -> None:
+def test_standalone_app_serves_lumas_paths_at_its_root(fresh_cache: Path) -> None:
     sock = bound_socket()
     root = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = EmulatorSettings(api_key=API_KEY, dream_seconds=0.3, cache_dir=tmp_path, public_base_url=root)
+    settings = EmulatorSettings(
+        api_key=API_KEY, dream_seconds=0.3, cache_dir=fresh_cache, public_base_url=root
+    )
     with AsgiServer(create_emulator_app(settings), sock):
         client = lumaai.LumaAI(auth_token=API_KEY, base_url=root + "/dream-machine/v1")
         created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
@@ -230,4 +232,4 @@ def test_standalone_app_serves_lumas_paths_at_its_root(tmp_path: Path) -> None:
         )
         assert generation.assets.video == f"{root}/assets/{created.id}.mp4"
         assert httpx.get(generation.assets.video).status_code == 200
-    assert (tmp_path / "generations.json").exists()
+    assert (fresh_cache / "generations.json").exists()

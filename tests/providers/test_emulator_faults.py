@@ -100,8 +100,8 @@ def test_reorder_callbacks_sends_completed_before_dreaming(
     assert receiver.delivered_states("reorder") == ["completed", "dreaming"]
 
 
-def test_delay_callbacks_holds_them_back(tmp_path: Path, receiver: CallbackReceiver) -> None:
-    with running_emulator(tmp_path, dream_seconds=0.3, callback_delay_seconds=1.0) as server:
+def test_delay_callbacks_holds_them_back(fresh_cache: Path, receiver: CallbackReceiver) -> None:
+    with running_emulator(fresh_cache, dream_seconds=0.3, callback_delay_seconds=1.0) as server:
         started = time.monotonic()
         create(server, "delay_callbacks", receiver.url("delay"))
         wait_for(lambda: receiver.received("delay"), timeout=20)
@@ -130,22 +130,27 @@ def test_create_timeout_bills_but_never_answers(emulator_server: EmulatorServer)
     assert emulator_server.stats()["created"] == created + 1
 
 
+def completed_assets(server: EmulatorServer, *faults: str | None) -> list[str]:
+    """Asset URLs of completed generations, one per fault (None: healthy), made in parallel."""
+    created = [create(server, fault) for fault in faults]
+    generations = [finished(server, generation.id) for generation in created]
+    assert all(generation.state == "completed" for generation in generations)
+    return [str(generation.assets.video) for generation in generations]
+
+
 def completed_asset(server: EmulatorServer, fault: str | None) -> str:
-    generation = finished(server, create(server, fault).id)
-    assert generation.state == "completed"
-    return str(generation.assets.video)
-
-
-def healthy_bytes(server: EmulatorServer) -> bytes:
-    return httpx.get(completed_asset(server, None)).content
+    return completed_assets(server, fault)[0]
 
 
 def test_truncated_and_corrupt_assets(emulator_server: EmulatorServer) -> None:
-    whole = healthy_bytes(emulator_server)
-    truncated = httpx.get(completed_asset(emulator_server, "truncated_asset"))
+    healthy, truncated_url, corrupt_url = completed_assets(
+        emulator_server, None, "truncated_asset", "corrupt_asset"
+    )
+    whole = httpx.get(healthy).content
+    truncated = httpx.get(truncated_url)
     assert truncated.status_code == 200
     assert int(truncated.headers["content-length"]) == len(truncated.content) == len(whole) // 2
-    corrupt = httpx.get(completed_asset(emulator_server, "corrupt_asset")).content
+    corrupt = httpx.get(corrupt_url).content
     assert len(corrupt) == len(whole) and corrupt[:64] == whole[:64] and corrupt != whole
 
 
@@ -157,8 +162,8 @@ def test_wrong_content_type_is_an_html_page(emulator_server: EmulatorServer) -> 
 
 
 def test_cut_asset_drops_the_connection_and_range_resumes(emulator_server: EmulatorServer) -> None:
-    whole = healthy_bytes(emulator_server)
-    url = completed_asset(emulator_server, "cut_asset")
+    healthy, url = completed_assets(emulator_server, None, "cut_asset")
+    whole = httpx.get(healthy).content
     received = bytearray()
     with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", url) as answer:
         assert int(answer.headers["content-length"]) == len(whole)
@@ -190,8 +195,8 @@ def test_huge_asset_announces_more_than_any_cap(emulator_server: EmulatorServer)
     assert received > 4 * 1024 * 1024
 
 
-def test_faults_from_settings(tmp_path: Path, receiver: CallbackReceiver) -> None:
-    with running_emulator(tmp_path, faults="drop_callbacks=1.0", dream_seconds=0.3) as server:
+def test_faults_from_settings(fresh_cache: Path, receiver: CallbackReceiver) -> None:
+    with running_emulator(fresh_cache, faults="drop_callbacks=1.0", dream_seconds=0.3) as server:
         generation = sdk(server).generations.create(
             model="ray-2", prompt=PROMPT, callback_url=receiver.url("settings"), **SMALL
         )

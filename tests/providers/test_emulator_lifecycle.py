@@ -156,18 +156,14 @@ def test_image_keyframe_is_fetched_and_used(
     )
 
 
-def test_generations_survive_a_restart(tmp_path: Path, clip_cache: Path) -> None:
-    cache = tmp_path / "restart"
-    (cache / "clips").mkdir(parents=True)
-    for clip in (clip_cache / "clips").glob("*.mp4"):  # reuse renders; only the store is fresh
-        (cache / "clips" / clip.name).symlink_to(clip)
-
-    with running_emulator(cache, dream_seconds=3.0) as first:
+def test_generations_survive_a_restart(fresh_cache: Path) -> None:
+    cache = fresh_cache
+    with running_emulator(cache, dream_seconds=1.5) as first:
         client = sdk(first)
         done = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
         pending = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
     # Stopped while `pending` was queued. A new process knows both and finishes `pending`.
-    with running_emulator(cache, dream_seconds=3.0) as second:
+    with running_emulator(cache, dream_seconds=1.5) as second:
         client = sdk(second)
         assert {g.id for g in client.generations.list().generations} == {done.id, pending.id}
         assert completed(client, pending.id).state == "completed"

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.views import callbacks, events, health, jobs, plan
 from pixelmotion.bootstrap import Services
-from pixelmotion.events import watch_table
+from pixelmotion.events import listen_for_events, watch_table
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,6 +29,24 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
         if services.emulator is not None:
             await services.emulator.start()
         repository = services.repository
+        worker = None
+        if run_worker:
+            from pixelmotion.worker.loop import Worker
+
+            worker = Worker(services)
+            background.append(asyncio.create_task(worker.run()))
+        on_postgres = services.engine.dialect.name == "postgresql"
+        if on_postgres:
+
+            def woken(job_id: str, user_id: str, event_id: int) -> None:
+                services.hub.wake(job_id, user_id, event_id)
+                if worker is not None:
+                    worker.nudge()
+
+            listener = listen_for_events(services.settings.database_url, woken, services.hub.wake_all)
+            background.append(asyncio.create_task(listener))
+        # Events written by other processes: NOTIFY on PostgreSQL (the table scan is a safety
+        # net there); on SQLite this scan is how a separate worker's events reach streams.
         background.append(
             asyncio.create_task(
                 watch_table(
@@ -37,13 +55,10 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
                         (e.job_id, e.user_id, e.id) for e in repository.events_after(after_id=after)
                     ],
                     repository.last_event_id,
+                    interval=2.0 if on_postgres else 0.2,
                 )
             )
         )
-        if run_worker:
-            from pixelmotion.worker.loop import Worker
-
-            background.append(asyncio.create_task(Worker(services).run()))
         try:
             yield
         finally:

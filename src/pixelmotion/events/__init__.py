@@ -1,5 +1,6 @@
-"""Job events: waking the streams that follow them."""
+"""Job events: waking the streams (and workers) that follow them."""
 
 from pixelmotion.events.hub import EventHub, Subscription, watch_table
+from pixelmotion.events.listen import listen_for_events
 
-__all__ = ["EventHub", "Subscription", "watch_table"]
+__all__ = ["EventHub", "Subscription", "listen_for_events", "watch_table"]

@@ -84,6 +84,16 @@ class EventHub:
             with contextlib.suppress(RuntimeError):  # loop closing at shutdown
                 loop.call_soon_threadsafe(self._wake, job_id, user_id, event_id)
 
+    def wake_all(self) -> None:
+        """Make every stream re-read the table (after a lost notification connection)."""
+        for group in tuple(self._subscribers.values()):
+            for subscription in tuple(group):
+                subscription.wake()
+
+    def wake(self, job_id: str, user_id: str, event_id: int) -> None:
+        """Wake the streams following this job or user; call on the hub's own loop."""
+        self._wake(job_id, user_id, event_id)
+
     def _wake(self, job_id: str, user_id: str, event_id: int) -> None:
         self.last_event_id = max(self.last_event_id, event_id)
         for key in (f"job:{job_id}", f"user:{user_id}"):
@@ -108,4 +118,4 @@ async def watch_table(
             continue
         for job_id, user_id, event_id in rows:
             seen = max(seen, event_id)
-            hub._wake(job_id, user_id, event_id)
+            hub.wake(job_id, user_id, event_id)

@@ -126,9 +126,7 @@ def probe(container: av.container.InputContainer) -> tuple[av.VideoStream, Sourc
     rate = stream.average_rate or stream.guessed_rate or Fraction(0)
     duration = _declared_duration(container, stream)
     if duration > MAX_DURATION_S:
-        raise MediaError(
-            VIDEO_TOO_LARGE, f"the video lasts {duration:.0f} s (limit {MAX_DURATION_S:.0f} s)"
-        )
+        raise MediaError(VIDEO_TOO_LARGE, f"the video lasts {duration:.0f} s (limit {MAX_DURATION_S:.0f} s)")
     info = SourceInfo(
         width=width,
         height=height,
@@ -279,8 +277,7 @@ class Decoder:
         if self._is_cut():
             raise MediaError(
                 VIDEO_TRUNCATED,
-                f"the video file is cut short: {self.decoded} of "
-                f"{self.info.declared_frames or '?'} frames",
+                f"the video file is cut short: {self.decoded} of {self.info.declared_frames or '?'} frames",
             )
 
 
@@ -288,6 +285,4 @@ def check_output_size(info: SourceInfo, opts: DecodeOptions) -> None:
     """Refuse jobs whose output would not fit in memory."""
     frames = math.ceil(info.duration_ms / 1000 * opts.fps)
     if frames > MAX_OUTPUT_FRAMES:
-        raise MediaError(
-            VIDEO_TOO_LARGE, f"{frames} output frames (limit {MAX_OUTPUT_FRAMES})"
-        )
+        raise MediaError(VIDEO_TOO_LARGE, f"{frames} output frames (limit {MAX_OUTPUT_FRAMES})")

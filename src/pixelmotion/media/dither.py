@@ -38,9 +38,7 @@ _BAYER_8 = np.array(
 
 def check_dither(dither: str) -> None:
     if dither not in DITHERS:
-        raise MediaError(
-            INVALID_OPTIONS, f"dither must be one of {', '.join(DITHERS)}, not {dither!r}"
-        )
+        raise MediaError(INVALID_OPTIONS, f"dither must be one of {', '.join(DITHERS)}, not {dither!r}")
 
 
 class NearestColor:
@@ -112,9 +110,7 @@ def _abs_diff_max(a: ByteArray, b: ByteArray) -> ByteArray:
     return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
 
 
-def nearest_indices(
-    frames: ByteArray, palette: ByteArray, dither: str
-) -> npt.NDArray[np.uint8]:
+def nearest_indices(frames: ByteArray, palette: ByteArray, dither: str) -> npt.NDArray[np.uint8]:
     """Each pixel's palette index, frame by frame, before temporal stabilisation."""
     n, h, w, _ = frames.shape
     if dither == "floyd":

@@ -101,9 +101,7 @@ def sheet_metadata(
             "format": "I8",
             "size": {"w": columns * w, "h": rows * h},
             "scale": "1",
-            "frameTags": [
-                {"name": "animation", "from": 0, "to": n - 1, "direction": "forward"}
-            ],
+            "frameTags": [{"name": "animation", "from": 0, "to": n - 1, "direction": "forward"}],
         },
     }
 
@@ -182,9 +180,7 @@ def save_pngs(directory: Path, frames: IndexArray, palette: Palette) -> list[Pat
     return paths
 
 
-def frames_json(
-    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int
-) -> dict[str, Any]:
+def frames_json(frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int) -> dict[str, Any]:
     """The plan's frames JSON: RGBA ``imageData`` per frame."""
     n, h, w = frames.shape
     rgba = np.concatenate([palette, np.full((len(palette), 1), 255, np.uint8)], axis=1)
@@ -194,15 +190,12 @@ def frames_json(
         "fps": fps,
         "palette": to_hex(palette),
         "frames": [
-            {"imageData": rgba[frames[i]].reshape(-1).tolist(), "delayMs": int(delays[i])}
-            for i in range(n)
+            {"imageData": rgba[frames[i]].reshape(-1).tolist(), "delayMs": int(delays[i])} for i in range(n)
         ],
     }
 
 
-def frames_json_bytes(
-    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int
-) -> bytes:
+def frames_json_bytes(frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int) -> bytes:
     """``json.dumps(frames_json(...), separators=(",", ":"))``, built much faster."""
     n, h, w = frames.shape
     pixel_text = [f"{r},{g},{b},255" for r, g, b in palette.tolist()]
@@ -220,9 +213,7 @@ def frames_json_bytes(
     return "".join(parts).encode("ascii")
 
 
-def indexed_json(
-    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int
-) -> dict[str, Any]:
+def indexed_json(frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int) -> dict[str, Any]:
     """Compact form: palette, delays and base64 of each frame's H×W index bytes."""
     n, h, w = frames.shape
     return {

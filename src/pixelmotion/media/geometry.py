@@ -26,9 +26,7 @@ class Placement:
     dst_h: int
 
 
-def place(
-    src_w: int, src_h: int, dst_w: int, dst_h: int, fit: str, pixel_aspect: float = 1.0
-) -> Placement:
+def place(src_w: int, src_h: int, dst_w: int, dst_h: int, fit: str, pixel_aspect: float = 1.0) -> Placement:
     """Compute the placement of a ``src_w``×``src_h`` picture in a ``dst_w``×``dst_h`` one.
 
     ``pixel_aspect`` is the source's sample aspect ratio (1 for square pixels).
@@ -42,9 +40,7 @@ def place(
         scale = max(dst_w / display_w, dst_h / src_h)
         crop_w = min(float(src_w), dst_w / scale / pixel_aspect)
         crop_h = min(float(src_h), dst_h / scale)
-        return Placement(
-            (src_w - crop_w) / 2, (src_h - crop_h) / 2, crop_w, crop_h, 0, 0, dst_w, dst_h
-        )
+        return Placement((src_w - crop_w) / 2, (src_h - crop_h) / 2, crop_w, crop_h, 0, 0, dst_w, dst_h)
     scale = min(dst_w / display_w, dst_h / src_h)
     inner_w = min(dst_w, max(1, round(display_w * scale)))
     inner_h = min(dst_h, max(1, round(src_h * scale)))

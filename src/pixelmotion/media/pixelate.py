@@ -33,9 +33,7 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
-def validate_options(
-    width: int, height: int, colors: int, fps: int, dither: str, fit: str
-) -> None:
+def validate_options(width: int, height: int, colors: int, fps: int, dither: str, fit: str) -> None:
     """Raise ``INVALID_OPTIONS`` for anything out of range."""
     _check_int("width", width, 1, MAX_SIZE)
     _check_int("height", height, 1, MAX_SIZE)

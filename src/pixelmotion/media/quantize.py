@@ -35,9 +35,7 @@ def histogram(pixels: ByteArray) -> tuple[FloatArray, FloatArray]:
     """Bin colours; return (mean colour of each occupied bin, pixel count of each bin)."""
     shift = 8 - HIST_BITS
     p = pixels.astype(np.int32)
-    keys = ((p[:, 0] >> shift) << (2 * HIST_BITS)) | ((p[:, 1] >> shift) << HIST_BITS) | (
-        p[:, 2] >> shift
-    )
+    keys = ((p[:, 0] >> shift) << (2 * HIST_BITS)) | ((p[:, 1] >> shift) << HIST_BITS) | (p[:, 2] >> shift)
     size = 1 << (3 * HIST_BITS)
     counts = np.bincount(keys, minlength=size).astype(np.float64)
     used = np.flatnonzero(counts)

@@ -19,9 +19,10 @@ GZIP_LEVEL = 6
 
 def _write_gzip(path: Path, data: bytes) -> None:
     # mtime=0: the same animation always gives the same bytes.
-    with path.open("wb") as raw, gzip.GzipFile(
-        fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0
-    ) as fh:
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as fh,
+    ):
         fh.write(data)
 
 

@@ -34,9 +34,7 @@ _BT601 = (0.299, 0.114)  # also swscale's choice for untagged video
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
-def yuv_to_rgb(
-    y: FloatArray, u: FloatArray, v: FloatArray, colorspace: int, full_range: bool
-) -> FloatArray:
+def yuv_to_rgb(y: FloatArray, u: FloatArray, v: FloatArray, colorspace: int, full_range: bool) -> FloatArray:
     """Convert Y, Cb, Cr planes (same size) to an H×W×3 float RGB array (unclipped)."""
     kr, kb = _KR_KB.get(colorspace, _BT601)
     kg = 1.0 - kr - kb
@@ -53,13 +51,9 @@ def yuv_to_rgb(
     return rgb
 
 
-def _box_plane(
-    plane: av.video.plane.VideoPlane, size: tuple[int, int], box: tuple[float, ...]
-) -> FloatArray:
+def _box_plane(plane: av.video.plane.VideoPlane, size: tuple[int, int], box: tuple[float, ...]) -> FloatArray:
     data = np.frombuffer(plane, dtype=np.uint8)
-    image = Image.frombuffer(
-        "L", (plane.width, plane.height), data, "raw", "L", plane.line_size, 1
-    )
+    image = Image.frombuffer("L", (plane.width, plane.height), data, "raw", "L", plane.line_size, 1)
     small = image.resize(size, Image.Resampling.BOX, box=box)
     return np.asarray(small, dtype=np.float32)
 

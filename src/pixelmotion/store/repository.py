@@ -7,6 +7,7 @@ never move a job backwards and no change goes unrecorded.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import fields
@@ -27,6 +28,7 @@ jobs_t = video_generation_jobs
 # skip the later-committed smaller id. This lock, taken just before the event insert and
 # held to commit, keeps ids in commit order.
 EVENTS_LOCK_KEY = 0x706D6576656E7473  # "pmevents"
+EVENTS_CHANNEL = "pixelmotion_events"
 
 JOB_FIELDS = {f.name for f in fields(Job)} - {"extra", "status"}
 
@@ -225,6 +227,13 @@ class JobRepository:
             )
             .returning(job_events.c.id)
         ).scalar_one()
+        if conn.dialect.name == "postgresql":
+            # Delivered at commit to every listening process; ids only (payloads max 8000 bytes).
+            payload = json.dumps({"job_id": job.id, "user_id": job.user_id, "event_id": int(event_id)})
+            conn.execute(
+                sa.text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": EVENTS_CHANNEL, "payload": payload},
+            )
         return int(event_id)
 
     # --- the queue ----------------------------------------------------------------------

