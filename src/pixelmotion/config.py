@@ -45,7 +45,7 @@ class Settings:
     worker_poll_seconds: float = 0.5
     lease_seconds: float = 60.0
     callback_grace_seconds: float = 90.0
-    job_deadline_seconds: float = 1800.0
+    job_deadline_seconds: float = 900.0
     max_video_bytes: int = 200 * 1024 * 1024
     process_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
@@ -109,6 +109,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         callback_grace_seconds=_float(
             get("CALLBACK_GRACE_SECONDS", "90"), "PIXELMOTION_CALLBACK_GRACE_SECONDS"
         ),
+        job_deadline_seconds=_float(get("JOB_DEADLINE_SECONDS", "900"), "PIXELMOTION_JOB_DEADLINE_SECONDS"),
         max_video_bytes=_int(get("MAX_VIDEO_BYTES", str(200 * 1024 * 1024)), "PIXELMOTION_MAX_VIDEO_BYTES"),
     )
 

@@ -12,9 +12,9 @@ from enum import StrEnum
 
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job, JobSpec
-from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
+from pixelmotion.jobs.states import ACTIVE_STATES, PROGRESS, RETRY_SOURCES, JobStatus
 from pixelmotion.jobs.updates import Move, move_for_generation
-from pixelmotion.providers.base import Generation
+from pixelmotion.providers.base import Generation, ProviderError, VideoProvider
 from pixelmotion.security import CALLBACK_PATH, redact_json
 from pixelmotion.store.repository import JobRepository, utcnow
 
@@ -141,3 +141,41 @@ def cancel_job(repository: JobRepository, job: Job) -> CancelResult:
         current = repository.get(job.id) or job
         return CancelResult(current, False)
     return CancelResult(moved, True)
+
+
+async def delete_generation(provider: VideoProvider, generation_id: str | None) -> None:
+    """Drop a generation we no longer want (canceled, timed out); best effort."""
+    if not generation_id:
+        return
+    try:
+        await provider.delete(generation_id)
+    except ProviderError as error:
+        logger.warning("could not delete generation %s: %s", generation_id, error.message)
+
+
+class NoPaidClip(Exception):
+    """A retry needs the clip we already paid for, and this job has none."""
+
+
+def retry_job(repository: JobRepository, job: Job) -> Job | None:
+    """The one move back: a failed job whose paid clip we kept goes to processing again.
+
+    None if the job is no longer failed (someone else retried it first).
+    """
+    if not job.source_object_key:
+        raise NoPaidClip(job.id)
+    move = Move(
+        JobStatus.PROCESSING,
+        RETRY_SOURCES,
+        {
+            "error_code": None,
+            "error_message": None,
+            "error_details": None,
+            "attempts": 0,
+            "next_run_at": utcnow(),
+            "completed_at": None,
+        },
+        progress=PROGRESS[JobStatus.PROCESSING],
+        message="Retrying from the stored clip...",
+    )
+    return repository.apply(job.id, move)

@@ -132,3 +132,47 @@ def test_cancel_stops_a_job_and_a_finished_job_cannot_be_canceled(sqlite_app: Ru
         again = client.post(f"/v1/jobs/{job_id}/cancel")
         assert again.status_code == 409
         assert client.get(f"/v1/jobs/{job_id}/frames").status_code == 409
+
+
+def emulator_created(app: Running) -> int:
+    stats = httpx.get(
+        f"{app.settings.emulator_base_url}/_stats",
+        headers={"Authorization": f"Bearer {app.settings.emulator_api_key}"},
+    ).json()
+    return int(stats["created"])
+
+
+def test_a_failed_job_is_retried_from_the_paid_clip_without_a_new_generation(sqlite_app: Running) -> None:
+    from pixelmotion.jobs.states import JobStatus
+    from pixelmotion.jobs.updates import Move
+
+    app = sqlite_app
+    with app.client() as client:
+        job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
+        app.wait_for_status(client, job_id, {"completed"})
+        assert client.post(f"/v1/jobs/{job_id}/retry").json()["error"]["code"] == "JOB_NOT_FAILED"
+        # Stage a processing failure after the clip was stored (say the encoder crashed):
+        # the state machine has no completed -> failed move, so the test writes it directly.
+        crash = Move(JobStatus.FAILED, frozenset({JobStatus.COMPLETED}), {"error_code": "PROCESSING_FAILED"})
+        assert app.services.repository.apply(job_id, crash) is not None
+        retried = client.post(f"/v1/jobs/{job_id}/retry")
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["status"] == "processing" and retried.json()["error"] is None
+        done = app.wait_for_status(client, job_id, {"completed", "failed"})
+        assert done["status"] == "completed"
+        assert emulator_created(app) == 1
+
+
+def test_retry_needs_a_failed_job_with_a_paid_clip(sqlite_app: Running) -> None:
+    app = sqlite_app
+    with app.client() as client:
+        failing = {**REQUEST, "prompt": "a slow turtle [[fault:fail_generation=Contains blacklisted words]]"}
+        job_id = client.post("/v1/jobs", json=failing).json()["jobId"]
+        failed = app.wait_for_status(client, job_id, {"failed", "completed"})
+        assert failed["status"] == "failed"
+        assert (
+            failed["error"]["code"] == "LUMA_GENERATION_FAILED" and "blacklisted" in failed["error"]["message"]
+        )
+        response = client.post(f"/v1/jobs/{job_id}/retry")
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "NO_PAID_CLIP"

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from pixelmotion.providers.base import GenerationNotFound, GenerationRequest, ProviderError
-from pixelmotion.providers.luma import LumaProvider, LumaTarget, choose_luma_target
+from pixelmotion.providers.luma import LumaProvider
 
 from .conftest import API_KEY, PROMPT, EmulatorServer, bound_socket
 
@@ -130,38 +130,11 @@ def test_connection_refused_is_retryable_but_not_ambiguous() -> None:
     assert (refused.value.retryable, refused.value.ambiguous) == (True, False)
 
 
-def choose(**settings: Any) -> LumaTarget:
-    defaults: dict[str, Any] = {
-        "luma_api_key": None,
-        "provider": None,
-        "luma_base_url": None,
-        "emulator_api_key": "emulator",
-        "public_url": "http://127.0.0.1:8000",
-    }
-    return choose_luma_target(**{**defaults, **settings})
-
-
-def test_provider_choice() -> None:
-    embedded = "http://127.0.0.1:8000/emulator/luma/dream-machine/v1"
-    assert choose() == LumaTarget("emulator", "emulator", embedded, embedded_emulator=True)
-    assert choose(luma_api_key="luma-key") == LumaTarget("luma", "luma-key", None, embedded_emulator=False)
-    assert choose(luma_api_key="luma-key", provider="emulator").provider == "emulator"
-    shared = choose(luma_base_url="http://127.0.0.1:9000/dream-machine/v1")
-    assert (shared.base_url, shared.embedded_emulator) == (
-        "http://127.0.0.1:9000/dream-machine/v1",
-        False,
-    )
-    with pytest.raises(ValueError):
-        choose(provider="luma")
-    with pytest.raises(ValueError):
-        choose(provider="runway")
-
-
-def test_chosen_emulator_target_connects(emulator_server: EmulatorServer) -> None:
-    target = LumaTarget("emulator", API_KEY, emulator_server.api, embedded_emulator=True)
-
+def test_provider_named_emulator_when_it_talks_to_the_emulator(
+    emulator_server: EmulatorServer,
+) -> None:
     async def scenario() -> str:
-        provider = target.connect()
+        provider = LumaProvider(API_KEY, base_url=emulator_server.api, name="emulator")
         try:
             assert provider.name == "emulator"
             return (await provider.create(request())).state

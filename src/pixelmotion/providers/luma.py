@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.utils
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -95,53 +94,6 @@ class LumaProvider:
             mapped.message = mapped.message.replace(self._api_key, "***")
             mapped.args = (mapped.message,)
         return mapped
-
-
-@dataclass(frozen=True)
-class LumaTarget:
-    """Which Luma-compatible API the service talks to, and how."""
-
-    provider: str  # "luma" or "emulator"
-    api_key: str
-    base_url: str | None  # None: Luma's own (https://api.lumalabs.ai/dream-machine/v1)
-    embedded_emulator: bool  # the emulator mounted in this service is the one in use
-
-    def connect(self, timeout: float = 30.0) -> LumaProvider:
-        return LumaProvider(self.api_key, self.base_url, timeout, name=self.provider)
-
-
-EMULATOR_MOUNT = "/emulator/luma"
-
-
-def choose_luma_target(
-    *,
-    luma_api_key: str | None,
-    provider: str | None,
-    luma_base_url: str | None,
-    emulator_api_key: str,
-    public_url: str,
-) -> LumaTarget:
-    """The provider choice (issue 2, item 7), from the settings of the same names.
-
-    ``PIXELMOTION_PROVIDER`` (luma|emulator) decides when set; otherwise a Luma API key means
-    Luma and no key means the embedded emulator. Both go through the official SDK: the
-    emulator speaks Luma's API. ``PIXELMOTION_LUMA_BASE_URL`` points the client elsewhere, for
-    instance at a standalone emulator shared by several processes (then nothing embedded is
-    used). The embedded emulator is reached over HTTP at ``PUBLIC_URL/emulator/luma``, the same
-    path a separate worker process takes.
-    """
-    chosen = (provider or "").strip().lower() or ("luma" if luma_api_key else "emulator")
-    base_url = (luma_base_url or "").strip() or None
-    if chosen == "luma":
-        if not luma_api_key:
-            raise ValueError("PIXELMOTION_PROVIDER=luma needs PIXELMOTION_LUMA_API_KEY")
-        return LumaTarget("luma", luma_api_key, base_url, embedded_emulator=False)
-    if chosen == "emulator":
-        embedded = f"{public_url.rstrip('/')}{EMULATOR_MOUNT}/dream-machine/v1"
-        return LumaTarget(
-            "emulator", emulator_api_key, base_url or embedded, embedded_emulator=base_url is None
-        )
-    raise ValueError(f"PIXELMOTION_PROVIDER must be luma or emulator, not {provider!r}")
 
 
 def create_params(request: GenerationRequest) -> dict[str, Any]:

@@ -87,7 +87,10 @@ class Worker:
     async def _run_job(self, job: Job) -> None:
         renewer = asyncio.create_task(self._renew(job))
         try:
-            await STEPS[job.status](self.context, job)
+            if steps.past_deadline(self.context, job):
+                await steps.expire(self.context, job)
+            else:
+                await STEPS[job.status](self.context, job)
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -30,7 +30,7 @@ from pixelmotion.providers.base import (
     ProviderError,
 )
 from pixelmotion.security import callback_url
-from pixelmotion.service import apply_generation, names_job
+from pixelmotion.service import apply_generation, delete_generation, names_job
 from pixelmotion.store.repository import utcnow
 from pixelmotion.worker.backoff import backoff_seconds
 
@@ -167,6 +167,25 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
     await asyncio.to_thread(repository.apply, job.id, failure_move(code, message, {"status": error.status}))
 
 
+# --- deadline ------------------------------------------------------------------------------
+
+
+def past_deadline(ctx: StepContext, job: Job) -> bool:
+    return (utcnow() - job.created_at).total_seconds() > ctx.services.settings.job_deadline_seconds
+
+
+async def expire(ctx: StepContext, job: Job) -> None:
+    """Fail a job past its deadline and stop paying for its generation."""
+    minutes = ctx.services.settings.job_deadline_seconds / 60
+    message = f"The job did not finish within {minutes:g} minutes."
+    moved = await asyncio.to_thread(
+        ctx.services.repository.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
+    )
+    if moved is not None:
+        logger.warning("job %s: timed out in %s", job.id, job.status.value)
+        await delete_generation(ctx.services.provider, job.luma_generation_id)
+
+
 # --- poll ----------------------------------------------------------------------------------
 
 
@@ -248,6 +267,9 @@ async def process(ctx: StepContext, job: Job) -> None:
     except MediaError as error:
         await process_failed(ctx, job, error.code, error.message)
         return
+    except JobLeftProcessing:
+        logger.info("job %s: left processing (canceled?); stopping", job.id)
+        return
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     ours_ms = int((time.monotonic() - started) * 1000)
@@ -277,11 +299,18 @@ def _render(
     )
 
 
+class JobLeftProcessing(Exception):
+    """The job was canceled (or otherwise moved) while we processed it: stop here."""
+
+
 async def report(ctx: StepContext, job: Job, step: str) -> None:
+    """Show a processing sub-step; stops the step if the job is no longer processing."""
     progress, message = PROCESSING_STEPS[step]
-    await asyncio.to_thread(
+    moved = await asyncio.to_thread(
         ctx.services.repository.report_progress, job.id, JobStatus.PROCESSING, progress, message
     )
+    if moved is None:
+        raise JobLeftProcessing(job.id)
 
 
 async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> None:

@@ -6,7 +6,7 @@ import gzip
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
@@ -23,7 +23,7 @@ from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.objects import ObjectNotFound
-from pixelmotion.service import cancel_job, create_job
+from pixelmotion.service import NoPaidClip, cancel_job, create_job, delete_generation, retry_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -78,12 +78,37 @@ def get_job(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobRes
 
 
 @router.post("/{job_id}/cancel", response_model=JobResponse, response_model_by_alias=True)
-def cancel(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobResponse:
-    job = owned_job(services, caller.user_id, job_id)
+async def cancel(
+    job_id: str, caller: CurrentCaller, services: ServicesDep, background: BackgroundTasks
+) -> JobResponse:
+    """Cancel an unfinished job; its provider generation is deleted after the answer."""
+    job = await run_in_threadpool(owned_job, services, caller.user_id, job_id)
     if job.is_terminal:
         raise ApiError(409, "JOB_FINISHED", f"The job is already {job.status.value}.")
-    result = cancel_job(services.repository, job)
+    result = await run_in_threadpool(cancel_job, services.repository, job)
+    if not result.changed:
+        raise ApiError(409, "JOB_FINISHED", f"The job is already {result.job.status.value}.")
+    background.add_task(delete_generation, services.provider, result.job.luma_generation_id)
     return JobResponse.of(result.job, estimate=services.estimator.seconds())
+
+
+@router.post("/{job_id}/retry", response_model=JobResponse, response_model_by_alias=True)
+def retry(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobResponse:
+    """Process a failed job again from the clip we already paid for; no new generation."""
+    job = owned_job(services, caller.user_id, job_id)
+    if job.status is not JobStatus.FAILED:
+        raise ApiError(
+            409, "JOB_NOT_FAILED", f"Only a failed job can be retried; this one is {job.status.value}."
+        )
+    try:
+        retried = retry_job(services.repository, job)
+    except NoPaidClip:
+        raise ApiError(
+            409, "NO_PAID_CLIP", "This job has no stored clip to reuse; create a new job."
+        ) from None
+    if retried is None:
+        raise ApiError(409, "JOB_NOT_FAILED", "The job changed meanwhile; fetch it again.")
+    return JobResponse.of(retried, estimate=services.estimator.seconds())
 
 
 def completed_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
