@@ -44,6 +44,7 @@ class Settings:
     worker_concurrency: int = 4
     worker_poll_seconds: float = 0.5
     lease_seconds: float = 60.0
+    provider_timeout_seconds: float = 30.0
     callback_grace_seconds: float = 90.0
     job_deadline_seconds: float = 900.0
     max_video_bytes: int = 200 * 1024 * 1024
@@ -108,6 +109,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_concurrency=_int(get("WORKER_CONCURRENCY", "4"), "PIXELMOTION_WORKER_CONCURRENCY"),
         callback_grace_seconds=_float(
             get("CALLBACK_GRACE_SECONDS", "90"), "PIXELMOTION_CALLBACK_GRACE_SECONDS"
+        ),
+        provider_timeout_seconds=_float(
+            get("PROVIDER_TIMEOUT_SECONDS", "30"), "PIXELMOTION_PROVIDER_TIMEOUT_SECONDS"
         ),
         job_deadline_seconds=_float(get("JOB_DEADLINE_SECONDS", "900"), "PIXELMOTION_JOB_DEADLINE_SECONDS"),
         max_video_bytes=_int(get("MAX_VIDEO_BYTES", str(200 * 1024 * 1024)), "PIXELMOTION_MAX_VIDEO_BYTES"),

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from pixelmotion.jobs.models import Job
@@ -56,11 +57,11 @@ def test_completed_starts_processing_now_and_times_the_provider() -> None:
 
 def test_failed_carries_the_reason_and_cannot_fail_a_job_being_processed() -> None:
     move = move_for_generation(
-        make_job(), state="failed", failure_reason="Job failed", video_url=None, now=NOW, grace_seconds=90
+        make_job(), state="failed", failure_reason="Frame moderation failed", video_url=None, now=NOW, grace_seconds=90
     )
     assert move is not None and move.target is JobStatus.FAILED
     assert move.values["error_code"] == "LUMA_GENERATION_FAILED"
-    assert "Job failed" in move.values["error_message"]
+    assert "Frame moderation failed" in move.values["error_message"]
     assert JobStatus.PROCESSING not in move.sources
 
 
@@ -71,3 +72,29 @@ def test_queued_asks_for_nothing() -> None:
         )
         is None
     )
+
+
+def test_a_refunded_failure_sends_the_job_back_for_one_more_generation() -> None:
+    job = make_job(JobStatus.DREAMING)
+    move = move_for_generation(
+        job, state="failed", failure_reason="Job failed", video_url=None, now=NOW, grace_seconds=90
+    )
+    assert move is not None and move.target is JobStatus.PENDING
+    assert move.values["luma_generation_id"] is None and move.values["resubmits"] == 1
+    again = replace(job, resubmits=1)
+    final = move_for_generation(
+        again, state="failed", failure_reason="Job failed", video_url=None, now=NOW, grace_seconds=90
+    )
+    assert final is not None and final.target is JobStatus.FAILED
+
+
+def test_a_moderation_failure_is_final() -> None:
+    move = move_for_generation(
+        make_job(),
+        state="failed",
+        failure_reason="Contains blacklisted words",
+        video_url=None,
+        now=NOW,
+        grace_seconds=90,
+    )
+    assert move is not None and move.target is JobStatus.FAILED

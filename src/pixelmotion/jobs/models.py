@@ -72,6 +72,7 @@ class Job:
     submitted_at: datetime | None = None
     source_object_key: str | None = None
     attempts: int = 0
+    resubmits: int = 0
     next_run_at: datetime | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None

@@ -37,8 +37,13 @@ ALLOWED_SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.CANCELED: ACTIVE_STATES,
 }
 
-# The one explicit move back: retrying a failed job whose paid clip we kept.
+# Explicit moves back, each made by one named use case:
+# - retry: a failed job whose paid clip we kept is processed again (POST /v1/jobs/{id}/retry);
 RETRY_SOURCES = frozenset({JobStatus.FAILED})
+# - resubmit: the provider failed the generation for a reason it refunds ("Job failed"), so
+#   the job goes back to pending for one more generation.
+RESUBMIT_SOURCES = frozenset({JobStatus.PENDING, JobStatus.QUEUED, JobStatus.DREAMING})
+MAX_RESUBMITS = 1
 
 PROGRESS: dict[JobStatus, int] = {
     JobStatus.PENDING: 0,

@@ -10,7 +10,17 @@ from typing import Any
 
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
-from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus, sources_for
+from pixelmotion.jobs.states import (
+    MAX_RESUBMITS,
+    MESSAGES,
+    PROGRESS,
+    RESUBMIT_SOURCES,
+    JobStatus,
+    sources_for,
+)
+
+# Failures Luma refunds and that are worth one more generation (luma-api.md).
+TRANSIENT_FAILURE_REASONS = frozenset({"Error dispatching job", "Job failed"})
 
 # Before processing starts, a provider's "failed" still ends the job; afterwards it is news
 # about a clip we already have, and is ignored.
@@ -59,6 +69,21 @@ def move_for_generation(
             message=MESSAGES[JobStatus.PROCESSING],
         )
     if state == "failed":
+        if failure_reason in TRANSIENT_FAILURE_REASONS and job.resubmits < MAX_RESUBMITS:
+            return Move(
+                JobStatus.PENDING,
+                RESUBMIT_SOURCES,
+                {
+                    "luma_generation_id": None,
+                    "luma_video_url": None,
+                    "submitted_at": None,
+                    "resubmits": job.resubmits + 1,
+                    "attempts": 0,
+                    "next_run_at": now,
+                },
+                progress=PROGRESS[JobStatus.PENDING],
+                message="The video model hit a passing error; trying once more...",
+            )
         reason = failure_reason or "The generation failed"
         return failure_move(
             ErrorCode.LUMA_GENERATION_FAILED,

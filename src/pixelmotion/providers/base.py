@@ -11,9 +11,6 @@ from typing import Any, Protocol
 
 GENERATION_STATES = ("queued", "dreaming", "completed", "failed")
 
-# Luma failure reasons it refunds and that are worth one more submit.
-TRANSIENT_FAILURE_REASONS = frozenset({"Error dispatching job", "Job failed"})
-
 
 @dataclass(frozen=True)
 class GenerationRequest:

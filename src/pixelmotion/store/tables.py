@@ -91,6 +91,8 @@ video_generation_jobs = sa.Table(
     sa.Column("submitted_at", UTCDateTime),
     sa.Column("source_object_key", sa.Text),  # our copy of the paid clip
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # Generations replaced after a failure Luma refunds ("Job failed"): at most one.
+    sa.Column("resubmits", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_run_at", UTCDateTime),  # NULL: no work due (terminal, or waiting on nothing)
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", UTCDateTime),

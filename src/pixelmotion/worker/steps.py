@@ -133,7 +133,7 @@ async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
         except ProviderError:
             candidates = []
     for generation in candidates:
-        if names_job(generation, job.id):
+        if generation.state != "failed" and names_job(generation, job.id):
             logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
             await record_submitted(ctx, job, generation)
             return True
