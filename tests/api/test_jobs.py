@@ -171,7 +171,8 @@ def test_retry_needs_a_failed_job_with_a_paid_clip(sqlite_app: Running) -> None:
         failed = app.wait_for_status(client, job_id, {"failed", "completed"})
         assert failed["status"] == "failed"
         assert (
-            failed["error"]["code"] == "LUMA_GENERATION_FAILED" and "blacklisted" in failed["error"]["message"]
+            failed["error"]["code"] == "LUMA_GENERATION_FAILED"
+            and "blacklisted" in failed["error"]["message"]
         )
         response = client.post(f"/v1/jobs/{job_id}/retry")
         assert response.status_code == 409

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from pixelmotion.jobs.models import Job, JobEvent, JobSpec
 from pixelmotion.jobs.states import ACTIVE_STATES, MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
 from pixelmotion.jobs.updates import Move
-from pixelmotion.store.tables import job_events, provider_callbacks, video_generation_jobs
+from pixelmotion.store.tables import idempotency_keys, job_events, provider_callbacks, video_generation_jobs
 
 jobs_t = video_generation_jobs
 # Commit-ordered event ids on PostgreSQL: a sequence hands out ids at insert, not at commit,
@@ -67,6 +67,22 @@ class JobRepository:
     ) -> Job:
         """Insert a job with its first event; it is due for submission at ``run_at`` (now)."""
         now = now or utcnow()
+        with self.engine.begin() as conn:
+            job = self._insert_job(conn, spec, user_id=user_id, provider=provider, now=now, run_at=run_at)
+            event_id = self._insert_event(conn, job, now)
+        self._notify(job, event_id)
+        return job
+
+    def _insert_job(
+        self,
+        conn: Connection,
+        spec: JobSpec,
+        *,
+        user_id: str,
+        provider: str,
+        now: datetime,
+        run_at: datetime | None,
+    ) -> Job:
         job_id = str(uuid.uuid4())
         values = {
             "id": job_id,
@@ -94,12 +110,45 @@ class JobRepository:
             "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
             "attempts": 0,
         }
-        with self.engine.begin() as conn:
-            row = conn.execute(jobs_t.insert().values(values).returning(jobs_t)).one()
-            job = _job(row)
-            event_id = self._insert_event(conn, job, now)
+        return _job(conn.execute(jobs_t.insert().values(values).returning(jobs_t)).one())
+
+    def create_once(
+        self, spec: JobSpec, *, user_id: str, provider: str, key: str, fingerprint: str
+    ) -> tuple[Job, bool]:
+        """``create`` under an Idempotency-Key: (job, created). The same key with the same
+        fingerprint gives back the first job; raises ``KeyReused`` for another body and
+        ``KeyInFlight`` when a request with the key commits while ours runs."""
+        existing = self._job_for_key(user_id, key, fingerprint)
+        if existing is not None:
+            return existing, False
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                job = self._insert_job(conn, spec, user_id=user_id, provider=provider, now=now, run_at=None)
+                conn.execute(
+                    idempotency_keys.insert().values(
+                        user_id=user_id, key=key, fingerprint=fingerprint, job_id=job.id, created_at=now
+                    )
+                )
+                event_id = self._insert_event(conn, job, now)
+        except sa.exc.IntegrityError:
+            raise KeyInFlight(key) from None
         self._notify(job, event_id)
-        return job
+        return job, True
+
+    def _job_for_key(self, user_id: str, key: str, fingerprint: str) -> Job | None:
+        query = (
+            sa.select(idempotency_keys.c.fingerprint, jobs_t)
+            .join(jobs_t, jobs_t.c.id == idempotency_keys.c.job_id)
+            .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        if row.fingerprint != fingerprint:
+            raise KeyReused(key)
+        return _job(row)
 
     def get(self, job_id: str, *, user_id: str | None = None) -> Job | None:
         if not _is_uuid(job_id):
@@ -396,6 +445,14 @@ class JobRepository:
         )
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+class KeyReused(Exception):
+    """An Idempotency-Key came back with a different request body."""
+
+
+class KeyInFlight(Exception):
+    """Another request with this Idempotency-Key was being handled at the same time."""
 
 
 def _is_uuid(value: str) -> bool:

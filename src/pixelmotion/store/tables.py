@@ -151,3 +151,19 @@ provider_callbacks = sa.Table(
     sqlite_autoincrement=True,
 )
 sa.Index("idx_provider_callbacks_job_id", provider_callbacks.c.job_id, provider_callbacks.c.id)
+
+# Idempotency-Key on POST /v1/jobs: the same key and body from the same user give one job.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),  # sha256 of the request body
+    sa.Column(
+        "job_id",
+        sa.Uuid(as_uuid=False),
+        sa.ForeignKey("video_generation_jobs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

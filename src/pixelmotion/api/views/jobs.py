@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
@@ -24,24 +25,68 @@ from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.objects import ObjectNotFound
 from pixelmotion.service import NoPaidClip, cancel_job, create_job, delete_generation, retry_job
+from pixelmotion.store.repository import KeyInFlight, KeyReused
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 CONTENT_TYPES = {"sheet": "image/png", "sheetJson": "application/json", "gif": "image/gif"}
 
 
-def accept_job(services: ServicesDep, caller_id: str, body: CreateJobRequest) -> CreateJobResponse:
-    """Validate, insert the job with its first event and enqueue it; no provider call here."""
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="The same key and body again give the same job back, never a second one.",
+    ),
+]
+
+
+def accept_job(
+    services: ServicesDep, caller_id: str, body: CreateJobRequest, idempotency_key: str | None = None
+) -> tuple[CreateJobResponse, bool]:
+    """Validate, insert the job with its first event and enqueue it; no provider call here.
+
+    Returns the answer and whether it replays an earlier request with the same key.
+    """
     spec = build_spec(**body.model_dump(), template=services.settings.prompt_template)
-    job = create_job(services.repository, spec, user_id=caller_id, provider=services.settings.provider)
-    return CreateJobResponse(
+    provider = services.settings.provider
+    if idempotency_key is None:
+        job, created = create_job(services.repository, spec, user_id=caller_id, provider=provider), True
+    else:
+        fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        try:
+            job, created = services.repository.create_once(
+                spec, user_id=caller_id, provider=provider, key=idempotency_key, fingerprint=fingerprint
+            )
+        except KeyReused:
+            raise ApiError(
+                422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body."
+            ) from None
+        except KeyInFlight:
+            raise ApiError(
+                409,
+                "IDEMPOTENCY_KEY_IN_FLIGHT",
+                "A request with this Idempotency-Key is being handled; retry shortly.",
+            ) from None
+    answer = CreateJobResponse(
         job_id=job.id, status=job.status.value, estimated_time_seconds=services.estimator.seconds()
     )
+    return answer, not created
 
 
 @router.post("", status_code=202, response_model=CreateJobResponse, response_model_by_alias=True)
-def create(body: CreateJobRequest, caller: CurrentCaller, services: ServicesDep) -> CreateJobResponse:
-    return accept_job(services, caller.user_id, body)
+def create(
+    body: CreateJobRequest,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CreateJobResponse:
+    answer, replayed = accept_job(services, caller.user_id, body, idempotency_key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 @router.get("", response_model=JobListResponse, response_model_by_alias=True)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pixelmotion.api.auth import CurrentCaller
 from pixelmotion.api.deps import ServicesDep
 from pixelmotion.api.schemas import CreateJobRequest, PlanCreateResponse
-from pixelmotion.api.views.jobs import accept_job
+from pixelmotion.api.views.jobs import IdempotencyKey, accept_job
 
 router = APIRouter(tags=["plan"])
 
@@ -19,6 +19,10 @@ router = APIRouter(tags=["plan"])
     response_model_by_alias=True,
 )
 def video_generate(
-    body: CreateJobRequest, caller: CurrentCaller, services: ServicesDep
+    body: CreateJobRequest,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> PlanCreateResponse:
-    return PlanCreateResponse(success=True, data=accept_job(services, caller.user_id, body))
+    answer, _ = accept_job(services, caller.user_id, body, idempotency_key)
+    return PlanCreateResponse(success=True, data=answer)
