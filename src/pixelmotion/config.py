@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_PROMPT_TEMPLATE = (
     "Pixel art animation: {prompt}. Bold simple shapes, flat saturated colours, "
@@ -48,6 +49,7 @@ class Settings:
     callback_grace_seconds: float = 90.0
     job_deadline_seconds: float = 900.0
     max_video_bytes: int = 200 * 1024 * 1024
+    allowed_asset_hosts: frozenset[str] = frozenset()
     process_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
     @property
@@ -85,6 +87,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if "{prompt}" not in template:
         raise SettingsError("PIXELMOTION_PROMPT_TEMPLATE must contain {prompt}")
     public_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    public_url = (get("PUBLIC_URL") or f"http://{public_host}:{port}").rstrip("/")
+    allowed_hosts = {h.strip().lower() for h in get("ALLOWED_ASSET_HOSTS").split(",") if h.strip()}
+    if provider == "emulator" and not get("LUMA_BASE_URL"):
+        # The embedded emulator serves its clips from our own address: allowed, nothing else.
+        allowed_hosts.add(urlsplit(public_url).netloc.lower())
     return Settings(
         host=host,
         port=port,
@@ -93,7 +100,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             get("DATABASE_URL") or f"sqlite:///{data_dir / 'pixelmotion.db'}"
         ),
         storage_url=get("STORAGE_URL") or f"file://{data_dir / 'objects'}",
-        public_url=(get("PUBLIC_URL") or f"http://{public_host}:{port}").rstrip("/"),
+        public_url=public_url,
+        allowed_asset_hosts=frozenset(allowed_hosts),
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
         jwt_audience=get("JWT_AUDIENCE", "authenticated"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -154,3 +155,27 @@ def test_a_callback_that_beats_the_commit_is_confirmed_and_adopted_not_paid_twic
     assert stored is not None and stored.luma_generation_id == generation.id
     assert "unconfirmed" in [c["outcome"] for c in repository.callbacks_for(job.id)]
     assert emulator_stats(app)["created"] == 1
+
+
+def test_a_clip_url_pointing_inside_our_network_is_never_fetched(tmp_path: Path) -> None:
+    """A callback with a valid token but a video URL at an internal address (say the token
+    leaked): the worker refuses the download and the job fails with URL_NOT_ALLOWED."""
+    from tests.api.conftest import start
+
+    runner = start(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", emulator_dream_seconds="30")
+    app = next(runner)
+    try:
+        with app.client() as client:
+            job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
+            app.wait_for_status(client, job_id, {"queued", "dreaming"})
+            stored = app.services.repository.get(job_id)
+            assert stored is not None and stored.luma_generation_id
+            body = generation_body(app, stored.luma_generation_id)
+            body.update(state="completed", assets={"video": "http://127.0.0.1:5432/internal.mp4"})
+            response = httpx.post(callback_url(app.url, app.settings.secret_key, job_id), json=body)
+            assert response.status_code == 200
+            failed = app.wait_for_status(client, job_id, {"failed", "completed"})
+            assert failed["status"] == "failed"
+            assert failed["error"]["code"] == "URL_NOT_ALLOWED"
+    finally:
+        next(runner, None)

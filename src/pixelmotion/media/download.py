@@ -10,7 +10,8 @@ from typing import BinaryIO
 
 import httpx
 
-from .errors import DOWNLOAD_FAILED, VIDEO_TOO_LARGE, VIDEO_UNREADABLE, MediaError
+from .errors import DOWNLOAD_FAILED, URL_NOT_ALLOWED, VIDEO_TOO_LARGE, VIDEO_UNREADABLE, MediaError
+from .guard import AddressGuard, BlockedAddress, GuardedTransport
 
 RETRIES = 3
 BACKOFF_S = (0.2, 0.6, 1.5)
@@ -47,6 +48,8 @@ class _Download:
                 self._start(response)
                 for chunk in response.iter_bytes():
                     self._write(chunk)
+        except BlockedAddress as exc:
+            raise MediaError(URL_NOT_ALLOWED, f"refused to fetch this URL: {exc}") from None
         except httpx.TransportError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
 
@@ -102,11 +105,13 @@ def download_video(
     max_bytes: int,
     connect_timeout: float = 10,
     read_timeout: float = 30,
+    guard: AddressGuard | None = None,
 ) -> int:
     """Stream ``url`` into ``dest``; return the number of bytes written.
 
     Cut connections are resumed with an HTTP Range request (a few tries, with backoff).
-    Raises ``MediaError``: DOWNLOAD_FAILED, VIDEO_TOO_LARGE or VIDEO_UNREADABLE.
+    With a ``guard``, every hop (redirects included) must pass its SSRF check.
+    Raises ``MediaError``: DOWNLOAD_FAILED, URL_NOT_ALLOWED, VIDEO_TOO_LARGE or VIDEO_UNREADABLE.
     """
     if not url.lower().startswith(("http://", "https://")):
         raise MediaError(DOWNLOAD_FAILED, "only http and https URLs can be downloaded")
@@ -115,12 +120,17 @@ def download_video(
     partial = target.with_name(target.name + ".part")
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client:
-            with partial.open("wb") as fh:
-                job = _Download(client, url, fh, max_bytes)
-                _run(job)
-                if not job.sniffed:
-                    raise MediaError(VIDEO_UNREADABLE, "the download is too short to be a video")
+        transport = GuardedTransport(guard) if guard is not None else None
+        with (
+            httpx.Client(
+                timeout=timeout, follow_redirects=True, max_redirects=5, transport=transport
+            ) as client,
+            partial.open("wb") as fh,
+        ):
+            job = _Download(client, url, fh, max_bytes)
+            _run(job)
+            if not job.sniffed:
+                raise MediaError(VIDEO_UNREADABLE, "the download is too short to be a video")
         os.replace(partial, target)
         return job.written
     except httpx.HTTPError as exc:  # invalid URL and the like

@@ -23,6 +23,7 @@ from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
 from pixelmotion.jobs.updates import Move, failure_move
 from pixelmotion.media import MediaError, download_video, render_outputs
+from pixelmotion.media.guard import AddressGuard
 from pixelmotion.providers.base import (
     Generation,
     GenerationNotFound,
@@ -321,8 +322,9 @@ async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> None:
         return
     if not job.luma_video_url:
         raise MediaError("DOWNLOAD_FAILED", "The provider gave no video URL for this clip.")
+    guard = AddressGuard(services.settings.allowed_asset_hosts)
     await asyncio.to_thread(
-        download_video, job.luma_video_url, clip, max_bytes=services.settings.max_video_bytes
+        download_video, job.luma_video_url, clip, max_bytes=services.settings.max_video_bytes, guard=guard
     )
     key = f"jobs/{job.id}/source.mp4"
     await asyncio.to_thread(services.store.put_file, key, clip, "video/mp4")

@@ -92,7 +92,8 @@ async def stream_job(services: Services, job: Job, resume_from: int | None) -> A
             # Snapshot first: the current state, under the id of the job's latest event.
             # Events before the job: a change racing in between is sent again, never missed.
             events = await run_in_threadpool(repository.events_after, job_id=job.id)
-            job = await run_in_threadpool(repository.get, job.id) or job
+            fresh = await run_in_threadpool(repository.get, job.id)
+            job = fresh or job
             last = events[-1].id if events else 0
             yield sse(last, job_json(job, estimate=services.estimator.seconds()))
             if job.is_terminal:
