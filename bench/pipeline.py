@@ -20,7 +20,6 @@ Clips (cached in $PIXELMOTION_BENCH_CACHE or ~/.cache/pixelmotion-bench):
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -303,7 +302,6 @@ def main() -> None:
     print(f"peak RSS, {big[0]} → 64x64/16c/24fps: {rss:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "peak_rss_mb": rss}, indent=1))
-    del io
 
 
 if __name__ == "__main__":

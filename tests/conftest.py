@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from pixelmotion.store import JobRepository, create_engine, migrate
 from tests.databases import postgres_schema_url, sqlite_url
+from tests.running import Running, start
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -31,3 +32,15 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def repository(engine: Engine) -> JobRepository:
     return JobRepository(engine)
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> Iterator[Running]:
+    """Served on SQLite and on PostgreSQL."""
+    yield from start(tmp_path, database_url)
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[Running]:
+    """Served on SQLite only, for checks the database does not change."""
+    yield from start(tmp_path, f"sqlite:///{tmp_path / 'pixelmotion.db'}")

@@ -36,8 +36,8 @@ def env_for(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         PIXELMOTION_DATA_DIR=str(data_dir),
         PIXELMOTION_PORT=str(port),
         PIXELMOTION_EMULATOR_DREAM_SECONDS="0.5",
-        **{f"PIXELMOTION_{k}": v for k, v in extra.items()},
     )
+    env.update({f"PIXELMOTION_{k}": v for k, v in extra.items()})
     return env
 
 
@@ -154,3 +154,116 @@ def test_api_and_workers_in_separate_processes(tmp_path: Path, database: str) ->
         ).stdout.strip()
         assert stream_statuses(url, token) == ["pending", "queued", "dreaming", "processing", "completed"]
         assert run_job(url, token)["status"] == "completed"
+
+
+def test_generate_against_a_server_downloads_the_results(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(tmp_path, port)
+    url = f"http://127.0.0.1:{port}"
+    with running(["serve"], env, tmp_path / "serve.log") as process:
+        wait_healthy(url, process, tmp_path / "serve.log")
+        token = subprocess.run(
+            [*PIXELMOTION, "token", "--user", "carol"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        out = tmp_path / "out"
+        result = subprocess.run(
+            [
+                *PIXELMOTION,
+                "generate",
+                "a teal bird flapping",
+                "--size",
+                "24x16",
+                "--colors",
+                "6",
+                "--fps",
+                "12",
+                "-o",
+                str(out),
+                "--url",
+                url,
+                "--token",
+                token,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert (
+            (out / "animation.gif").is_file()
+            and (out / "sheet.png").is_file()
+            and (out / "frames.json").is_file()
+        )
+        assert "completed" in result.stderr
+        listed = subprocess.run(
+            [*PIXELMOTION, "jobs", "--url", url, "--token", token],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "completed" in listed.stdout
+
+
+def test_ctrl_c_leaves_the_job_running_and_says_how_to_resume(tmp_path: Path) -> None:
+    import signal
+
+    port = free_port()
+    env = env_for(tmp_path, port, EMULATOR_DREAM_SECONDS="4")
+    url = f"http://127.0.0.1:{port}"
+    with running(["serve"], env, tmp_path / "serve.log") as process:
+        wait_healthy(url, process, tmp_path / "serve.log")
+        token = subprocess.run(
+            [*PIXELMOTION, "token", "--user", "dave"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        generate = subprocess.Popen(
+            [*PIXELMOTION, "generate", "a red kite", "--size", "16x16", "--url", url, "--token", token],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        wait_for(
+            lambda: httpx.get(f"{url}/v1/jobs", headers=headers).json()["jobs"], timeout=30, what="the job"
+        )
+        generate.send_signal(signal.SIGINT)
+        _, stderr = generate.communicate(timeout=30)
+        assert generate.returncode == 130
+        job_id = httpx.get(f"{url}/v1/jobs", headers=headers).json()["jobs"][0]["jobId"]
+        assert f"pixelmotion wait {job_id}" in stderr
+        resumed = subprocess.run(
+            [*PIXELMOTION, "wait", job_id, "--url", url, "--token", token],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        assert "completed" in resumed.stderr
+
+
+def test_generate_local_needs_no_server(tmp_path: Path) -> None:
+    env = env_for(tmp_path, 8000)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            *PIXELMOTION,
+            "generate",
+            "a green cactus",
+            "--size",
+            "16x16",
+            "--colors",
+            "4",
+            "--local",
+            "-o",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "animation.gif").is_file()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -170,6 +174,202 @@ def token(
             ttl_seconds=days * 86400,
         )
     )
+
+
+# --- talking to a server -------------------------------------------------------------------
+
+UrlOption = Annotated[str | None, typer.Option("--url", help="Server URL [PIXELMOTION_URL].")]
+TokenOption = Annotated[str | None, typer.Option("--token", help="Bearer token [PIXELMOTION_TOKEN].")]
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    try:
+        width, _, height = value.lower().partition("x")
+        return int(width), int(height or width)
+    except ValueError:
+        raise typer.BadParameter("use WIDTHxHEIGHT, e.g. 64x64") from None
+
+
+def _client(url: str | None, token: str | None) -> Any:
+    from pixelmotion.client import Client
+
+    return Client(url, token)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    from pixelmotion.client import PixelmotionError
+
+    if isinstance(error, PixelmotionError):
+        typer.echo(f"error: {error.message} ({error.code})", err=True)
+    else:
+        typer.echo(f"error: cannot reach the server ({type(error).__name__})", err=True)
+    return typer.Exit(1)
+
+
+def follow_job(client: Any, job_id: str, output: Path | None) -> None:
+    """Show a live progress bar until the job ends; download its results when it completes.
+    Ctrl-C stops watching only: the job keeps running on the server."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("[bold]{task.fields[status]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns) as progress:
+            task = progress.add_task("", total=100, status="pending")
+
+            def update(job: Any) -> None:
+                message = job.progress_message or ""
+                progress.update(task, completed=job.progress, description=message, status=job.status)
+
+            job = client.wait(job_id, on_update=update)
+    except KeyboardInterrupt:
+        typer.echo(f"\nStopped watching; job {job_id} keeps running.", err=True)
+        typer.echo(f"Resume with: pixelmotion wait {job_id}", err=True)
+        raise typer.Exit(130) from None
+    if job.status != "completed":
+        message = job.error.message if job.error else job.status
+        typer.echo(f"job {job_id} {job.status}: {message}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"job {job_id} completed: {job.total_frames} frames", err=True)
+    if output is not None:
+        for path in client.download(job_id, output).values():
+            typer.echo(str(path))
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What the animation shows.")],
+    size: Annotated[str, typer.Option(help="Canvas WIDTHxHEIGHT.")] = "64x64",
+    colors: Annotated[int, typer.Option(help="Palette size (2-256).")] = 16,
+    fps: Annotated[int, typer.Option(help="12, 24 or 30.")] = 12,
+    duration: Annotated[int, typer.Option(help="Clip length in seconds: 5 or 9.")] = 5,
+    dither: Annotated[str, typer.Option(help="none, bayer or floyd.")] = "none",
+    fit: Annotated[str, typer.Option(help="crop, contain or stretch.")] = "crop",
+    loop: Annotated[bool, typer.Option(help="Ask the model for a seamless loop.")] = False,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the results.")] = Path("."),
+    local: Annotated[bool, typer.Option("--local", help="Run the whole service in this process.")] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Generate a pixel-art animation from PROMPT, show progress, download the results."""
+    width, height = parse_size(size)
+    options = {
+        "width": width,
+        "height": height,
+        "color_count": colors,
+        "fps": fps,
+        "duration": duration,
+        "dither": dither,
+        "fit": fit,
+        "loop": loop,
+    }
+    with contextlib.ExitStack() as stack:
+        if local:
+            url, token = stack.enter_context(local_server())
+        client = stack.enter_context(_client(url, token))
+        try:
+            job = client.create(prompt, **options)
+        except Exception as error:
+            raise _fail(error) from None
+        typer.echo(f"job {job.id} started", err=True)
+        follow_job(client, job.id, output)
+
+
+@app.command()
+def wait(
+    job_id: Annotated[str, typer.Argument(help="The job to follow.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Download results here.")] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Follow a job until it ends (e.g. after Ctrl-C in generate)."""
+    with _client(url, token) as client:
+        try:
+            client.get(job_id)
+        except Exception as error:
+            raise _fail(error) from None
+        follow_job(client, job_id, output)
+
+
+@app.command()
+def jobs(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """List your jobs, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    with _client(url, token) as client:
+        try:
+            listed = client.list(limit=limit)
+        except Exception as error:
+            raise _fail(error) from None
+    table = Table("job", "status", "progress", "frames", "prompt")
+    for job in listed:
+        prompt = str(job.raw.get("prompt", ""))[:40]
+        table.add_row(job.id, job.status, f"{job.progress}%", str(job.total_frames or ""), prompt)
+    Console().print(table)
+
+
+@app.command()
+def cancel(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
+    """Cancel an unfinished job."""
+    with _client(url, token) as client:
+        try:
+            job = client.cancel(job_id)
+        except Exception as error:
+            raise _fail(error) from None
+    typer.echo(f"job {job.id} {job.status}")
+
+
+@app.command()
+def retry(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
+    """Process a failed job again from the clip already paid for."""
+    with _client(url, token) as client:
+        try:
+            job = client.retry(job_id)
+        except Exception as error:
+            raise _fail(error) from None
+    typer.echo(f"job {job.id} {job.status}")
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[tuple[str, str]]:
+    """The whole service in this process on a free loopback port (for ``--local``)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from pixelmotion.api.app import create_app
+    from pixelmotion.bootstrap import bootstrap
+    from pixelmotion.security import issue_token
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = _settings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+    services = bootstrap(settings)
+    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    try:
+        token = issue_token(settings.jwt_secret, "local-user", audience=settings.jwt_audience)
+        yield settings.public_url, token
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        services.close()
 
 
 def main() -> None:

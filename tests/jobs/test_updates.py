@@ -57,7 +57,12 @@ def test_completed_starts_processing_now_and_times_the_provider() -> None:
 
 def test_failed_carries_the_reason_and_cannot_fail_a_job_being_processed() -> None:
     move = move_for_generation(
-        make_job(), state="failed", failure_reason="Frame moderation failed", video_url=None, now=NOW, grace_seconds=90
+        make_job(),
+        state="failed",
+        failure_reason="Frame moderation failed",
+        video_url=None,
+        now=NOW,
+        grace_seconds=90,
     )
     assert move is not None and move.target is JobStatus.FAILED
     assert move.values["error_code"] == "LUMA_GENERATION_FAILED"

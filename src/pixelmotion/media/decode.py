@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +40,7 @@ MAX_OUTPUT_FRAMES = 3600
 # Skip H.264/HEVC deblocking when every output pixel averages at least this many source
 # pixels per side: its effect vanishes in the average, and it saves ~30 % of decode time.
 FAST_DECODE_MIN_SCALE = 6.0
+_IN_FLIGHT = 3
 
 _MP4_BRANDS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 
@@ -200,6 +203,7 @@ class Decoder:
             raise
         self.decoded = 0
         self.rotation = 0
+        self.scaler: AreaScaler | None = None
         self.end_time = 0.0
 
     def close(self) -> None:
@@ -223,11 +227,35 @@ class Decoder:
             self.stream.codec_context.options = {"skip_loop_filter": "all"}
 
     def frames(self, progress: Callable[[float], None] | None = None) -> Iterator[ByteArray]:
-        """Yield exactly one picture per output frame, in order."""
+        """Yield exactly one picture per output frame, in order.
+
+        Chosen frames are downscaled on a helper thread while the next ones decode (both
+        release the GIL); at most ``_IN_FLIGHT`` full-size frames wait at any time.
+        """
         self._configure_decoder()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixelmotion-scale") as pool:
+            pending: deque[tuple[Future[ByteArray], int]] = deque()
+            for frame, count in self._chosen(progress):
+                pending.append((pool.submit(self._picture, frame), count))
+                while len(pending) > _IN_FLIGHT or (pending and pending[0][0].done()):
+                    future, repeat = pending.popleft()
+                    picture = future.result()
+                    yield from (picture for _ in range(repeat))
+            while pending:
+                future, repeat = pending.popleft()
+                picture = future.result()
+                yield from (picture for _ in range(repeat))
+
+    def _picture(self, frame: av.VideoFrame) -> ByteArray:
+        assert self.scaler is not None
+        return _rotate(self.scaler.scale(frame), self.rotation)
+
+    def _chosen(
+        self, progress: Callable[[float], None] | None
+    ) -> Iterator[tuple[av.VideoFrame, int]]:
+        """Yield (frame, number of output slots it fills), in order, by timestamp."""
         sampler = FrameSampler(self.opts.fps)
         rate = self.info.fps or float(self.opts.fps)
-        scaler: AreaScaler | None = None
         held: av.VideoFrame | None = None
         held_time = 0.0
         total_hint = max(1e-3, self.info.duration_ms / 1000)
@@ -236,17 +264,15 @@ class Decoder:
             self.decoded += 1
             if held is None:
                 sampler.start = t
-                scaler = self._scaler(frame)
+                self.scaler = self._scaler(frame)
             elif t > held_time:
                 count = sampler.slots_before(t)
                 if count:
-                    assert scaler is not None
-                    picture = _rotate(scaler.scale(held), self.rotation)
-                    yield from (picture for _ in range(count))
+                    yield held, count
             held, held_time = frame, max(t, held_time)
             if progress is not None and sampler.start is not None:
                 progress(min(1.0, (t - sampler.start) / total_hint))
-        if held is None or scaler is None:
+        if held is None:
             if self._is_cut():
                 raise MediaError(VIDEO_TRUNCATED, "the video file is cut before its first frame")
             raise MediaError(VIDEO_UNREADABLE, "no frame of the video could be decoded")
@@ -254,8 +280,7 @@ class Decoder:
         self._check_complete()
         remaining = sampler.total(self.end_time) - sampler.next_slot
         if remaining > 0:
-            picture = _rotate(scaler.scale(held), self.rotation)
-            yield from (picture for _ in range(remaining))
+            yield held, remaining
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         try:

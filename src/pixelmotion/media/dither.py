@@ -16,8 +16,8 @@ DITHERS = ("none", "bayer", "floyd")
 # A pixel keeps its previous index while no channel of its source moved by more than this
 # many levels since the index was chosen: no flicker on still or slowly drifting areas.
 STABLE_LEVELS = 4
-# Below this many pixel×colour distance evaluations, map exactly; above, through a LUT.
-EXACT_LIMIT = 16_000_000
+# Up to this many pixel×colour distance evaluations, map exactly; above, through a LUT.
+EXACT_LIMIT = 1_000_000
 LUT_BITS = 7
 _CHUNK = 1 << 16
 

@@ -1,0 +1,335 @@
+"""Python client for a pixelmotion server: ``Client`` and ``AsyncClient``.
+
+    from pixelmotion.client import Client
+
+    with Client("http://127.0.0.1:8000", token) as pm:
+        job = pm.create("a knight swinging a sword", width=64, height=64, color_count=16, fps=12)
+        job = pm.wait(job.id, on_update=lambda j: print(j.status, j.progress))
+        pm.download(job.id, "out/")
+
+Python names here; the wire stays camelCase. Every create carries an Idempotency-Key, so the
+client's retries after a connection error can never start (and bill) a second job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import tomllib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TERMINAL = frozenset({"completed", "failed", "canceled"})
+OUTPUT_FILES = {
+    "gif": "animation.gif",
+    "sheet": "sheet.png",
+    "sheetJson": "sheet.json",
+    "frames": "frames.json",
+}
+DEFAULT_URL = "http://127.0.0.1:8000"
+CONFIG_PATH = Path("~/.config/pixelmotion/config.toml")
+
+
+class PixelmotionError(Exception):
+    """An error answer from the server: HTTP status, error code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message} (HTTP {status})")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    status: str
+    progress: int
+    progress_message: str | None
+    total_frames: int | None
+    error: JobError | None
+    outputs: dict[str, str]
+    estimated_time_seconds: int | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        error = data.get("error")
+        return cls(
+            id=data["jobId"],
+            status=data["status"],
+            progress=int(data.get("progress", 0)),
+            progress_message=data.get("progressMessage"),
+            total_frames=data.get("totalFrames"),
+            error=JobError(error["code"], error["message"]) if error else None,
+            outputs=dict(data.get("outputs") or {}),
+            estimated_time_seconds=data.get("estimatedTimeSeconds"),
+            raw=data,
+        )
+
+
+def resolve_connection(url: str | None = None, token: str | None = None) -> tuple[str, str | None]:
+    """Arguments first, then PIXELMOTION_URL / PIXELMOTION_TOKEN, then the config file."""
+    file_values: dict[str, Any] = {}
+    path = Path(os.environ.get("PIXELMOTION_CONFIG", str(CONFIG_PATH))).expanduser()
+    if path.is_file():
+        with path.open("rb") as handle:
+            file_values = tomllib.load(handle)
+    resolved_url = url or os.environ.get("PIXELMOTION_URL") or file_values.get("url") or DEFAULT_URL
+    resolved_token = token or os.environ.get("PIXELMOTION_TOKEN") or file_values.get("token")
+    return str(resolved_url).rstrip("/"), resolved_token
+
+
+def create_body(
+    prompt: str,
+    *,
+    width: int,
+    height: int,
+    color_count: int,
+    fps: int,
+    duration: int | None = None,
+    model: str | None = None,
+    resolution: str | None = None,
+    aspect_ratio: str | None = None,
+    loop: bool | None = None,
+    dither: str | None = None,
+    fit: str | None = None,
+    project_id: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "prompt": prompt,
+        "width": width,
+        "height": height,
+        "colorCount": color_count,
+        "fps": fps,
+    }
+    optional = {
+        "duration": duration,
+        "model": model,
+        "resolution": resolution,
+        "aspectRatio": aspect_ratio,
+        "loop": loop,
+        "dither": dither,
+        "fit": fit,
+        "projectId": project_id,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    return body
+
+
+def _check(response: httpx.Response) -> httpx.Response:
+    if response.status_code < 400:
+        return response
+    try:
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = "HTTP_ERROR", response.text[:200] or response.reason_phrase
+    raise PixelmotionError(response.status_code, code, message)
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line == "":
+            if "data" in fields:
+                yield int(fields.get("id", "0") or 0), json.loads(fields["data"])
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+class Client:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 3
+    ) -> None:
+        self.url, self.token = resolve_connection(url, token)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        transport = httpx.HTTPTransport(retries=retries)  # retries connection failures only
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def create(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> Job:
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        response = _check(self._http.post("/v1/jobs", json=create_body(prompt, **options), headers=headers))
+        return self.get(response.json()["jobId"])
+
+    def get(self, job_id: str) -> Job:
+        return Job.from_json(_check(self._http.get(f"/v1/jobs/{job_id}")).json())
+
+    def list(self, *, limit: int = 20, project_id: str | None = None) -> list[Job]:
+        params: dict[str, Any] = {"limit": limit}
+        if project_id:
+            params["projectId"] = project_id
+        body = _check(self._http.get("/v1/jobs", params=params)).json()
+        return [Job.from_json(item) for item in body["jobs"]]
+
+    def cancel(self, job_id: str) -> Job:
+        return Job.from_json(_check(self._http.post(f"/v1/jobs/{job_id}/cancel")).json())
+
+    def retry(self, job_id: str) -> Job:
+        return Job.from_json(_check(self._http.post(f"/v1/jobs/{job_id}/retry")).json())
+
+    def events(self, job_id: str, *, last_event_id: int | None = None) -> Iterator[Job]:
+        """Every change of the job, live, until it ends (Server-Sent Events)."""
+        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+        timeout = httpx.Timeout(30.0, read=60.0)
+        with self._http.stream(
+            "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
+        ) as response:
+            if response.status_code == 204:
+                return
+            if response.status_code >= 400:
+                response.read()
+                _check(response)
+            for _, data in _parse_sse(response.iter_lines()):
+                yield Job.from_json(data)
+
+    def wait(
+        self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None
+    ) -> Job:
+        """Follow the job until it ends: over SSE, falling back to polling if streaming fails."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        job = self.get(job_id)
+        if on_update:
+            on_update(job)
+        while not job.done:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            try:
+                for update in self.events(job_id):
+                    job = update
+                    if on_update:
+                        on_update(job)
+                    if job.done or (deadline is not None and time.monotonic() > deadline):
+                        break
+            except (httpx.TransportError, PixelmotionError):
+                time.sleep(1.0)  # the stream failed: poll instead
+            if not job.done:
+                job = self.get(job_id)
+        return job
+
+    def download(
+        self,
+        job_id: str,
+        directory: str | Path,
+        *,
+        formats: tuple[str, ...] = ("gif", "sheet", "sheetJson", "frames"),
+    ) -> dict[str, Path]:
+        """Save a completed job's results; returns {format: path}."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        saved: dict[str, Path] = {}
+        for name in formats:
+            filename = OUTPUT_FILES[name]
+            route = "frames" if name == "frames" else filename
+            response = _check(self._http.get(f"/v1/jobs/{job_id}/{route}"))
+            path = target / filename
+            path.write_bytes(response.content)
+            saved[name] = path
+        return saved
+
+
+class AsyncClient:
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 3
+    ) -> None:
+        self.url, self.token = resolve_connection(url, token)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        transport = httpx.AsyncHTTPTransport(retries=retries)
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def create(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> Job:
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        response = _check(
+            await self._http.post("/v1/jobs", json=create_body(prompt, **options), headers=headers)
+        )
+        return await self.get(response.json()["jobId"])
+
+    async def get(self, job_id: str) -> Job:
+        return Job.from_json(_check(await self._http.get(f"/v1/jobs/{job_id}")).json())
+
+    async def cancel(self, job_id: str) -> Job:
+        return Job.from_json(_check(await self._http.post(f"/v1/jobs/{job_id}/cancel")).json())
+
+    async def retry(self, job_id: str) -> Job:
+        return Job.from_json(_check(await self._http.post(f"/v1/jobs/{job_id}/retry")).json())
+
+    async def events(self, job_id: str) -> AsyncIterator[Job]:
+        timeout = httpx.Timeout(30.0, read=60.0)
+        async with self._http.stream("GET", f"/v1/jobs/{job_id}/events", timeout=timeout) as response:
+            if response.status_code == 204:
+                return
+            if response.status_code >= 400:
+                await response.aread()
+                _check(response)
+            fields: dict[str, str] = {}
+            async for line in response.aiter_lines():
+                if line == "":
+                    if "data" in fields:
+                        yield Job.from_json(json.loads(fields["data"]))
+                    fields = {}
+                elif not line.startswith(":"):
+                    name, _, value = line.partition(":")
+                    fields[name] = value.removeprefix(" ")
+
+    async def wait(
+        self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None
+    ) -> Job:
+        import asyncio
+
+        async def follow() -> Job:
+            job = await self.get(job_id)
+            if on_update:
+                on_update(job)
+            while not job.done:
+                try:
+                    async for update in self.events(job_id):
+                        job = update
+                        if on_update:
+                            on_update(job)
+                        if job.done:
+                            break
+                except (httpx.TransportError, PixelmotionError):
+                    await asyncio.sleep(1.0)
+                if not job.done:
+                    job = await self.get(job_id)
+            return job
+
+        return await asyncio.wait_for(follow(), timeout)

@@ -1,0 +1,87 @@
+"""The Python client against a live server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pixelmotion.client import AsyncClient, Client, Job, PixelmotionError
+from tests.running import Running
+
+OPTIONS = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
+
+
+def test_create_wait_download(sqlite_app: Running, tmp_path: Path) -> None:
+    seen: list[str] = []
+    with Client(sqlite_app.url, sqlite_app.token("alice")) as client:
+        job = client.create("a pink robot waving", **OPTIONS)
+        assert job.status == "pending" and isinstance(job, Job)
+        done = client.wait(job.id, timeout=60, on_update=lambda j: seen.append(j.status))
+        assert done.status == "completed" and done.total_frames == 60 and done.error is None
+        order = ["pending", "queued", "dreaming", "processing", "completed"]
+        statuses = list(dict.fromkeys(seen))
+        assert statuses == [s for s in order if s in statuses] and statuses[-2:] == [
+            "processing",
+            "completed",
+        ]
+        files = client.download(job.id, tmp_path)
+        assert Image.open(files["gif"]).size == (32, 32)
+        assert files["frames"].read_bytes().startswith(b"{")
+        assert [j.id for j in client.list()] == [job.id]
+
+
+def test_errors_carry_code_and_status(sqlite_app: Running) -> None:
+    with Client(sqlite_app.url, sqlite_app.token("alice")) as client:
+        with pytest.raises(PixelmotionError) as raised:
+            client.create("hi", **OPTIONS)
+        assert raised.value.status == 422 and raised.value.code == "INVALID_REQUEST"
+        with pytest.raises(PixelmotionError) as missing:
+            client.get("00000000-0000-0000-0000-000000000000")
+        assert missing.value.status == 404
+    with Client(sqlite_app.url, "not-a-token") as anonymous, pytest.raises(PixelmotionError) as refused:
+        anonymous.list()
+    assert refused.value.code == "UNAUTHORIZED"
+
+
+def test_cancel_and_retry(sqlite_app: Running) -> None:
+    with Client(sqlite_app.url, sqlite_app.token("alice")) as client:
+        job = client.create("a slow snail", **OPTIONS)
+        assert client.cancel(job.id).status == "canceled"
+        with pytest.raises(PixelmotionError) as raised:
+            client.retry(job.id)
+        assert raised.value.status == 409
+
+
+def test_the_same_idempotency_key_gives_the_same_job(sqlite_app: Running) -> None:
+    with Client(sqlite_app.url, sqlite_app.token("alice")) as client:
+        first = client.create("a tiny ghost", idempotency_key="k1", **OPTIONS)
+        again = client.create("a tiny ghost", idempotency_key="k1", **OPTIONS)
+        assert first.id == again.id
+
+
+def test_async_client(sqlite_app: Running) -> None:
+    async def run() -> Job:
+        async with AsyncClient(sqlite_app.url, sqlite_app.token("alice")) as client:
+            job = await client.create("a bouncing ball", **OPTIONS)
+            return await client.wait(job.id, timeout=60)
+
+    assert asyncio.run(run()).status == "completed"
+
+
+def test_connection_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pixelmotion.client import resolve_connection
+
+    config = tmp_path / "config.toml"
+    config.write_text('url = "http://127.0.0.1:9999"\ntoken = "from-file"\n')
+    monkeypatch.setenv("PIXELMOTION_CONFIG", str(config))
+    monkeypatch.delenv("PIXELMOTION_URL", raising=False)
+    monkeypatch.delenv("PIXELMOTION_TOKEN", raising=False)
+    assert resolve_connection() == ("http://127.0.0.1:9999", "from-file")
+    monkeypatch.setenv("PIXELMOTION_TOKEN", "from-env")
+    assert resolve_connection()[1] == "from-env"
+    assert resolve_connection("http://127.0.0.1:1/", "arg") == ("http://127.0.0.1:1", "arg")
