@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from pixelmotion.api.errors import install_error_handlers
-from pixelmotion.api.views import callbacks, events, health, jobs, plan, web
+from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web
 from pixelmotion.bootstrap import Services
 from pixelmotion.events import listen_for_events, watch_table
 
@@ -79,7 +79,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (jobs, events, plan, callbacks, health, web):
+    for module in (jobs, uploads, events, plan, callbacks, health, web):
         app.include_router(module.router)
     app.mount("/static", web.static_files(), name="static")
     if services.emulator is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -22,10 +22,27 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class CreateJobRequest(CamelModel):
+class UrlSource(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["url"]
+    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://")
+
+
+class UploadSource(CamelModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    prompt: str = Field(min_length=rules.PROMPT_MIN, max_length=rules.PROMPT_MAX)
+    type: Literal["upload"]
+    upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class CreateJobRequest(CamelModel):
+    """A prompt for the video model, or (with ``source``) the user's own video to pixelate."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    prompt: str | None = Field(default=None, min_length=rules.PROMPT_MIN, max_length=rules.PROMPT_MAX)
+    source: Annotated[UrlSource | UploadSource, Field(discriminator="type")] | None = None
     width: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
     height: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
     color_count: int = Field(ge=rules.COLORS_MIN, le=rules.COLORS_MAX)
@@ -131,3 +148,8 @@ def outputs_of(job: Job) -> dict[str, str]:
 
 def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
     return JobResponse.of(job, estimate=estimate).model_dump(mode="json", by_alias=True)
+
+
+class UploadResponse(CamelModel):
+    upload_id: str
+    bytes: int

@@ -27,6 +27,13 @@ class JobSpec:
     fit: str = "crop"
     project_id: str | None = None
     provider_prompt: str = ""
+    # A user's own video instead of a generation: a URL to fetch, or an uploaded object.
+    source_url: str | None = None
+    source_object_key: str | None = None
+
+    @property
+    def is_import(self) -> bool:
+        return self.source_url is not None or self.source_object_key is not None
 
     @property
     def frame_count(self) -> int:

@@ -47,7 +47,7 @@ def render_provider_prompt(template: str, prompt: str, loop: bool) -> str:
 
 def build_spec(
     *,
-    prompt: str,
+    prompt: str | None,
     width: int,
     height: int,
     color_count: int,
@@ -61,13 +61,21 @@ def build_spec(
     fit: str = "crop",
     project_id: str | None = None,
     template: str = "{prompt}",
+    source_url: str | None = None,
+    source_object_key: str | None = None,
 ) -> JobSpec:
-    """Check the rules no single field can check, and fill the derived values."""
+    """Check the rules no single field can check, and fill the derived values.
+
+    An import (``source_url`` or ``source_object_key``) needs no prompt: no model is asked.
+    """
     errors: dict[str, str] = {}
-    stripped = prompt.strip()
-    if len(stripped) < PROMPT_MIN:
+    is_import = source_url is not None or source_object_key is not None
+    stripped = (prompt or "").strip()
+    if is_import:
+        stripped = stripped or "Imported video"
+    elif len(stripped) < PROMPT_MIN:
         errors["prompt"] = f"must be at least {PROMPT_MIN} characters"
-    provider_prompt = render_provider_prompt(template, stripped, loop)
+    provider_prompt = "" if is_import else render_provider_prompt(template, stripped, loop)
     if len(provider_prompt) > PROMPT_MAX:
         room = PROMPT_MAX - (len(provider_prompt) - len(stripped))
         errors["prompt"] = f"is too long once the style template is added; keep it under {room} characters"
@@ -94,4 +102,6 @@ def build_spec(
         fit=fit,
         project_id=project_id,
         provider_prompt=provider_prompt,
+        source_url=source_url,
+        source_object_key=source_object_key,
     )

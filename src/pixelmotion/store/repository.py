@@ -105,11 +105,21 @@ class JobRepository:
             "status": JobStatus.PENDING.value,
             "progress": PROGRESS[JobStatus.PENDING],
             "progress_message": MESSAGES[JobStatus.PENDING],
+            "luma_video_url": spec.source_url,
+            "source_object_key": spec.source_object_key,
             "created_at": now,
             "updated_at": now,
             "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
             "attempts": 0,
         }
+        if spec.is_import:
+            # The user's own video: no model in between, straight to processing.
+            values.update(
+                provider="import",
+                status=JobStatus.PROCESSING.value,
+                progress=PROGRESS[JobStatus.PROCESSING],
+                progress_message="Importing video...",
+            )
         return _job(conn.execute(jobs_t.insert().values(values).returning(jobs_t)).one())
 
     def create_once(

@@ -19,7 +19,11 @@ from pixelmotion.api.schemas import (
     CreateJobResponse,
     JobListResponse,
     JobResponse,
+    UploadSource,
+    UrlSource,
 )
+from pixelmotion.api.views.uploads import upload_key
+from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
@@ -42,6 +46,20 @@ IdempotencyKey = Annotated[
 ]
 
 
+def import_source(
+    services: ServicesDep, caller_id: str, body: CreateJobRequest
+) -> tuple[str | None, str | None]:
+    """(URL, stored upload key) of an import's video; the download passes the SSRF guard."""
+    if isinstance(body.source, UrlSource):
+        return body.source.url, None
+    if isinstance(body.source, UploadSource):
+        key = upload_key(caller_id, body.source.upload_id)
+        if not services.store.exists(key):
+            raise InvalidRequest({"source.uploadId": "no such upload for this user"})
+        return None, key
+    return None, None
+
+
 def accept_job(
     services: ServicesDep, caller_id: str, body: CreateJobRequest, idempotency_key: str | None = None
 ) -> tuple[CreateJobResponse, bool]:
@@ -49,7 +67,13 @@ def accept_job(
 
     Returns the answer and whether it replays an earlier request with the same key.
     """
-    spec = build_spec(**body.model_dump(), template=services.settings.prompt_template)
+    source_url, source_key = import_source(services, caller_id, body)
+    spec = build_spec(
+        **body.model_dump(exclude={"source"}),
+        template=services.settings.prompt_template,
+        source_url=source_url,
+        source_object_key=source_key,
+    )
     provider = services.settings.provider
     if idempotency_key is None:
         job, created = create_job(services.repository, spec, user_id=caller_id, provider=provider), True

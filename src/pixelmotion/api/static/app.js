@@ -1,0 +1,1041 @@
+// pixelmotion's page: a form that starts a generation, its live progress, the result playing
+// in a canvas, downloads, and the user's jobs kept live. Plain ES module, no build step.
+import * as pm from "./pixelmotion.js";
+
+const TOKEN_KEY = "pixelmotion.token";
+const LANG_KEY = "pixelmotion.lang";
+const CURRENT_KEY = "pixelmotion.current";
+const ANNOUNCED_KEY = "pixelmotion.announced";
+const TERMINAL = new Set(["completed", "failed", "canceled"]);
+const SIZE_PRESETS = ["16", "32", "64", "128", "256"];
+
+// ---------------------------------------------------------------- texts (English, Korean)
+
+const TEXT = {
+  en: {
+    skip: "Skip to content",
+    language: "Language",
+    signOut: "Sign out",
+    signInTitle: "Sign in",
+    signInHelp: "This page needs a token. On the machine that runs pixelmotion, print one with:",
+    signInHelp2:
+      "Then open this page as /?token=YOUR_TOKEN (make run prints that address), or paste the token here:",
+    tokenLabel: "Token",
+    signIn: "Sign in",
+    tokenRefused: "The token was refused (it may have expired). Sign in with a new one.",
+    createTitle: "New animation",
+    promptLabel: "Prompt",
+    promptPlaceholder: "a knight swinging a sword",
+    promptHint: "Describe the motion. 3 to 5000 characters. Ctrl+Enter generates.",
+    sizeLabel: "Canvas size",
+    custom: "Custom",
+    width: "Width",
+    height: "Height",
+    colorsLabel: "Colours",
+    fpsLabel: "Frames per second",
+    ditherLabel: "Dither",
+    ditherNone: "None",
+    ditherBayer: "Ordered (Bayer)",
+    ditherFloyd: "Floyd–Steinberg",
+    fitLabel: "Fit",
+    fitCrop: "Crop",
+    fitContain: "Contain",
+    fitStretch: "Stretch",
+    generate: "Generate Animation",
+    starting: "Starting...",
+    progressTitle: "Progress",
+    cancel: "Cancel",
+    resultTitle: "Result",
+    stageLabel: "Animation preview: Space plays or pauses, arrows step, + and - zoom, O onion skin",
+    playerControls: "Player controls",
+    prevFrame: "Previous frame",
+    nextFrame: "Next frame",
+    play: "Play",
+    pause: "Pause",
+    zoom: "Zoom",
+    onion: "Onion skin",
+    downloads: "Download",
+    downloadGif: "GIF",
+    downloadSheet: "Sprite sheet (PNG)",
+    downloadSheetJson: "Sheet JSON",
+    downloadFrames: "Frames JSON",
+    historyTitle: "Your animations",
+    historyEmpty: "Nothing yet: your animations show here.",
+    showMore: "Show more",
+    open: "Open",
+    openJob: (prompt) => `Open: ${prompt}`,
+    show: "Show",
+    dismiss: "Dismiss",
+    status: {
+      pending: "Waiting",
+      queued: "Queued",
+      dreaming: "Generating",
+      processing: "Processing",
+      completed: "Completed",
+      failed: "Failed",
+      canceled: "Canceled",
+    },
+    messages: {
+      pending: "Waiting to start...",
+      queued: "Queued...",
+      dreaming: "AI generating... (1-2 min)",
+      downloading: "Downloading clip...",
+      extracting: "Extracting frames...",
+      palette: "Building palette...",
+      saving: "Saving results...",
+      done: "Done!",
+      loadingFrames: "Loading frames...",
+    },
+    failedWith: (message) => `Failed: ${message}`,
+    elapsed: (elapsed, estimate) => `Elapsed ${elapsed} · estimate about ${estimate}`,
+    took: (elapsed) => `Took ${elapsed}`,
+    resultInfo: ({ width, height, frames, fps, colors }) =>
+      `${width}×${height} · ${frames} frames · ${fps} fps · ${colors} colours`,
+    canvasLabel: (width, height, frames) => `${width}×${height} pixel-art animation, ${frames} frames`,
+    meta: ({ width, height, fps, when }) => `${width}×${height} · ${fps} fps · ${when}`,
+    toastDone: "Your animation is ready",
+    toastFailed: "The generation failed",
+    toastCanceled: "The generation was canceled",
+    toastError: "Something went wrong",
+    downloadFailed: "The download failed",
+    framesFailed: "The frames could not be loaded",
+    invalidPrompt: "The prompt must be 3 to 5000 characters.",
+    invalidSize: "Width and height must be whole numbers from 8 to 512.",
+    invalidColors: "Colours must be a whole number from 2 to 256.",
+  },
+  ko: {
+    skip: "본문으로 건너뛰기",
+    language: "언어",
+    signOut: "로그아웃",
+    signInTitle: "로그인",
+    signInHelp: "이 페이지를 쓰려면 토큰이 필요합니다. pixelmotion을 실행하는 컴퓨터에서 다음 명령으로 토큰을 출력하세요:",
+    signInHelp2:
+      "그다음 이 페이지를 /?token=토큰 주소로 열거나(make run이 이 주소를 출력합니다), 여기에 토큰을 붙여 넣으세요:",
+    tokenLabel: "토큰",
+    signIn: "로그인",
+    tokenRefused: "토큰이 거부되었습니다(만료되었을 수 있습니다). 새 토큰으로 다시 로그인하세요.",
+    createTitle: "새 애니메이션",
+    promptLabel: "프롬프트",
+    promptPlaceholder: "검을 휘두르는 기사",
+    promptHint: "움직임을 설명하세요. 3~5000자. Ctrl+Enter로 생성합니다.",
+    sizeLabel: "캔버스 크기",
+    custom: "직접 입력",
+    width: "너비",
+    height: "높이",
+    colorsLabel: "색상 수",
+    fpsLabel: "초당 프레임",
+    ditherLabel: "디더링",
+    ditherNone: "없음",
+    ditherBayer: "규칙 디더링 (Bayer)",
+    ditherFloyd: "Floyd–Steinberg",
+    fitLabel: "맞춤",
+    fitCrop: "잘라내기",
+    fitContain: "전체 보이기",
+    fitStretch: "늘리기",
+    generate: "애니메이션 생성",
+    starting: "시작하는 중...",
+    progressTitle: "진행 상황",
+    cancel: "취소",
+    resultTitle: "결과",
+    stageLabel: "애니메이션 미리보기: 스페이스로 재생/일시정지, 화살표로 프레임 이동, +와 -로 확대/축소, O로 어니언 스킨",
+    playerControls: "재생 컨트롤",
+    prevFrame: "이전 프레임",
+    nextFrame: "다음 프레임",
+    play: "재생",
+    pause: "일시정지",
+    zoom: "확대",
+    onion: "어니언 스킨",
+    downloads: "다운로드",
+    downloadGif: "GIF",
+    downloadSheet: "스프라이트 시트 (PNG)",
+    downloadSheetJson: "시트 JSON",
+    downloadFrames: "프레임 JSON",
+    historyTitle: "내 애니메이션",
+    historyEmpty: "아직 없습니다. 만든 애니메이션이 여기에 표시됩니다.",
+    showMore: "더 보기",
+    open: "열기",
+    openJob: (prompt) => `열기: ${prompt}`,
+    show: "보기",
+    dismiss: "닫기",
+    status: {
+      pending: "대기 중",
+      queued: "대기열",
+      dreaming: "생성 중",
+      processing: "처리 중",
+      completed: "완료",
+      failed: "실패",
+      canceled: "취소됨",
+    },
+    messages: {
+      pending: "시작 대기 중...",
+      queued: "대기열 추가됨...",
+      dreaming: "AI 생성 중... (1-2분)",
+      downloading: "영상 내려받는 중...",
+      extracting: "프레임 추출 중...",
+      palette: "팔레트 만드는 중...",
+      saving: "결과 저장 중...",
+      done: "완료!",
+      loadingFrames: "프레임 불러오는 중...",
+    },
+    failedWith: (message) => `실패: ${message}`,
+    elapsed: (elapsed, estimate) => `경과 ${elapsed} · 예상 약 ${estimate}`,
+    took: (elapsed) => `걸린 시간 ${elapsed}`,
+    resultInfo: ({ width, height, frames, fps, colors }) =>
+      `${width}×${height} · 프레임 ${frames}개 · ${fps}fps · 색상 ${colors}개`,
+    canvasLabel: (width, height, frames) => `${width}×${height} 픽셀 아트 애니메이션, 프레임 ${frames}개`,
+    meta: ({ width, height, fps, when }) => `${width}×${height} · ${fps}fps · ${when}`,
+    toastDone: "애니메이션이 준비되었습니다",
+    toastFailed: "생성에 실패했습니다",
+    toastCanceled: "생성이 취소되었습니다",
+    toastError: "문제가 생겼습니다",
+    downloadFailed: "다운로드에 실패했습니다",
+    framesFailed: "프레임을 불러오지 못했습니다",
+    invalidPrompt: "프롬프트는 3~5000자여야 합니다.",
+    invalidSize: "너비와 높이는 8~512 사이의 정수여야 합니다.",
+    invalidColors: "색상 수는 2~256 사이의 정수여야 합니다.",
+  },
+};
+
+// The server's progress messages (jobs/states.py), by what they mean.
+const SERVER_MESSAGES = {
+  "Waiting to start...": "pending",
+  "Queued...": "queued",
+  "AI generating... (1-2 min)": "dreaming",
+  "Downloading clip...": "downloading",
+  "Extracting frames...": "extracting",
+  "Building palette...": "palette",
+  "Saving results...": "saving",
+  "Done!": "done",
+};
+const STATUS_MESSAGES = {
+  pending: "pending",
+  queued: "queued",
+  dreaming: "dreaming",
+  processing: "extracting",
+  completed: "done",
+};
+
+// ---------------------------------------------------------------- small helpers
+
+const $ = (selector) => document.querySelector(selector);
+
+const storage = {
+  get(key) {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key, value) {
+    try {
+      if (value === null || value === undefined) localStorage.removeItem(key);
+      else localStorage.setItem(key, value);
+    } catch {
+      // Storage refused (private mode): the page still works for this visit.
+    }
+  },
+};
+
+const state = {
+  lang: "en",
+  token: null,
+  jobs: new Map(), // jobId -> the API's job JSON, the newest seen
+  nextCursor: null,
+  currentId: null,
+  currentJob: null, // the current job's API JSON
+  currentAnimation: null,
+  unsubscribeCurrent: null,
+  unsubscribeAll: null,
+  seenActive: new Set(), // jobs seen unfinished during this visit: their end is announced
+  announced: new Set(),
+  pendingAnnounce: new Set(),
+};
+
+function t(key, ...args) {
+  const value = TEXT[state.lang]?.[key] ?? TEXT.en[key];
+  return typeof value === "function" ? value(...args) : value;
+}
+
+function statusLabel(status) {
+  return (TEXT[state.lang].status ?? TEXT.en.status)[status] ?? status;
+}
+
+function messageFor(job) {
+  if (job.status === "failed") return t("failedWith", job.error?.message || job.progressMessage || "");
+  if (job.status === "canceled") return statusLabel("canceled");
+  const key = SERVER_MESSAGES[job.progressMessage] ?? STATUS_MESSAGES[job.status];
+  const messages = TEXT[state.lang].messages;
+  return (key && messages[key]) || job.progressMessage || statusLabel(job.status);
+}
+
+function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  const minutes = Math.floor(s / 60);
+  return `${minutes}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function formatWhen(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const locale = state.lang === "ko" ? "ko-KR" : "en";
+  return date.toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
+}
+
+function timeOf(iso) {
+  const value = Date.parse(iso);
+  return Number.isNaN(value) ? 0 : value;
+}
+
+function shortPrompt(prompt, length = 80) {
+  const text = String(prompt || "").replace(/\s+/g, " ").trim();
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
+function pickLanguage() {
+  const stored = storage.get(LANG_KEY);
+  if (stored && TEXT[stored]) return stored;
+  const preferred = navigator.languages?.length ? navigator.languages : [navigator.language || "en"];
+  for (const tag of preferred) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (TEXT[base]) return base;
+  }
+  return "en";
+}
+
+// ---------------------------------------------------------------- toasts
+
+function toast({ kind = "info", title, body = "", action = null, timeoutMs = null }) {
+  const element = document.createElement("div");
+  element.className = `toast ${kind}`;
+  element.setAttribute("role", kind === "error" ? "alert" : "status");
+  const text = document.createElement("div");
+  text.className = "toast-body";
+  const heading = document.createElement("strong");
+  heading.className = "toast-title";
+  heading.textContent = title;
+  text.append(heading);
+  if (body) {
+    const detail = document.createElement("span");
+    detail.className = "toast-detail";
+    detail.textContent = body;
+    text.append(detail);
+  }
+  element.append(text);
+  if (action) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = action.label;
+    button.addEventListener("click", () => {
+      action.run();
+      element.remove();
+    });
+    element.append(button);
+  }
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "toast-close";
+  close.textContent = "×";
+  close.setAttribute("aria-label", t("dismiss"));
+  close.addEventListener("click", () => element.remove());
+  element.append(close);
+  $("#toasts").append(element);
+  const lifetime = timeoutMs ?? (kind === "error" ? 20000 : 8000);
+  setTimeout(() => element.remove(), lifetime);
+  return element;
+}
+
+function loadAnnounced() {
+  try {
+    const ids = JSON.parse(storage.get(ANNOUNCED_KEY) || "[]");
+    state.announced = new Set(Array.isArray(ids) ? ids : []);
+  } catch {
+    state.announced = new Set();
+  }
+}
+
+function markAnnounced(jobId) {
+  state.announced.add(jobId);
+  storage.set(ANNOUNCED_KEY, JSON.stringify([...state.announced].slice(-100)));
+}
+
+/** Tell the user a job ended, once: if it was seen running in this visit, or it was the job
+ * this browser was following when the tab closed. */
+function announce(job) {
+  const id = job.jobId;
+  if (!TERMINAL.has(job.status) || state.announced.has(id)) return;
+  if (!state.seenActive.has(id) && !state.pendingAnnounce.has(id)) return;
+  markAnnounced(id);
+  const action = id === state.currentId ? null : { label: t("show"), run: () => showJob(id) };
+  const prompt = shortPrompt(job.prompt, 120);
+  if (job.status === "completed") {
+    toast({ kind: "success", title: t("toastDone"), body: prompt, action });
+  } else if (job.status === "failed") {
+    toast({ kind: "error", title: t("toastFailed"), body: job.error?.message || prompt, action });
+  } else {
+    toast({ kind: "info", title: t("toastCanceled"), body: prompt });
+  }
+}
+
+// ---------------------------------------------------------------- language
+
+function applyLanguage(lang) {
+  state.lang = TEXT[lang] ? lang : "en";
+  document.documentElement.lang = state.lang;
+  $("#language").value = state.lang;
+  for (const element of document.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+  for (const element of document.querySelectorAll("[data-i18n-placeholder]")) {
+    element.placeholder = t(element.dataset.i18nPlaceholder);
+  }
+  for (const element of document.querySelectorAll("[data-i18n-aria-label]")) {
+    element.setAttribute("aria-label", t(element.dataset.i18nAriaLabel));
+  }
+  player.updateLabels();
+  if (state.currentJob) renderProgress(state.currentJob);
+  if (state.currentAnimation) renderResultInfo();
+  for (const job of state.jobs.values()) renderHistoryItem(job);
+  const generate = $("#generate");
+  if (generate.disabled) generate.textContent = t("starting");
+}
+
+// ---------------------------------------------------------------- the player
+
+class Player {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.context = canvas.getContext("2d");
+    this.scratch = document.createElement("canvas");
+    this.scratchContext = this.scratch.getContext("2d");
+    this.images = [];
+    this.delays = [];
+    this.width = 0;
+    this.height = 0;
+    this.index = 0;
+    this.zoom = 4;
+    this.playing = true;
+    this.onionSkin = false;
+    this.frameHandle = null;
+    this.lastTime = 0;
+    this.pending = 0;
+    this.tick = this.tick.bind(this);
+  }
+
+  get frameCount() {
+    return this.images.length;
+  }
+
+  load(animation) {
+    this.stopLoop();
+    this.width = animation.width;
+    this.height = animation.height;
+    this.images = animation.frames.map((f) => new ImageData(f.imageData, f.width, f.height));
+    this.delays = animation.frames.map((f) => Math.max(10, f.delayMs || Math.round(1000 / animation.fps)));
+    this.scratch.width = this.width;
+    this.scratch.height = this.height;
+    this.index = 0;
+    const zoom = $("#zoom");
+    zoom.max = String(this.maxZoom());
+    this.setZoom(this.fitZoom());
+    this.canvas.dataset.frames = String(this.frameCount);
+    if (this.playing) this.play();
+    else this.draw();
+  }
+
+  maxZoom() {
+    return Math.max(1, Math.min(32, Math.floor(4096 / Math.max(this.width, this.height, 1))));
+  }
+
+  fitZoom() {
+    const room = Math.min(($("#stage").clientWidth || 512) - 16, 512);
+    return Math.max(1, Math.min(this.maxZoom(), Math.floor(room / Math.max(this.width, this.height, 1))));
+  }
+
+  setZoom(value) {
+    if (!this.frameCount) return;
+    this.zoom = Math.max(1, Math.min(this.maxZoom(), Math.round(value)));
+    this.canvas.width = this.width * this.zoom;
+    this.canvas.height = this.height * this.zoom;
+    $("#zoom").value = String(this.zoom);
+    $("#zoom-value").textContent = `${this.zoom}×`;
+    this.draw();
+  }
+
+  setOnionSkin(on) {
+    this.onionSkin = on;
+    $("#onion").checked = on;
+    this.draw();
+  }
+
+  drawImage(image, alpha) {
+    this.scratchContext.putImageData(image, 0, 0);
+    this.context.globalAlpha = alpha;
+    this.context.drawImage(this.scratch, 0, 0, this.canvas.width, this.canvas.height);
+  }
+
+  draw() {
+    if (!this.frameCount) return;
+    const context = this.context;
+    context.imageSmoothingEnabled = false;
+    context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.drawImage(this.images[this.index], 1);
+    if (this.onionSkin && this.frameCount > 1) {
+      // The frames are opaque: the previous one goes over the current one, faintly.
+      this.drawImage(this.images[(this.index - 1 + this.frameCount) % this.frameCount], 0.35);
+    }
+    context.globalAlpha = 1;
+    this.canvas.dataset.frame = String(this.index);
+    $("#frame-counter").textContent = `${this.index + 1} / ${this.frameCount}`;
+  }
+
+  tick(now) {
+    if (!this.playing) return;
+    this.pending += Math.min(now - this.lastTime, 1000);
+    this.lastTime = now;
+    let moved = false;
+    while (this.pending >= this.delays[this.index]) {
+      this.pending -= this.delays[this.index];
+      this.index = (this.index + 1) % this.frameCount;
+      moved = true;
+    }
+    if (moved) this.draw();
+    this.frameHandle = requestAnimationFrame(this.tick);
+  }
+
+  stopLoop() {
+    if (this.frameHandle !== null) cancelAnimationFrame(this.frameHandle);
+    this.frameHandle = null;
+  }
+
+  play() {
+    this.playing = true;
+    this.updateLabels();
+    if (!this.frameCount) return;
+    this.stopLoop();
+    this.draw();
+    this.lastTime = performance.now();
+    this.pending = 0;
+    this.frameHandle = requestAnimationFrame(this.tick);
+  }
+
+  pause() {
+    this.playing = false;
+    this.stopLoop();
+    this.updateLabels();
+  }
+
+  toggle() {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  step(delta) {
+    if (!this.frameCount) return;
+    this.pause();
+    this.index = (this.index + delta + this.frameCount) % this.frameCount;
+    this.draw();
+  }
+
+  updateLabels() {
+    const button = $("#play");
+    button.textContent = this.playing ? t("pause") : t("play");
+    button.setAttribute("aria-pressed", String(this.playing));
+    if (this.frameCount) {
+      this.canvas.setAttribute("aria-label", t("canvasLabel", this.width, this.height, this.frameCount));
+    }
+  }
+}
+
+const player = new Player($("#player"));
+
+// ---------------------------------------------------------------- the current job
+
+function renderProgress(job) {
+  const panel = $("#progress-panel");
+  panel.hidden = false;
+  panel.dataset.status = job.status;
+  panel.dataset.jobId = job.jobId;
+  const loadingFrames = job.status === "completed" && !state.currentAnimation && !state.framesFailed;
+  const progress = loadingFrames ? 99 : job.progress;
+  panel.dataset.progress = String(progress);
+  $("#progress-prompt").textContent = shortPrompt(job.prompt, 200);
+  $("#status-text").textContent = loadingFrames ? TEXT[state.lang].messages.loadingFrames : messageFor(job);
+  $("#progress-bar").value = progress;
+  $("#progress-percent").textContent = `${progress}%`;
+  $("#cancel").hidden = TERMINAL.has(job.status);
+  renderElapsed();
+}
+
+function renderElapsed() {
+  const job = state.currentJob;
+  if (!job) return;
+  const started = timeOf(job.createdAt);
+  if (TERMINAL.has(job.status)) {
+    const ended = timeOf(job.completedAt || job.updatedAt) || Date.now();
+    $("#elapsed").textContent = t("took", formatDuration((ended - started) / 1000));
+  } else {
+    const elapsed = (Date.now() - started) / 1000;
+    $("#elapsed").textContent = t("elapsed", formatDuration(elapsed), formatDuration(job.estimatedTimeSeconds));
+  }
+}
+
+function renderResultInfo() {
+  const animation = state.currentAnimation;
+  const job = state.currentJob;
+  $("#result-info").textContent = t("resultInfo", {
+    width: animation.width,
+    height: animation.height,
+    frames: animation.frames.length,
+    fps: animation.fps,
+    colors: animation.palette?.length ?? job?.colorCount ?? "?",
+  });
+}
+
+function showResult(animation) {
+  state.currentAnimation = animation;
+  $("#result-panel").hidden = false;
+  player.load(animation);
+  player.updateLabels();
+  renderResultInfo();
+}
+
+function onCurrentJob(job, apiJob) {
+  if (apiJob.jobId !== state.currentId) return;
+  upsertJob(apiJob);
+  state.currentJob = apiJob;
+  if (!TERMINAL.has(apiJob.status)) state.seenActive.add(apiJob.jobId);
+  if (apiJob.status === "completed") {
+    if (job.frames) {
+      showResult({ width: job.width, height: job.height, fps: job.fps, palette: job.palette, frames: job.frames });
+    } else {
+      state.framesFailed = true;
+      toast({ kind: "error", title: t("framesFailed"), body: job.framesError || "" });
+    }
+  }
+  renderProgress(apiJob);
+  announce(apiJob);
+}
+
+function showJob(jobId, { focus = false } = {}) {
+  if (state.unsubscribeCurrent) state.unsubscribeCurrent();
+  player.pause();
+  player.playing = true;
+  state.currentId = jobId;
+  state.currentAnimation = null;
+  state.framesFailed = false;
+  storage.set(CURRENT_KEY, jobId);
+  $("#result-panel").hidden = true;
+  for (const item of document.querySelectorAll(".history-item")) {
+    item.classList.toggle("current", item.dataset.jobId === jobId);
+  }
+  const known = state.jobs.get(jobId);
+  state.currentJob = known || null;
+  if (known) renderProgress(known);
+  state.unsubscribeCurrent = pm.subscribeToVideoJob(jobId, onCurrentJob, {
+    onError: (error) => {
+      if (error.status === 401) signOut(t("tokenRefused"));
+      else if (error.status === 404 && state.currentId === jobId) forgetCurrent();
+    },
+  });
+  if (focus) $("#progress-panel").scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+function forgetCurrent() {
+  if (state.unsubscribeCurrent) state.unsubscribeCurrent();
+  state.unsubscribeCurrent = null;
+  state.currentId = null;
+  state.currentJob = null;
+  storage.set(CURRENT_KEY, null);
+  $("#progress-panel").hidden = true;
+  $("#result-panel").hidden = true;
+}
+
+// ---------------------------------------------------------------- history
+
+function upsertJob(job) {
+  const known = state.jobs.get(job.jobId);
+  if (known && timeOf(job.updatedAt) < timeOf(known.updatedAt)) return known;
+  // An event carries the job as it was then; keep what only the full job knows.
+  const merged = known ? { ...known, ...job } : job;
+  if (known && job.status === known.status && !Object.keys(job.outputs || {}).length) {
+    merged.outputs = known.outputs;
+  }
+  state.jobs.set(job.jobId, merged);
+  if (!TERMINAL.has(job.status)) state.seenActive.add(job.jobId);
+  renderHistoryItem(merged);
+  return merged;
+}
+
+function historyItem(jobId) {
+  return document.querySelector(`.history-item[data-job-id="${CSS.escape(jobId)}"]`);
+}
+
+function renderHistoryItem(job) {
+  const list = $("#history");
+  let item = historyItem(job.jobId);
+  if (!item) {
+    item = document.createElement("li");
+    item.className = "history-item";
+    item.dataset.jobId = job.jobId;
+    item.dataset.createdAt = job.createdAt;
+    const prompt = document.createElement("p");
+    prompt.className = "item-prompt";
+    const meta = document.createElement("p");
+    meta.className = "item-meta";
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    const details = document.createElement("span");
+    details.className = "item-details";
+    meta.append(badge, " ", details);
+    const actions = document.createElement("div");
+    actions.className = "item-actions";
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "item-open";
+    open.addEventListener("click", () => showJob(job.jobId, { focus: true }));
+    actions.append(open);
+    const progress = document.createElement("progress");
+    progress.max = 100;
+    item.append(prompt, actions, meta, progress);
+    const created = timeOf(job.createdAt);
+    const before = [...list.children].find((other) => timeOf(other.dataset.createdAt) < created);
+    list.insertBefore(item, before || null);
+  }
+  item.dataset.status = job.status;
+  item.classList.toggle("current", job.jobId === state.currentId);
+  const promptText = shortPrompt(job.prompt, 140);
+  item.querySelector(".item-prompt").textContent = promptText;
+  const badge = item.querySelector(".badge");
+  badge.dataset.status = job.status;
+  badge.textContent = job.status === "processing" || job.status === "dreaming" || job.status === "queued"
+    ? `${statusLabel(job.status)} ${job.progress}%`
+    : statusLabel(job.status);
+  item.querySelector(".item-details").textContent = t("meta", {
+    width: job.width,
+    height: job.height,
+    fps: job.fps,
+    when: formatWhen(job.createdAt),
+  });
+  const open = item.querySelector(".item-open");
+  open.textContent = t("open");
+  open.setAttribute("aria-label", t("openJob", promptText));
+  const progress = item.querySelector("progress");
+  progress.hidden = TERMINAL.has(job.status);
+  progress.value = job.progress;
+  progress.setAttribute("aria-label", `${statusLabel(job.status)} ${job.progress}%`);
+  $("#history-empty").hidden = true;
+}
+
+async function loadHistory() {
+  const page = await pm.listJobs({ limit: 20, cursor: state.nextCursor || undefined });
+  for (const job of page.jobs) upsertJob(job);
+  state.nextCursor = page.nextCursor;
+  $("#history-more").hidden = !page.nextCursor;
+  $("#history-empty").hidden = state.jobs.size > 0;
+}
+
+function onAnyJob(job) {
+  const merged = upsertJob(job);
+  if (job.jobId !== state.currentId) announce(merged);
+}
+
+// ---------------------------------------------------------------- the form
+
+function selectedSize() {
+  const choice = document.querySelector('input[name="size"]:checked')?.value || "64";
+  if (SIZE_PRESETS.includes(choice)) return { width: Number(choice), height: Number(choice) };
+  return { width: Number($("#width").value), height: Number($("#height").value) };
+}
+
+function syncCustomSize() {
+  const custom = document.querySelector('input[name="size"]:checked')?.value === "custom";
+  $("#custom-size").hidden = !custom;
+  $("#width").disabled = !custom;
+  $("#height").disabled = !custom;
+}
+
+function markInvalid(elements, message) {
+  for (const element of elements) element.setAttribute("aria-invalid", "true");
+  const error = $("#form-error");
+  error.textContent = message;
+  error.hidden = false;
+  elements[0]?.focus();
+}
+
+function clearInvalid() {
+  for (const element of document.querySelectorAll("[aria-invalid]")) element.removeAttribute("aria-invalid");
+  $("#form-error").hidden = true;
+}
+
+function readForm() {
+  const prompt = $("#prompt").value.trim();
+  if (prompt.length < 3 || prompt.length > 5000) {
+    markInvalid([$("#prompt")], t("invalidPrompt"));
+    return null;
+  }
+  const { width, height } = selectedSize();
+  const inRange = (value, low, high) => Number.isInteger(value) && value >= low && value <= high;
+  if (!inRange(width, 8, 512) || !inRange(height, 8, 512)) {
+    markInvalid([$("#width"), $("#height")], t("invalidSize"));
+    return null;
+  }
+  const colorCount = Number($("#colors").value);
+  if (!inRange(colorCount, 2, 256)) {
+    markInvalid([$("#colors")], t("invalidColors"));
+    return null;
+  }
+  return {
+    prompt,
+    width,
+    height,
+    colorCount,
+    fps: Number($("#fps").value),
+    dither: $("#dither").value,
+    fit: $("#fit").value,
+  };
+}
+
+const FIELD_INPUTS = { prompt: "#prompt", width: "#width", height: "#height", colorCount: "#colors", fps: "#fps" };
+
+async function onGenerate(event) {
+  event.preventDefault();
+  clearInvalid();
+  const params = readForm();
+  if (!params) return;
+  const button = $("#generate");
+  button.disabled = true;
+  button.textContent = t("starting");
+  try {
+    const started = await pm.startVideoGeneration(params);
+    state.seenActive.add(started.jobId);
+    try {
+      upsertJob(await pm.getJob(started.jobId));
+    } catch {
+      // The stream brings it anyway.
+    }
+    showJob(started.jobId, { focus: true });
+  } catch (error) {
+    if (error.status === 401) {
+      signOut(t("tokenRefused"));
+    } else if (error.status === 422 || error.status === 400) {
+      const inputs = Object.keys(error.fields || {})
+        .map((name) => FIELD_INPUTS[name] && $(FIELD_INPUTS[name]))
+        .filter(Boolean);
+      markInvalid(inputs, error.message);
+    } else {
+      toast({ kind: "error", title: t("toastError"), body: error.message });
+    }
+  } finally {
+    button.disabled = false;
+    button.textContent = t("generate");
+  }
+}
+
+// ---------------------------------------------------------------- downloads
+
+const DOWNLOAD_NAMES = {
+  gif: "animation.gif",
+  sheet: "sheet.png",
+  sheetJson: "sheet.json",
+  frames: "frames.json",
+};
+
+function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+async function onDownload(event) {
+  const button = event.target.closest("button[data-output]");
+  if (!button || !state.currentId) return;
+  const name = button.dataset.output;
+  const prefix = `pixelmotion-${state.currentId.slice(0, 8)}`;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    let blob = await pm.fetchOutput(state.currentId, name);
+    if (name === "sheetJson") {
+      // Point the sheet's JSON at the file name the sheet is saved under.
+      const sheet = JSON.parse(await blob.text());
+      if (sheet.meta) sheet.meta.image = `${prefix}-${DOWNLOAD_NAMES.sheet}`;
+      blob = new Blob([JSON.stringify(sheet, null, 2)], { type: "application/json" });
+    }
+    saveBlob(blob, `${prefix}-${DOWNLOAD_NAMES[name]}`);
+  } catch (error) {
+    if (error.status === 401) signOut(t("tokenRefused"));
+    else toast({ kind: "error", title: t("downloadFailed"), body: error.message });
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+// ---------------------------------------------------------------- sign-in
+
+function takeTokenFromAddress() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return;
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", `${url.pathname}${url.search}${url.hash}`);
+  if (token.trim()) storage.set(TOKEN_KEY, token.trim());
+}
+
+function stopStreams() {
+  if (state.unsubscribeCurrent) state.unsubscribeCurrent();
+  if (state.unsubscribeAll) state.unsubscribeAll();
+  state.unsubscribeCurrent = null;
+  state.unsubscribeAll = null;
+}
+
+function showSignIn(reason = "") {
+  $("#app").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#signin").hidden = false;
+  const why = $("#signin-reason");
+  why.textContent = reason;
+  why.hidden = !reason;
+}
+
+function signOut(reason = "") {
+  stopStreams();
+  player.pause();
+  state.token = null;
+  storage.set(TOKEN_KEY, null);
+  storage.set(CURRENT_KEY, null);
+  state.jobs.clear();
+  state.nextCursor = null;
+  state.currentId = null;
+  state.currentJob = null;
+  $("#history").replaceChildren();
+  $("#progress-panel").hidden = true;
+  $("#result-panel").hidden = true;
+  showSignIn(reason);
+}
+
+async function startSignedIn() {
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  $("#sign-out").hidden = false;
+  pm.configure({ token: () => state.token });
+  const stored = storage.get(CURRENT_KEY);
+  if (stored && !state.announced.has(stored)) state.pendingAnnounce.add(stored);
+  try {
+    await loadHistory();
+  } catch (error) {
+    if (error.status === 401) {
+      signOut(t("tokenRefused"));
+      return;
+    }
+    toast({ kind: "error", title: t("toastError"), body: error.message });
+  }
+  state.unsubscribeAll = pm.subscribeToMyJobs(onAnyJob, {
+    onError: async () => {
+      try {
+        await pm.listJobs({ limit: 1 });
+      } catch (error) {
+        if (error.status === 401) signOut(t("tokenRefused"));
+      }
+    },
+  });
+  if (stored) {
+    showJob(stored);
+    return;
+  }
+  const active = [...state.jobs.values()].find((job) => !TERMINAL.has(job.status));
+  if (active) showJob(active.jobId);
+}
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  $("#language").addEventListener("change", (event) => {
+    storage.set(LANG_KEY, event.target.value);
+    applyLanguage(event.target.value);
+  });
+  $("#sign-out").addEventListener("click", () => signOut());
+  $("#token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("#token-input").value.trim();
+    if (!token) return;
+    storage.set(TOKEN_KEY, token);
+    state.token = token;
+    $("#token-input").value = "";
+    startSignedIn();
+  });
+  $("#generate-form").addEventListener("submit", onGenerate);
+  $("#prompt").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      $("#generate-form").requestSubmit();
+    }
+  });
+  for (const radio of document.querySelectorAll('input[name="size"]')) {
+    radio.addEventListener("change", syncCustomSize);
+  }
+  $("#cancel").addEventListener("click", async () => {
+    if (!state.currentId) return;
+    try {
+      await pm.cancelJob(state.currentId);
+    } catch (error) {
+      if (error.status !== 409) toast({ kind: "error", title: t("toastError"), body: error.message });
+    }
+  });
+  $("#play").addEventListener("click", () => player.toggle());
+  $("#prev-frame").addEventListener("click", () => player.step(-1));
+  $("#next-frame").addEventListener("click", () => player.step(1));
+  $("#zoom").addEventListener("input", (event) => player.setZoom(Number(event.target.value)));
+  $("#onion").addEventListener("change", (event) => player.setOnionSkin(event.target.checked));
+  $("#stage").addEventListener("keydown", (event) => {
+    const keys = {
+      " ": () => player.toggle(),
+      k: () => player.toggle(),
+      ArrowLeft: () => player.step(-1),
+      ArrowRight: () => player.step(1),
+      "+": () => player.setZoom(player.zoom + 1),
+      "=": () => player.setZoom(player.zoom + 1),
+      "-": () => player.setZoom(player.zoom - 1),
+      o: () => player.setOnionSkin(!player.onionSkin),
+    };
+    const action = keys[event.key];
+    if (action && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault();
+      action();
+    }
+  });
+  $(".downloads").addEventListener("click", onDownload);
+  $("#history-more").addEventListener("click", async () => {
+    try {
+      await loadHistory();
+    } catch (error) {
+      toast({ kind: "error", title: t("toastError"), body: error.message });
+    }
+  });
+  setInterval(() => {
+    if (state.currentJob && !TERMINAL.has(state.currentJob.status)) renderElapsed();
+  }, 1000);
+}
+
+function main() {
+  takeTokenFromAddress();
+  loadAnnounced();
+  wire();
+  syncCustomSize();
+  applyLanguage(pickLanguage());
+  state.token = storage.get(TOKEN_KEY);
+  if (!state.token) {
+    showSignIn();
+    return;
+  }
+  startSignedIn();
+}
+
+main();

@@ -1,0 +1,108 @@
+"""Browser tests: the page at ``/`` driven by Debian's Chromium through Playwright.
+
+Chromium is the system's (``/usr/bin/chromium``); no browser is ever downloaded. Without it
+(or without the ``playwright`` package) the browser tests are skipped, unless
+``PIXELMOTION_REQUIRE_BROWSER`` is set, as CI does: then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.api.conftest import Running, start
+from tests.databases import sqlite_url
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+CHROMIUM = Path(os.environ.get("PIXELMOTION_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REQUIRE_BROWSER = bool(os.environ.get("PIXELMOTION_REQUIRE_BROWSER"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# Long enough to watch progress move, short enough for the whole run to stay quick.
+DREAM_SECONDS = "1.5"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason}, and PIXELMOTION_REQUIRE_BROWSER is set", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install playwright==1.65.2)")
+        raise  # unreachable: skip and fail raise
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One whole pixelmotion (API, worker, emulator) on SQLite for all browser tests; each test
+    signs in as its own user, so histories never mix."""
+    directory = tmp_path_factory.mktemp("web")
+    yield from start(directory, sqlite_url(directory), emulator_dream_seconds=DREAM_SECONDS)
+
+
+class PageErrors:
+    """Console errors and uncaught exceptions of a page (a CSP violation is one)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def watch(self, page: Page) -> Page:
+        page.on("console", lambda message: self._console(message))
+        page.on("pageerror", lambda error: self.messages.append(f"pageerror: {error}"))
+        return page
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.messages.append(f"console: {message.text}")
+
+
+@pytest.fixture
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+def new_context(browser: Browser, **options: Any) -> BrowserContext:
+    settings: dict[str, Any] = {
+        "locale": "en-US",
+        "viewport": {"width": 1280, "height": 900},
+        "accept_downloads": True,
+    }
+    settings.update(options)
+    context = browser.new_context(**settings)
+    context.set_default_timeout(30_000)
+    return context
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
