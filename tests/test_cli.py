@@ -16,6 +16,7 @@ import pytest
 from pixelmotion.config import load_settings
 from pixelmotion.security import verify_token
 from tests.databases import postgres_schema_url
+from tests.running import CLIP_CACHE
 from tests.server import free_port, wait_for
 from tests.sse import Event, read_events
 
@@ -37,6 +38,7 @@ def env_for(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         PIXELMOTION_PORT=str(port),
         PIXELMOTION_EMULATOR_DREAM_SECONDS="0.5",
     )
+    env["PIXELMOTION_EMULATOR_CLIP_DIR"] = str(CLIP_CACHE)
     env.update({f"PIXELMOTION_{k}": v for k, v in extra.items()})
     return env
 

@@ -71,6 +71,7 @@ def make_emulator(settings: Settings, executor: Executor) -> Any:
             api_key=settings.emulator_api_key,
             dream_seconds=settings.emulator_dream_seconds,
             cache_dir=settings.data_dir / "emulator",
+            clip_dir=settings.emulator_clip_dir,
             public_base_url=f"{settings.public_url}/emulator/luma",
             render_executor=executor,
             faults=settings.emulator_faults,

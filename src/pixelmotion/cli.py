@@ -136,6 +136,7 @@ def emulator(
             api_key=settings.emulator_api_key,
             dream_seconds=settings.emulator_dream_seconds,
             cache_dir=settings.data_dir / "emulator",
+            clip_dir=settings.emulator_clip_dir,
             public_base_url=f"http://{host}:{port}",
             faults=settings.emulator_faults,
         ),

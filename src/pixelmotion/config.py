@@ -40,6 +40,7 @@ class Settings:
     emulator_api_key: str = "emulator"
     emulator_dream_seconds: float = 5.0
     emulator_faults: str = ""
+    emulator_clip_dir: Path | None = None
     prompt_template: str = DEFAULT_PROMPT_TEMPLATE
     # Worker tuning (not in the plan; sensible defaults).
     worker_concurrency: int = 4
@@ -113,6 +114,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             get("EMULATOR_DREAM_SECONDS", "5"), "PIXELMOTION_EMULATOR_DREAM_SECONDS"
         ),
         emulator_faults=get("EMULATOR_FAULTS"),
+        emulator_clip_dir=Path(get("EMULATOR_CLIP_DIR")).resolve() if get("EMULATOR_CLIP_DIR") else None,
         prompt_template=template,
         worker_concurrency=_int(get("WORKER_CONCURRENCY", "4"), "PIXELMOTION_WORKER_CONCURRENCY"),
         callback_grace_seconds=_float(

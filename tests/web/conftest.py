@@ -8,14 +8,14 @@ Chromium is the system's (``/usr/bin/chromium``); no browser is ever downloaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.api.conftest import Running, start
 from tests.databases import sqlite_url
+from tests.running import Running, start
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -44,7 +44,16 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One whole pixelmotion (API, worker, emulator) on SQLite for all browser tests; each test
+    signs in as its own user, so histories never mix."""
+    directory = tmp_path_factory.mktemp("web")
+    yield from start(directory, sqlite_url(directory), emulator_dream_seconds=DREAM_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def browser(site: Running) -> Iterator[Browser]:
+    """Started after the site (so closed before it: no stream is left open at its shutdown)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -52,20 +61,16 @@ def browser() -> Iterator[Browser]:
         raise  # unreachable: skip and fail raise
     if not CHROMIUM.exists():
         _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import expect
+
+    # Every wait has a deadline; on a busy machine a few seconds may not be enough.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
             launched.close()
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """One whole pixelmotion (API, worker, emulator) on SQLite for all browser tests; each test
-    signs in as its own user, so histories never mix."""
-    directory = tmp_path_factory.mktemp("web")
-    yield from start(directory, sqlite_url(directory), emulator_dream_seconds=DREAM_SECONDS)
 
 
 class PageErrors:
@@ -89,16 +94,30 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-def new_context(browser: Browser, **options: Any) -> BrowserContext:
-    settings: dict[str, Any] = {
-        "locale": "en-US",
-        "viewport": {"width": 1280, "height": 900},
-        "accept_downloads": True,
-    }
-    settings.update(options)
-    context = browser.new_context(**settings)
-    context.set_default_timeout(30_000)
-    return context
+NewContext = Callable[..., "BrowserContext"]
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[NewContext]:
+    """Opens browser contexts (English, desktop-sized unless told otherwise); all are closed
+    when the test ends, which closes their event streams."""
+    opened: list[BrowserContext] = []
+
+    def open_context(**options: Any) -> BrowserContext:
+        settings: dict[str, Any] = {
+            "locale": "en-US",
+            "viewport": {"width": 1280, "height": 900},
+            "accept_downloads": True,
+        }
+        settings.update(options)
+        context = browser.new_context(**settings)
+        context.set_default_timeout(30_000)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -106,3 +125,13 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+CONTENT_SECURITY_POLICY_PARTS = (
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
+WOKEN_KEPT = 16384  # event ids remembered as woken, so that their echoes are ignored
 
 
 class Subscription:
@@ -26,14 +27,16 @@ class Subscription:
         self._event.set()
 
     async def wait(self, timeout: float) -> bool:
-        """True when woken, False on timeout; clears the wake-up either way."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._event.clear()
+        """True when woken (the wake-up is then cleared), False on timeout.
+
+        Decided by the flag, not by how ``wait_for`` ended: a wake-up landing while the
+        timeout cancels the wait is kept and reported, never cleared unseen."""
+        if not self._event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout)
+        woken = self._event.is_set()
+        self._event.clear()
+        return woken
 
     def close(self) -> None:
         self._hub._remove(self)
@@ -44,6 +47,10 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self.last_event_id = 0
+        # Events streams were already woken for: the same event coming back (this process's
+        # commit, then its NOTIFY, then the table scan) wakes nobody again, which would cost
+        # every stream following the job or user one more read of the table.
+        self._woken: dict[int, None] = {}
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -95,6 +102,11 @@ class EventHub:
         self._wake(job_id, user_id, event_id)
 
     def _wake(self, job_id: str, user_id: str, event_id: int) -> None:
+        if event_id in self._woken:
+            return
+        self._woken[event_id] = None
+        if len(self._woken) > WOKEN_KEPT:
+            del self._woken[next(iter(self._woken))]
         self.last_event_id = max(self.last_event_id, event_id)
         for key in (f"job:{job_id}", f"user:{user_id}"):
             for subscription in tuple(self._subscribers.get(key, ())):

@@ -250,9 +250,7 @@ class Decoder:
         assert self.scaler is not None
         return _rotate(self.scaler.scale(frame), self.rotation)
 
-    def _chosen(
-        self, progress: Callable[[float], None] | None
-    ) -> Iterator[tuple[av.VideoFrame, int]]:
+    def _chosen(self, progress: Callable[[float], None] | None) -> Iterator[tuple[av.VideoFrame, int]]:
         """Yield (frame, number of output slots it fills), in order, by timestamp."""
         sampler = FrameSampler(self.opts.fps)
         rate = self.info.fps or float(self.opts.fps)

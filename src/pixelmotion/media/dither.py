@@ -74,7 +74,7 @@ class NearestColor:
         centres = cells.astype(np.float32) * (1 << shift) + ((1 << shift) - 1) / 2
         lut = np.zeros(1 << (3 * LUT_BITS), dtype=np.uint8)
         lut[used] = self.exact(centres)
-        return lut[keys]
+        return np.asarray(lut[keys], dtype=np.uint8)
 
 
 def _bayer_offsets(height: int, width: int, palette: ByteArray) -> FloatArray:
@@ -88,7 +88,7 @@ def _bayer_offsets(height: int, width: int, palette: ByteArray) -> FloatArray:
     tile = (_BAYER_8 + 0.5) / 64.0 - 0.5
     reps = (-(-height // 8), -(-width // 8))
     offsets = np.tile(tile, reps)[:height, :width] * spacing
-    return offsets[..., None].astype(np.float32)
+    return np.asarray(offsets[..., None], dtype=np.float32)
 
 
 def _floyd(frame: ByteArray, palette_image: Image.Image) -> npt.NDArray[np.uint8]:

@@ -17,6 +17,7 @@ from .geometry import Placement
 
 FloatArray = npt.NDArray[np.float32]
 ByteArray = npt.NDArray[np.uint8]
+Box = tuple[float, float, float, float]
 
 # Planar 8-bit YUV layouts read directly (value: full range); others go through swscale.
 _FAST_FORMATS = {
@@ -51,8 +52,8 @@ def yuv_to_rgb(y: FloatArray, u: FloatArray, v: FloatArray, colorspace: int, ful
     return rgb
 
 
-def _box_plane(plane: av.video.plane.VideoPlane, size: tuple[int, int], box: tuple[float, ...]) -> FloatArray:
-    data = np.frombuffer(plane, dtype=np.uint8)
+def _box_plane(plane: av.video.plane.VideoPlane, size: tuple[int, int], box: Box) -> FloatArray:
+    data = np.frombuffer(memoryview(plane), dtype=np.uint8)
     image = Image.frombuffer("L", (plane.width, plane.height), data, "raw", "L", plane.line_size, 1)
     small = image.resize(size, Image.Resampling.BOX, box=box)
     return np.asarray(small, dtype=np.float32)
@@ -71,9 +72,9 @@ class AreaScaler:
         self.out_w, self.out_h = out_w, out_h
         self.place = place
         self.size = (place.dst_w, place.dst_h)
-        self.box = (place.src_x, place.src_y, place.src_x + place.src_w, place.src_y + place.src_h)
+        self.box: Box = (place.src_x, place.src_y, place.src_x + place.src_w, place.src_y + place.src_h)
 
-    def _plane_box(self, plane: av.video.plane.VideoPlane) -> tuple[float, ...]:
+    def _plane_box(self, plane: av.video.plane.VideoPlane) -> Box:
         sx = plane.width / self.src_w
         sy = plane.height / self.src_h
         x0, y0, x1, y1 = self.box
@@ -91,7 +92,8 @@ class AreaScaler:
         return self._pad(rgb)
 
     def _scale_rgb(self, frame: av.VideoFrame) -> FloatArray:
-        image = frame.reformat(width=self.src_w, height=self.src_h, format="rgb24").to_image()
+        rgb = frame.reformat(width=self.src_w, height=self.src_h, format="rgb24").to_ndarray()
+        image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
         small = image.resize(self.size, Image.Resampling.BOX, box=self.box)
         return np.asarray(small, dtype=np.float32)
 
@@ -99,7 +101,7 @@ class AreaScaler:
         small = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         p = self.place
         if (p.dst_w, p.dst_h) == (self.out_w, self.out_h):
-            return small
+            return np.asarray(small, dtype=np.uint8)
         canvas = np.zeros((self.out_h, self.out_w, 3), dtype=np.uint8)
         canvas[p.dst_y : p.dst_y + p.dst_h, p.dst_x : p.dst_x + p.dst_w] = small
         return canvas

@@ -24,6 +24,14 @@ const TEXT = {
     signIn: "Sign in",
     tokenRefused: "The token was refused (it may have expired). Sign in with a new one.",
     createTitle: "New animation",
+    sourceLabel: "Start from",
+    sourcePrompt: "A prompt (AI video)",
+    sourceVideo: "My own video",
+    videoLabel: "Video file",
+    videoHint: "MP4, MOV, WebM or MKV. Pixelated as it is: no AI model, no waiting.",
+    pixelate: "Pixelate Video",
+    uploading: "Uploading video...",
+    invalidVideo: "Choose a video file.",
     promptLabel: "Prompt",
     promptPlaceholder: "a knight swinging a sword",
     promptHint: "Describe the motion. 3 to 5000 characters. Ctrl+Enter generates.",
@@ -115,6 +123,14 @@ const TEXT = {
     signIn: "로그인",
     tokenRefused: "토큰이 거부되었습니다(만료되었을 수 있습니다). 새 토큰으로 다시 로그인하세요.",
     createTitle: "새 애니메이션",
+    sourceLabel: "시작 방법",
+    sourcePrompt: "프롬프트 (AI 영상)",
+    sourceVideo: "내 영상",
+    videoLabel: "영상 파일",
+    videoHint: "MP4, MOV, WebM, MKV. AI 모델 없이 그대로 픽셀화합니다.",
+    pixelate: "영상 픽셀화",
+    uploading: "영상 올리는 중...",
+    invalidVideo: "영상 파일을 고르세요.",
     promptLabel: "프롬프트",
     promptPlaceholder: "검을 휘두르는 기사",
     promptHint: "움직임을 설명하세요. 3~5000자. Ctrl+Enter로 생성합니다.",
@@ -366,7 +382,7 @@ function announce(job) {
   if (!TERMINAL.has(job.status) || state.announced.has(id)) return;
   if (!state.seenActive.has(id) && !state.pendingAnnounce.has(id)) return;
   markAnnounced(id);
-  const action = id === state.currentId ? null : { label: t("show"), run: () => showJob(id) };
+  const action = id === state.currentId ? null : { label: t("show"), run: () => showJob(id, { focus: true }) };
   const prompt = shortPrompt(job.prompt, 120);
   if (job.status === "completed") {
     toast({ kind: "success", title: t("toastDone"), body: prompt, action });
@@ -397,7 +413,7 @@ function applyLanguage(lang) {
   if (state.currentAnimation) renderResultInfo();
   for (const job of state.jobs.values()) renderHistoryItem(job);
   const generate = $("#generate");
-  if (generate.disabled) generate.textContent = t("starting");
+  if (generate.disabled) generate.textContent = t(generate.dataset.busy || "starting");
 }
 
 // ---------------------------------------------------------------- the player
@@ -540,7 +556,7 @@ class Player {
   updateLabels() {
     const button = $("#play");
     button.textContent = this.playing ? t("pause") : t("play");
-    button.setAttribute("aria-pressed", String(this.playing));
+    button.dataset.playing = String(this.playing);
     if (this.frameCount) {
       this.canvas.setAttribute("aria-label", t("canvasLabel", this.width, this.height, this.frameCount));
     }
@@ -615,6 +631,8 @@ function onCurrentJob(job, apiJob) {
   }
   renderProgress(apiJob);
   announce(apiJob);
+  // Seen ending (or already ended) here: never announced again on a later visit.
+  if (TERMINAL.has(apiJob.status) && !state.announced.has(apiJob.jobId)) markAnnounced(apiJob.jobId);
 }
 
 function showJob(jobId, { focus = false } = {}) {
@@ -755,6 +773,19 @@ function syncCustomSize() {
   $("#height").disabled = !custom;
 }
 
+function sourceMode() {
+  return document.querySelector('input[name="source"]:checked')?.value === "video" ? "video" : "prompt";
+}
+
+function syncSource() {
+  const video = sourceMode() === "video";
+  $("#video-field").hidden = !video;
+  $("#prompt-field").hidden = video;
+  const generate = $("#generate");
+  generate.dataset.i18n = video ? "pixelate" : "generate";
+  if (!generate.disabled) generate.textContent = t(generate.dataset.i18n);
+}
+
 function markInvalid(elements, message) {
   for (const element of elements) element.setAttribute("aria-invalid", "true");
   const error = $("#form-error");
@@ -769,8 +800,17 @@ function clearInvalid() {
 }
 
 function readForm() {
-  const prompt = $("#prompt").value.trim();
-  if (prompt.length < 3 || prompt.length > 5000) {
+  let prompt = $("#prompt").value.trim();
+  let file = null;
+  if (sourceMode() === "video") {
+    file = $("#video").files?.[0] || null;
+    if (!file) {
+      markInvalid([$("#video")], t("invalidVideo"));
+      return null;
+    }
+    // The job's title in the history: the file's name.
+    prompt = file.name.length >= 3 ? file.name.slice(0, 200) : undefined;
+  } else if (prompt.length < 3 || prompt.length > 5000) {
     markInvalid([$("#prompt")], t("invalidPrompt"));
     return null;
   }
@@ -785,7 +825,7 @@ function readForm() {
     markInvalid([$("#colors")], t("invalidColors"));
     return null;
   }
-  return {
+  const params = {
     prompt,
     width,
     height,
@@ -794,41 +834,58 @@ function readForm() {
     dither: $("#dither").value,
     fit: $("#fit").value,
   };
+  return { params, file };
 }
 
-const FIELD_INPUTS = { prompt: "#prompt", width: "#width", height: "#height", colorCount: "#colors", fps: "#fps" };
+const FIELD_INPUTS = {
+  prompt: "#prompt",
+  width: "#width",
+  height: "#height",
+  colorCount: "#colors",
+  fps: "#fps",
+  source: "#video",
+  "source.uploadId": "#video",
+};
 
 async function onGenerate(event) {
   event.preventDefault();
   clearInvalid();
-  const params = readForm();
-  if (!params) return;
+  const form = readForm();
+  if (!form) return;
+  const { params, file } = form;
   const button = $("#generate");
   button.disabled = true;
-  button.textContent = t("starting");
+  const setBusy = (key) => {
+    button.dataset.busy = key;
+    button.textContent = t(key);
+  };
   try {
+    if (file) {
+      setBusy("uploading");
+      const { uploadId } = await pm.uploadVideo(file);
+      params.source = { type: "upload", uploadId };
+    }
+    setBusy("starting");
     const started = await pm.startVideoGeneration(params);
     state.seenActive.add(started.jobId);
-    try {
-      upsertJob(await pm.getJob(started.jobId));
-    } catch {
-      // The stream brings it anyway.
-    }
+    // Followed at once: its first state (and the history's entry) come from the stream.
     showJob(started.jobId, { focus: true });
   } catch (error) {
     if (error.status === 401) {
       signOut(t("tokenRefused"));
-    } else if (error.status === 422 || error.status === 400) {
+    } else if ([400, 413, 415, 422].includes(error.status)) {
       const inputs = Object.keys(error.fields || {})
         .map((name) => FIELD_INPUTS[name] && $(FIELD_INPUTS[name]))
         .filter(Boolean);
+      if (file && !inputs.length) inputs.push($("#video"));
       markInvalid(inputs, error.message);
     } else {
       toast({ kind: "error", title: t("toastError"), body: error.message });
     }
   } finally {
     button.disabled = false;
-    button.textContent = t("generate");
+    delete button.dataset.busy;
+    button.textContent = t(button.dataset.i18n);
   }
 }
 
@@ -981,6 +1038,9 @@ function wire() {
   for (const radio of document.querySelectorAll('input[name="size"]')) {
     radio.addEventListener("change", syncCustomSize);
   }
+  for (const radio of document.querySelectorAll('input[name="source"]')) {
+    radio.addEventListener("change", syncSource);
+  }
   $("#cancel").addEventListener("click", async () => {
     if (!state.currentId) return;
     try {
@@ -1029,6 +1089,7 @@ function main() {
   loadAnnounced();
   wire();
   syncCustomSize();
+  syncSource();
   applyLanguage(pickLanguage());
   state.token = storage.get(TOKEN_KEY);
   if (!state.token) {

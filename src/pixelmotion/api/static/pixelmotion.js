@@ -83,17 +83,24 @@ function apiUrl(path, query = {}) {
   return url.toString();
 }
 
-async function request(path, { method = "GET", body, query, signal } = {}) {
+async function request(path, { method = "GET", body, file, query, signal } = {}) {
   const headers = { Accept: "application/json" };
   const token = currentToken();
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let payload;
+  if (file !== undefined) {
+    headers["Content-Type"] = file.type || "application/octet-stream";
+    payload = file;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
   let response;
   try {
     response = await fetch(apiUrl(path, query), {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: payload,
       signal,
       cache: "no-store",
     });
@@ -118,13 +125,25 @@ async function request(path, { method = "GET", body, query, signal } = {}) {
 }
 
 /** Start a generation. `params`: {prompt, width, height, colorCount, fps, duration?, dither?,
- * fit?, loop?, model?, resolution?, aspectRatio?, projectId?}.
+ * fit?, loop?, model?, resolution?, aspectRatio?, projectId?}; or, to pixelate your own video
+ * with no model, `source: {type: "upload", uploadId}` (see uploadVideo) or
+ * `source: {type: "url", url}` with the canvas fields (the prompt is then optional).
  * @returns {Promise<{jobId: string, status: string, estimatedTimeSeconds: number}>}
  */
 export async function startVideoGeneration(params) {
   const response = await request("/v1/jobs", { method: "POST", body: params });
   const body = await response.json();
   return { jobId: body.jobId, status: body.status, estimatedTimeSeconds: body.estimatedTimeSeconds };
+}
+
+/** Upload a video (a File or Blob: MP4, MOV, WebM or MKV) for a job to pixelate.
+ * @returns {Promise<{uploadId: string, bytes: number}>} pass uploadId as
+ *   `startVideoGeneration({...canvas, source: {type: "upload", uploadId}})`.
+ */
+export async function uploadVideo(file, { signal } = {}) {
+  const response = await request("/v1/uploads", { method: "POST", file, signal });
+  const body = await response.json();
+  return { uploadId: body.uploadId, bytes: body.bytes };
 }
 
 /** The job as the API shows it (GET /v1/jobs/{id}). */

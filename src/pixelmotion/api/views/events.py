@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["events"])
 
 KEEPALIVE_SECONDS = 15.0
+EVENTS_PAGE = 500  # events read per query
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
@@ -35,7 +36,7 @@ def event_view(job: Job, event: JobEvent, estimate: int) -> dict[str, Any]:
     """The job as it was at this event: the job JSON with the event's state laid over it."""
     body = job_json(job, estimate=estimate)
     body.update(status=event.status.value, progress=event.progress, progressMessage=event.message)
-    body["updatedAt"] = event.created_at.isoformat()
+    body["updatedAt"] = event.created_at.isoformat().replace("+00:00", "Z")
     if event.status not in (JobStatus.FAILED, JobStatus.CANCELED):
         body["error"] = None
     if event.status is not JobStatus.COMPLETED:
@@ -84,35 +85,62 @@ async def job_events(
     )
 
 
-async def stream_job(services: Services, job: Job, resume_from: int | None) -> AsyncIterator[bytes]:
+def read_snapshot(services: Services, job_id: str) -> tuple[int, Job | None, int]:
+    """(id of the job's latest event, the job read after it, estimate): one thread hop."""
+    events = services.repository.events_after(job_id=job_id)
+    job = services.repository.get(job_id)
+    return (events[-1].id if events else 0), job, services.estimator.seconds()
+
+
+def read_changes(
+    services: Services, after_id: int, *, job_id: str | None = None, user_id: str | None = None
+) -> tuple[list[JobEvent], dict[str, Job], int]:
+    """The events after ``after_id``, then each of their jobs as it is now: one thread hop,
+    and no job read at all when nothing changed (a repeated wake-up costs one query)."""
     repository = services.repository
+    events = repository.events_after(after_id=after_id, job_id=job_id, user_id=user_id, limit=EVENTS_PAGE)
+    if not events:
+        return events, {}, 0
+    jobs = {}
+    for changed in dict.fromkeys(event.job_id for event in events):
+        job = repository.get(changed)
+        if job is not None:
+            jobs[changed] = job
+    return events, jobs, services.estimator.seconds()
+
+
+async def stream_job(services: Services, job: Job, resume_from: int | None) -> AsyncIterator[bytes]:
+    # Subscribed before any read, so a change committed after a read always wakes us: after
+    # the snapshot (or a batch) the stream waits, and re-reads only when woken. Wake-ups come
+    # from this process's commits, NOTIFY (PostgreSQL), the hub's table scan, and wake_all
+    # after a lost LISTEN connection; a keep-alive does not re-read the table.
     subscription = services.hub.subscribe(job_id=job.id)
     try:
         if resume_from is None:
             # Snapshot first: the current state, under the id of the job's latest event.
             # Events before the job: a change racing in between is sent again, never missed.
-            events = await run_in_threadpool(repository.events_after, job_id=job.id)
-            fresh = await run_in_threadpool(repository.get, job.id)
+            last, fresh, estimate = await run_in_threadpool(read_snapshot, services, job.id)
             job = fresh or job
-            last = events[-1].id if events else 0
-            yield sse(last, job_json(job, estimate=services.estimator.seconds()))
+            yield sse(last, job_json(job, estimate=estimate))
             if job.is_terminal:
                 return
+            woken = await subscription.wait(KEEPALIVE_SECONDS)
         else:
-            last = resume_from
+            last, woken = resume_from, True
         while True:
-            events = await run_in_threadpool(repository.events_after, after_id=last, job_id=job.id)
-            if events:
-                current = await run_in_threadpool(repository.get, job.id) or job
-                estimate = services.estimator.seconds()
+            if not woken:
+                yield b": keep-alive\n\n"
+            else:
+                events, jobs, estimate = await run_in_threadpool(read_changes, services, last, job_id=job.id)
+                current = jobs.get(job.id, job)
                 for event in events:
                     last = event.id
                     yield sse(event.id, event_view(current, event, estimate))
                     if event.status in TERMINAL_STATES:
                         return
-                continue
-            if not await subscription.wait(KEEPALIVE_SECONDS):
-                yield b": keep-alive\n\n"
+                if len(events) >= EVENTS_PAGE:
+                    continue  # more may be waiting: read on without waiting
+            woken = await subscription.wait(KEEPALIVE_SECONDS)
     finally:
         subscription.close()
 
@@ -140,25 +168,29 @@ async def stream_user(services: Services, user_id: str, resume_from: int | None)
     try:
         if resume_from is None:
             last = await run_in_threadpool(repository.last_event_id)
-            estimate = services.estimator.seconds()
+            estimate = await run_in_threadpool(services.estimator.seconds)
             for status in ACTIVE_STATES:
                 for job in await run_in_threadpool(
                     repository.list_for_user, user_id, status=status, limit=100
                 ):
                     yield sse(last, job_json(job, estimate=estimate))
+            woken = await subscription.wait(KEEPALIVE_SECONDS)
         else:
-            last = resume_from
+            last, woken = resume_from, True
         while True:
-            events = await run_in_threadpool(repository.events_after, after_id=last, user_id=user_id)
-            if events:
-                estimate = services.estimator.seconds()
+            if not woken:
+                yield b": keep-alive\n\n"
+            else:
+                events, jobs, estimate = await run_in_threadpool(
+                    read_changes, services, last, user_id=user_id
+                )
                 for event in events:
-                    current = await run_in_threadpool(repository.get, event.job_id)
                     last = event.id
+                    current = jobs.get(event.job_id)
                     if current is not None:
                         yield sse(event.id, event_view(current, event, estimate))
-                continue
-            if not await subscription.wait(KEEPALIVE_SECONDS):
-                yield b": keep-alive\n\n"
+                if len(events) >= EVENTS_PAGE:
+                    continue
+            woken = await subscription.wait(KEEPALIVE_SECONDS)
     finally:
         subscription.close()

@@ -52,7 +52,7 @@ class Emulator:
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
         self.store = GenerationStore(settings.cache_dir / "generations.json")
-        self.clips = ClipCache(settings.cache_dir / "clips", settings.render_executor)
+        self.clips = ClipCache(settings.clip_dir or settings.cache_dir / "clips", settings.render_executor)
         self.faults = FaultInjector(settings.faults)
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._hanging: set[asyncio.Event] = set()

@@ -20,6 +20,8 @@ class EmulatorSettings:
     api_key: str = "emulator"
     dream_seconds: float = 5.0
     cache_dir: Path = field(default_factory=lambda: Path("var/emulator"))
+    # Where rendered clips go (default: cache_dir/clips); several emulators may share one.
+    clip_dir: Path | None = None
     public_base_url: str = "http://127.0.0.1:8000/emulator/luma"
     render_executor: concurrent.futures.Executor | None = None
     # Fault injection, e.g. "drop_callbacks=1.0,create_429=0.2"; see faults.py.

@@ -1,0 +1,97 @@
+"""``/static/pixelmotion.js``, the client editors embed, driven in the browser: over the event
+stream, and by polling where there is no EventSource."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.running import Running
+from tests.web.conftest import REQUIRE_BROWSER, NewContext, PageErrors
+
+if not REQUIRE_BROWSER:
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+STATES = ["pending", "queued", "dreaming", "processing", "completed"]
+
+# Start a generation and follow it to its end, as an editor would.
+FOLLOW = """async ({token, prompt}) => {
+  const pm = await import('/static/pixelmotion.js');
+  pm.configure({token, pollIntervalMs: 250});
+  const started = await pm.startVideoGeneration(
+    {prompt, width: 16, height: 12, colorCount: 4, fps: 12});
+  return await new Promise((resolve, reject) => {
+    const seen = [];
+    const timer = setTimeout(() => reject(new Error('no end: ' + JSON.stringify(seen))), 40000);
+    const stop = pm.subscribeToVideoJob(started.jobId, (job) => {
+      seen.push({status: job.status, progress: job.progress, message: job.progressMessage});
+      if (!['completed', 'failed', 'canceled'].includes(job.status)) return;
+      clearTimeout(timer);
+      stop();
+      const frames = job.frames || [];
+      const first = frames[0];
+      resolve({
+        started, seen, id: job.id, totalFrames: job.totalFrames, error: job.error,
+        frames: frames.length,
+        first: first && {
+          clamped: first.imageData instanceof Uint8ClampedArray, bytes: first.imageData.length,
+          width: first.width, height: first.height, delayMs: first.delayMs,
+          alpha: first.imageData[3],
+          drawable: new ImageData(first.imageData, first.width, first.height).width,
+        },
+      });
+    });
+  });
+}"""
+
+
+def follow(new_context: NewContext, site: Running, errors: PageErrors, *, init: str | None = None) -> Any:
+    context = new_context()
+    if init:
+        context.add_init_script(init)
+    page = errors.watch(context.new_page())
+    page.goto(f"{site.url}/")
+    token = site.token(f"editor-{uuid.uuid4().hex[:8]}")
+    return page.evaluate(FOLLOW, {"token": token, "prompt": "a knight swinging a sword"})
+
+
+def check_completed(result: dict[str, Any]) -> None:
+    assert result["started"]["status"] == "pending"
+    assert result["started"]["estimatedTimeSeconds"] > 0
+    assert result["id"] == result["started"]["jobId"]
+    assert result["seen"][-1]["status"] == "completed" and result["error"] is None
+    progress = [step["progress"] for step in result["seen"]]
+    assert progress == sorted(progress) and progress[-1] == 100
+    assert result["frames"] == result["totalFrames"] > 1
+    assert result["first"] == {
+        "clamped": True,
+        "bytes": 16 * 12 * 4,
+        "width": 16,
+        "height": 12,
+        "delayMs": result["first"]["delayMs"],
+        "alpha": 255,
+        "drawable": 16,
+    }
+    assert 60 <= result["first"]["delayMs"] <= 110  # about 1000 / 12
+
+
+def test_the_client_follows_a_job_over_the_event_stream(
+    new_context: NewContext, site: Running, page_errors: PageErrors
+) -> None:
+    result = follow(new_context, site, page_errors)
+    check_completed(result)
+    # The current state first (the worker may already have moved it on), then every change.
+    statuses = list(dict.fromkeys(step["status"] for step in result["seen"]))
+    assert statuses[0] in ("pending", "queued")
+    assert statuses == STATES[STATES.index(statuses[0]) :]
+    assert page_errors.messages == []
+
+
+def test_without_event_source_the_client_polls(
+    new_context: NewContext, site: Running, page_errors: PageErrors
+) -> None:
+    result = follow(new_context, site, page_errors, init="delete window.EventSource;")
+    check_completed(result)
+    assert page_errors.messages == []

@@ -1,0 +1,60 @@
+"""The page and its files over plain HTTP: served, cached sensibly, locked down."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.running import Running
+from tests.web.conftest import CONTENT_SECURITY_POLICY_PARTS
+
+PAGE_FILES = {
+    "/static/app.js": "text/javascript",
+    "/static/pixelmotion.js": "text/javascript",
+    "/static/app.css": "text/css",
+    "/static/favicon.svg": "image/svg+xml",
+}
+
+
+def test_the_page_is_served_with_a_strict_policy(site: Running) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        page = client.get("/?token=anything")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<script type="module" src="/static/app.js">' in page.text
+        assert page.headers["cache-control"] == "no-cache"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        policy = page.headers["content-security-policy"]
+        for part in CONTENT_SECURITY_POLICY_PARTS:
+            assert part in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "anything" not in page.text
+
+
+def test_static_files_are_served_and_revalidated(site: Running) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        for path, media_type in PAGE_FILES.items():
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["content-type"].startswith(media_type), path
+            assert response.headers["cache-control"] == "no-cache"
+            again = client.get(path, headers={"If-None-Match": response.headers["etag"]})
+            assert again.status_code == 304
+        assert client.get("/favicon.ico").status_code == 200
+
+
+def test_nothing_outside_the_static_folder_is_served(site: Running) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        for path in ("/static/missing.js", "/static/../views/web.py", "/static/%2e%2e/app.py", "/static/"):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["error"]["code"] == "NOT_FOUND"
+        assert client.post("/static/app.js").status_code == 405
+
+
+def test_the_client_module_documents_its_api(site: Running) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        source = client.get("/static/pixelmotion.js").text
+    for name in ("configure", "startVideoGeneration", "subscribeToVideoJob", "fetchFrames"):
+        assert f"export function {name}" in source or f"export async function {name}" in source
+    assert "?access_token=" in source or "access_token" in source
