@@ -51,6 +51,7 @@ class Settings:
     job_deadline_seconds: float = 900.0
     max_video_bytes: int = 200 * 1024 * 1024
     allowed_asset_hosts: frozenset[str] = frozenset()
+    cors_origins: tuple[str, ...] = ()
     process_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
     @property
@@ -103,6 +104,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         storage_url=get("STORAGE_URL") or f"file://{data_dir / 'objects'}",
         public_url=public_url,
         allowed_asset_hosts=frozenset(allowed_hosts),
+        cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
         jwt_audience=get("JWT_AUDIENCE", "authenticated"),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.api.conftest import Running
+from tests.running import Running
 
 GOOD = {"prompt": "a red fox running", "width": 64, "height": 64, "colorCount": 16, "fps": 24}
 
@@ -82,3 +84,21 @@ def test_health_reports_each_part(sqlite_app: Running) -> None:
         assert body["ok"] is True
         assert body["checks"]["database"]["ok"] is True
         assert body["checks"]["worker"]["running"] is True
+
+
+def test_cors_is_off_unless_origins_are_set(sqlite_app: Running, tmp_path: Path) -> None:
+    from tests.running import start
+
+    preflight = {"Origin": "https://editor.example", "Access-Control-Request-Method": "POST"}
+    with sqlite_app.client(None) as client:
+        assert "access-control-allow-origin" not in client.options("/v1/jobs", headers=preflight).headers
+    runner = start(
+        tmp_path / "cors", f"sqlite:///{tmp_path / 'cors.db'}", cors_origins="https://editor.example"
+    )
+    app = next(runner)
+    try:
+        with app.client(None) as client:
+            answer = client.options("/v1/jobs", headers=preflight)
+            assert answer.headers["access-control-allow-origin"] == "https://editor.example"
+    finally:
+        next(runner, None)

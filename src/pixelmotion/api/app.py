@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web
@@ -79,6 +80,16 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    if services.settings.cors_origins:
+        # Editors on other origins embedding /static/pixelmotion.js; bearer tokens, no cookies.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(services.settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            expose_headers=["Idempotent-Replayed"],
+            max_age=600,
+        )
     for module in (jobs, uploads, events, plan, callbacks, health, web):
         app.include_router(module.router)
     app.mount("/static", web.static_files(), name="static")
