@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench-pipeline bench-events clean
+.PHONY: run test lint typecheck format bench-pipeline bench-events bench-api clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-pipeline: $(STAMP)
 bench-events: $(STAMP)
 	@scripts/ensure-postgres.sh
 	$(BIN)/python bench/events.py
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/api_latency.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

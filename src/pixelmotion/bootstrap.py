@@ -14,12 +14,15 @@ from sqlalchemy.engine import Engine
 
 from pixelmotion.config import Settings
 from pixelmotion.events import EventHub
+from pixelmotion.media.guard import AddressGuard
 from pixelmotion.objects import ObjectStore, open_store
 from pixelmotion.providers.base import VideoProvider
 from pixelmotion.providers.health import ProviderHealth
 from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.service import Estimator
 from pixelmotion.store import JobRepository, create_engine, migrate
+from pixelmotion.webhooks import DeliverySettings
+from pixelmotion.webhooks.schedule import parse_schedule
 
 
 @dataclass
@@ -60,6 +63,7 @@ def make_provider(settings: Settings) -> VideoProvider:
     return LumaProvider(
         api_key=settings.emulator_api_key,
         base_url=settings.luma_base_url or settings.emulator_base_url,
+        timeout=settings.provider_timeout_seconds,
     )
 
 
@@ -101,4 +105,13 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
         provider_health=ProviderHealth(),
         executor=executor,
         emulator=make_emulator(settings, executor) if embedded else None,
+    )
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    """How webhooks out are sent: the SSRF guard, the retry schedule, the timeout."""
+    return DeliverySettings(
+        guard=AddressGuard(settings.allowed_webhook_hosts),
+        schedule=parse_schedule(settings.webhook_retry_schedule),
+        timeout_seconds=settings.webhook_timeout_seconds,
     )

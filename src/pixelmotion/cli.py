@@ -87,8 +87,9 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a worker alone: claims due jobs, submits, polls and processes them."""
-    from pixelmotion.bootstrap import bootstrap
+    from pixelmotion.bootstrap import bootstrap, delivery_settings
     from pixelmotion.logs import configure_logging
+    from pixelmotion.webhooks import run_deliverer
     from pixelmotion.worker.loop import Worker
 
     configure_logging()
@@ -99,7 +100,8 @@ def worker() -> None:
         from pixelmotion.events import listen_for_events
 
         worker = Worker(services)
-        tasks = [asyncio.create_task(worker.run())]
+        deliverer = run_deliverer(services.repository, delivery_settings(settings))
+        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(deliverer)]
         if services.engine.dialect.name == "postgresql":
             # Jobs created or moved by other processes wake this worker at once.
             tasks.append(asyncio.create_task(listen_for_events(settings.database_url, worker.nudge)))

@@ -46,12 +46,16 @@ class Settings:
     worker_concurrency: int = 4
     worker_poll_seconds: float = 0.5
     lease_seconds: float = 60.0
+    auth_retry_seconds: float = 30.0
     provider_timeout_seconds: float = 30.0
     callback_grace_seconds: float = 90.0
     job_deadline_seconds: float = 900.0
     max_video_bytes: int = 200 * 1024 * 1024
     allowed_asset_hosts: frozenset[str] = frozenset()
     cors_origins: tuple[str, ...] = ()
+    allowed_webhook_hosts: frozenset[str] = frozenset()
+    webhook_retry_schedule: str = ""
+    webhook_timeout_seconds: float = 15.0
     process_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
     @property
@@ -104,6 +108,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         storage_url=get("STORAGE_URL") or f"file://{data_dir / 'objects'}",
         public_url=public_url,
         allowed_asset_hosts=frozenset(allowed_hosts),
+        allowed_webhook_hosts=frozenset(
+            h.strip().lower() for h in get("ALLOWED_WEBHOOK_HOSTS").split(",") if h.strip()
+        ),
+        webhook_retry_schedule=get("WEBHOOK_RETRY_SCHEDULE"),
+        webhook_timeout_seconds=_float(
+            get("WEBHOOK_TIMEOUT_SECONDS", "15"), "PIXELMOTION_WEBHOOK_TIMEOUT_SECONDS"
+        ),
         cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
@@ -126,6 +137,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             get("PROVIDER_TIMEOUT_SECONDS", "30"), "PIXELMOTION_PROVIDER_TIMEOUT_SECONDS"
         ),
         job_deadline_seconds=_float(get("JOB_DEADLINE_SECONDS", "900"), "PIXELMOTION_JOB_DEADLINE_SECONDS"),
+        lease_seconds=_positive(
+            _float(get("LEASE_SECONDS", "60"), "PIXELMOTION_LEASE_SECONDS"), "PIXELMOTION_LEASE_SECONDS"
+        ),
+        auth_retry_seconds=_positive(
+            _float(get("AUTH_RETRY_SECONDS", "30"), "PIXELMOTION_AUTH_RETRY_SECONDS"),
+            "PIXELMOTION_AUTH_RETRY_SECONDS",
+        ),
         max_video_bytes=_int(get("MAX_VIDEO_BYTES", str(200 * 1024 * 1024)), "PIXELMOTION_MAX_VIDEO_BYTES"),
     )
 
@@ -161,6 +179,12 @@ def _int(value: str, name: str) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{name} must be an integer") from None
+
+
+def _positive(value: float, name: str) -> float:
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0")
+    return value
 
 
 def _float(value: str, name: str) -> float:

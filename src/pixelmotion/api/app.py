@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from pixelmotion.api.errors import install_error_handlers
-from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web
-from pixelmotion.bootstrap import Services
+from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web, webhooks
+from pixelmotion.bootstrap import Services, delivery_settings
 from pixelmotion.events import listen_for_events, watch_table
+from pixelmotion.webhooks import run_deliverer
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,6 +37,9 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
 
             worker = Worker(services)
             background.append(asyncio.create_task(worker.run()))
+            background.append(
+                asyncio.create_task(run_deliverer(repository, delivery_settings(services.settings)))
+            )
         on_postgres = services.engine.dialect.name == "postgresql"
         if on_postgres:
 
@@ -90,7 +94,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
             expose_headers=["Idempotent-Replayed"],
             max_age=600,
         )
-    for module in (jobs, uploads, events, plan, callbacks, health, web):
+    for module in (jobs, uploads, webhooks, events, plan, callbacks, health, web):
         app.include_router(module.router)
     app.mount("/static", web.static_files(), name="static")
     if services.emulator is not None:

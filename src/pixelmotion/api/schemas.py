@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from pixelmotion.jobs import requests as rules
 from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.summary import outputs_of
 
 Model = Literal["ray-2", "ray-flash-2", "ray-1-6"]
 Resolution = Literal["540p", "720p", "1080p", "4k"]
@@ -55,12 +56,17 @@ class CreateJobRequest(CamelModel):
     dither: Dither = "none"
     fit: Fit = "crop"
     project_id: str | None = Field(default=None, max_length=200)
+    webhook_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    webhook_events: Literal["terminal", "all"] = "terminal"
 
 
 class CreateJobResponse(CamelModel):
     job_id: str
     status: str
     estimated_time_seconds: int
+    webhook_secret: str | None = Field(
+        default=None, description="Signing secret of the job's webhook endpoint"
+    )
 
 
 class PlanCreateResponse(BaseModel):
@@ -135,17 +141,6 @@ class JobListResponse(CamelModel):
     next_cursor: str | None
 
 
-def outputs_of(job: Job) -> dict[str, str]:
-    """Links to the results a completed job has."""
-    if not job.frame_storage_urls:
-        return {}
-    base = f"/v1/jobs/{job.id}"
-    links = {"frames": f"{base}/frames", "indexed": f"{base}/frames?format=indexed"}
-    names = {"sheet": "sheet.png", "sheetJson": "sheet.json", "gif": "animation.gif"}
-    links.update({key: f"{base}/{name}" for key, name in names.items() if key in job.frame_storage_urls})
-    return links
-
-
 def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
     return JobResponse.of(job, estimate=estimate).model_dump(mode="json", by_alias=True)
 
@@ -153,3 +148,29 @@ def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
 class UploadResponse(CamelModel):
     upload_id: str
     bytes: int
+
+
+class WebhookEndpointRequest(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    url: str = Field(max_length=2048, pattern=r"^https?://")
+
+
+class WebhookEndpointResponse(CamelModel):
+    id: str
+    url: str
+    secret: str
+    disabled: bool
+    created_at: datetime
+
+
+class DeliveryResponse(CamelModel):
+    id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None

@@ -30,6 +30,9 @@ class JobSpec:
     # A user's own video instead of a generation: a URL to fetch, or an uploaded object.
     source_url: str | None = None
     source_object_key: str | None = None
+    # Where to POST this job's changes (an endpoint of the user's), and which: terminal / all.
+    webhook_endpoint_id: str | None = None
+    webhook_events: str | None = None
 
     @property
     def is_import(self) -> bool:
@@ -80,6 +83,8 @@ class Job:
     source_object_key: str | None = None
     attempts: int = 0
     resubmits: int = 0
+    webhook_endpoint_id: str | None = None
+    webhook_events: str | None = None
     next_run_at: datetime | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None

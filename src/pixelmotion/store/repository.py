@@ -19,8 +19,16 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from pixelmotion.jobs.models import Job, JobEvent, JobSpec
 from pixelmotion.jobs.states import ACTIVE_STATES, MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
+from pixelmotion.jobs.summary import event_type, summary
 from pixelmotion.jobs.updates import Move
-from pixelmotion.store.tables import idempotency_keys, job_events, provider_callbacks, video_generation_jobs
+from pixelmotion.store.tables import (
+    idempotency_keys,
+    job_events,
+    provider_callbacks,
+    video_generation_jobs,
+    webhook_deliveries,
+    webhook_endpoints,
+)
 
 jobs_t = video_generation_jobs
 # Commit-ordered event ids on PostgreSQL: a sequence hands out ids at insert, not at commit,
@@ -106,6 +114,8 @@ class JobRepository:
             "progress": PROGRESS[JobStatus.PENDING],
             "progress_message": MESSAGES[JobStatus.PENDING],
             "luma_video_url": spec.source_url,
+            "webhook_endpoint_id": spec.webhook_endpoint_id,
+            "webhook_events": spec.webhook_events,
             "source_object_key": spec.source_object_key,
             "created_at": now,
             "updated_at": now,
@@ -286,6 +296,7 @@ class JobRepository:
             )
             .returning(job_events.c.id)
         ).scalar_one()
+        self._enqueue_webhook(conn, job, now)
         if conn.dialect.name == "postgresql":
             # Delivered at commit to every listening process; ids only (payloads max 8000 bytes).
             payload = json.dumps({"job_id": job.id, "user_id": job.user_id, "event_id": int(event_id)})
@@ -294,6 +305,149 @@ class JobRepository:
                 {"channel": EVENTS_CHANNEL, "payload": payload},
             )
         return int(event_id)
+
+    # --- webhooks out (the outbox) -------------------------------------------------------
+
+    def _enqueue_webhook(self, conn: Connection, job: Job, now: datetime) -> None:
+        """One delivery per change the job's endpoint asked for, in the change's transaction."""
+        if job.webhook_endpoint_id is None or not (job.is_terminal or job.webhook_events == "all"):
+            return
+        kind = event_type(job)
+        conn.execute(
+            webhook_deliveries.insert().values(
+                id=str(uuid.uuid4()),
+                job_id=job.id,
+                endpoint_id=job.webhook_endpoint_id,
+                event_type=kind,
+                payload={
+                    "type": kind,
+                    "timestamp": now.isoformat().replace("+00:00", "Z"),
+                    "data": summary(job),
+                },
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+    def webhook_endpoint(self, user_id: str, url: str, *, new_secret: Callable[[], str]) -> dict[str, Any]:
+        """The user's endpoint for ``url``, made (with a fresh secret) on first use."""
+        query = sa.select(webhook_endpoints).where(
+            webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.url == url
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is not None:
+            return _endpoint(row)
+        values: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "user_id": user_id,
+            "url": url,
+            "secret": new_secret(),
+            "created_at": utcnow(),
+            "disabled_at": None,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(webhook_endpoints.insert().values(values))
+        except sa.exc.IntegrityError:  # made by a concurrent request: use that one
+            with self.engine.connect() as conn:
+                return _endpoint(conn.execute(query).one())
+        return values
+
+    def webhook_endpoints_of(self, user_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(webhook_endpoints)
+            .where(webhook_endpoints.c.user_id == user_id)
+            .order_by(webhook_endpoints.c.created_at.desc())
+        )
+        with self.engine.connect() as conn:
+            return [_endpoint(row) for row in conn.execute(query)]
+
+    def webhook_endpoint_by_id(self, endpoint_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+            ).first()
+        return _endpoint(row) if row else None
+
+    def disable_webhook_endpoint(self, endpoint_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(disabled_at=utcnow())
+            )
+
+    def claim_delivery(self, *, lease_seconds: float, now: datetime | None = None) -> dict[str, Any] | None:
+        """Take one due delivery; pushing its next attempt out by the lease is the lease."""
+        now = now or utcnow()
+        due = (
+            sa.select(webhook_deliveries.c.id)
+            .where(
+                webhook_deliveries.c.next_attempt_at.isnot(None), webhook_deliveries.c.next_attempt_at <= now
+            )
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == due, webhook_deliveries.c.next_attempt_at <= now)
+            .values(
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                attempts=webhook_deliveries.c.attempts + 1,
+            )
+            .returning(webhook_deliveries)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).first()
+        return _delivery(row) if row else None
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "last_status_code": status_code,
+            "last_error": error,
+            "next_attempt_at": next_attempt_at,
+        }
+        if status == "succeeded":
+            values["delivered_at"] = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                webhook_deliveries.update().where(webhook_deliveries.c.id == delivery_id).values(values)
+            )
+
+    def deliveries_for(self, job_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(webhook_deliveries)
+            .where(webhook_deliveries.c.job_id == job_id)
+            .order_by(webhook_deliveries.c.created_at, webhook_deliveries.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_delivery(row) for row in conn.execute(query)]
+
+    def redeliver(self, job_id: str, delivery_id: str) -> dict[str, Any] | None:
+        """Send a delivery again now, whatever became of it."""
+        statement = (
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.job_id == job_id)
+            .values(status="pending", next_attempt_at=utcnow(), attempts=0)
+            .returning(webhook_deliveries)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).first()
+        return _delivery(row) if row else None
 
     # --- the queue ----------------------------------------------------------------------
 
@@ -465,6 +619,19 @@ class KeyInFlight(Exception):
     """Another request with this Idempotency-Key was being handled at the same time."""
 
 
+def _endpoint(row: Row[Any]) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["id"] = str(uuid.UUID(str(data["id"])))
+    return data
+
+
+def _delivery(row: Row[Any]) -> dict[str, Any]:
+    data = dict(row._mapping)
+    for key in ("id", "job_id", "endpoint_id"):
+        data[key] = str(uuid.UUID(str(data[key])))
+    return data
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -477,6 +644,8 @@ def _job(row: Row[Any]) -> Job:
     data = row._mapping
     values = {name: data[name] for name in JOB_FIELDS if name in data}
     values["id"] = str(uuid.UUID(str(data["id"])))
+    if values.get("webhook_endpoint_id"):
+        values["webhook_endpoint_id"] = str(uuid.UUID(str(values["webhook_endpoint_id"])))
     return Job(status=JobStatus(data["status"]), **values)
 
 

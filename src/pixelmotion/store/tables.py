@@ -93,6 +93,9 @@ video_generation_jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     # Generations replaced after a failure Luma refunds ("Job failed"): at most one.
     sa.Column("resubmits", sa.Integer, nullable=False, server_default="0"),
+    # Signed webhooks out: where to POST this job's changes, and which ("terminal" or "all").
+    sa.Column("webhook_endpoint_id", sa.Uuid(as_uuid=False)),
+    sa.Column("webhook_events", sa.Text),
     sa.Column("next_run_at", UTCDateTime),  # NULL: no work due (terminal, or waiting on nothing)
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", UTCDateTime),
@@ -166,4 +169,47 @@ idempotency_keys = sa.Table(
         nullable=False,
     ),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Webhooks out (Standard Webhooks): a user's endpoints, each with its own signing secret.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=False), primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),  # whsec_...; shown to its owner only
+    sa.Column("disabled_at", UTCDateTime),  # set when the receiver answers 410 Gone
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "url"),
+)
+
+# The outbox: one row per message, written in the same transaction as the job's change.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Uuid(as_uuid=False), primary_key=True),  # the webhook-id header
+    sa.Column(
+        "job_id",
+        sa.Uuid(as_uuid=False),
+        sa.ForeignKey("video_generation_jobs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("endpoint_id", sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),  # job.completed, job.failed, job.progress...
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending / succeeded / failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),  # NULL once finished
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+)
+sa.Index("idx_webhook_deliveries_job_id", webhook_deliveries.c.job_id, webhook_deliveries.c.created_at)
+sa.Index(
+    "idx_webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=webhook_deliveries.c.next_attempt_at.isnot(None),
+    sqlite_where=webhook_deliveries.c.next_attempt_at.isnot(None),
 )

@@ -148,7 +148,7 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
         # Our key is wrong: nothing the job did. It waits in pending until the key works.
         services.provider_health.mark_failing(f"provider refused our API key (HTTP {error.status})")
         logger.error("provider refused the API key (HTTP %s); jobs wait in pending", error.status)
-        when = utcnow() + timedelta(seconds=30)
+        when = utcnow() + timedelta(seconds=services.settings.auth_retry_seconds)
         await asyncio.to_thread(repository.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when))
         return
     if (error.retryable or error.ambiguous) and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:

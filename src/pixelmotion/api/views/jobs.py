@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ from pixelmotion.jobs.states import JobStatus
 from pixelmotion.objects import ObjectNotFound
 from pixelmotion.service import NoPaidClip, cancel_job, create_job, delete_generation, retry_job
 from pixelmotion.store.repository import KeyInFlight, KeyReused
+from pixelmotion.webhooks import new_secret
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -60,6 +62,18 @@ def import_source(
     return None, None
 
 
+def webhook_endpoint_for(
+    services: ServicesDep, caller_id: str, body: CreateJobRequest
+) -> dict[str, Any] | None:
+    """The job's own ``webhookUrl``, else the user's newest registered endpoint, else none."""
+    if body.webhook_url:
+        return services.repository.webhook_endpoint(caller_id, body.webhook_url, new_secret=new_secret)
+    for endpoint in services.repository.webhook_endpoints_of(caller_id):
+        if endpoint["disabled_at"] is None:
+            return endpoint
+    return None
+
+
 def accept_job(
     services: ServicesDep, caller_id: str, body: CreateJobRequest, idempotency_key: str | None = None
 ) -> tuple[CreateJobResponse, bool]:
@@ -68,12 +82,15 @@ def accept_job(
     Returns the answer and whether it replays an earlier request with the same key.
     """
     source_url, source_key = import_source(services, caller_id, body)
+    endpoint = webhook_endpoint_for(services, caller_id, body)
     spec = build_spec(
-        **body.model_dump(exclude={"source"}),
+        **body.model_dump(exclude={"source", "webhook_url", "webhook_events"}),
         template=services.settings.prompt_template,
         source_url=source_url,
         source_object_key=source_key,
     )
+    if endpoint is not None:
+        spec = replace(spec, webhook_endpoint_id=endpoint["id"], webhook_events=body.webhook_events)
     provider = services.settings.provider
     if idempotency_key is None:
         job, created = create_job(services.repository, spec, user_id=caller_id, provider=provider), True
@@ -94,7 +111,10 @@ def accept_job(
                 "A request with this Idempotency-Key is being handled; retry shortly.",
             ) from None
     answer = CreateJobResponse(
-        job_id=job.id, status=job.status.value, estimated_time_seconds=services.estimator.seconds()
+        job_id=job.id,
+        status=job.status.value,
+        estimated_time_seconds=services.estimator.seconds(),
+        webhook_secret=endpoint["secret"] if endpoint and body.webhook_url else None,
     )
     return answer, not created
 
