@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from pixelmotion.config import Settings
 from pixelmotion.events import EventHub
 from pixelmotion.media.guard import AddressGuard
+from pixelmotion.metrics import MeasuredProvider, Metrics
 from pixelmotion.objects import ObjectStore, open_store
 from pixelmotion.providers.base import VideoProvider
 from pixelmotion.providers.health import ProviderHealth
@@ -36,6 +37,7 @@ class Services:
     estimator: Estimator
     provider_health: ProviderHealth
     executor: Executor
+    metrics: Metrics = field(default_factory=Metrics)
     emulator: Any = None  # the embedded Luma emulator, when the provider is "emulator"
     worker_running: bool = False
     instance_id: str = field(
@@ -93,13 +95,16 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
     hub = EventHub()
     repository.add_listener(hub.publish)
     executor = make_executor(settings)
+    metrics = Metrics()
+    metrics.watch(repository, lambda: hub.subscriber_count)
     embedded = embed_emulator and settings.provider == "emulator" and not settings.luma_base_url
     return Services(
         settings=settings,
         engine=engine,
         repository=repository,
         store=open_store(settings.storage_url),
-        provider=make_provider(settings),
+        provider=MeasuredProvider(make_provider(settings), metrics),
+        metrics=metrics,
         hub=hub,
         estimator=Estimator(repository),
         provider_health=ProviderHealth(),

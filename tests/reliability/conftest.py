@@ -9,6 +9,7 @@ and the processing runs (``job_events`` rows "Downloading clip...").
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,14 @@ REQUEST: dict[str, Any] = {
 }
 # Quick by default; a lost callback is noticed after 5 s rather than 90.
 DEFAULTS = {"EMULATOR_DREAM_SECONDS": "0.4", "CALLBACK_GRACE_SECONDS": "5"}
+# The one service most tests share (starting one, with its process pool, costs seconds):
+# short grace, short provider timeout, a 5 MB cap (the clips are about 0.5 MB).
+SHARED = {
+    "CALLBACK_GRACE_SECONDS": "2",
+    "PROVIDER_TIMEOUT_SECONDS": "1.5",
+    "MAX_VIDEO_BYTES": str(5 * 1024 * 1024),
+    "AUTH_RETRY_SECONDS": "0.5",
+}
 DOWNLOADING = PROCESSING_STEPS["download"][1]
 TERMINAL = {"completed", "failed", "canceled"}
 
@@ -46,8 +55,20 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'pixelmotion.db'}"
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One service (SQLite) for a whole test module; each test follows its own jobs."""
+    tmp = tmp_path_factory.mktemp("shared")
+    with service(tmp, f"sqlite:///{tmp / 'pixelmotion.db'}", **SHARED) as app:
+        yield app
+
+
 def job_request(fault: str = "", **overrides: Any) -> dict[str, Any]:
-    prompt = f"{PROMPT} {fault}".strip()
+    """A request whose prompt carries ``fault`` directives and a unique tag: each job's
+    ``*N`` directive counts start afresh, and the clip (rendered from the prompt without
+    directives) is the same for every test."""
+    tag = f"[[fault:tag_{uuid.uuid4().hex[:10]}]]"
+    prompt = f"{PROMPT} {fault} {tag}".strip()
     return {**REQUEST, "prompt": prompt, **overrides}
 
 
@@ -65,7 +86,9 @@ def emulator_get(base_url: str, path: str, api_key: str) -> Any:
 
 
 def stats(app: Running) -> dict[str, Any]:
-    body: dict[str, Any] = emulator_get(app.settings.emulator_base_url, "/_stats", app.settings.emulator_api_key)
+    body: dict[str, Any] = emulator_get(
+        app.settings.emulator_base_url, "/_stats", app.settings.emulator_api_key
+    )
     return body
 
 
@@ -86,11 +109,45 @@ def bill(base_url: str, api_key: str) -> dict[str, int]:
     counters = emulator_get(base_url, "/_stats", api_key)
     failed = sum(1 for g in generations(base_url, api_key) if g["state"] == "failed")
     created = int(counters["created"])
-    return {"created": created, "failed": failed, "paid": created - failed, "deleted": int(counters["deleted"])}
+    return {
+        "created": created,
+        "failed": failed,
+        "paid": created - failed,
+        "deleted": int(counters["deleted"]),
+    }
 
 
 def app_bill(app: Running) -> dict[str, int]:
     return bill(app.settings.emulator_base_url, app.settings.emulator_api_key)
+
+
+class Bill:
+    """What one job cost, in a service other tests share: the emulator's ``created`` counter
+    moved by exactly the generations whose callback URL names the job."""
+
+    def __init__(self, app: Running) -> None:
+        self.app = app
+        self.before = stats(app)
+
+    def of(self, job_id: str) -> dict[str, int]:
+        app = self.app
+        after = stats(app)
+        mine = [
+            g
+            for g in generations(app.settings.emulator_base_url, app.settings.emulator_api_key)
+            if f"/callbacks/luma/{job_id}" in str((g.get("request") or {}).get("callback_url"))
+        ]
+        created = after["created"] - self.before["created"]
+        deleted = after["deleted"] - self.before["deleted"]
+        assert created == len(mine) + deleted, "a generation that names no job was billed"
+        failed = sum(1 for g in mine if g["state"] == "failed")
+        return {"created": created, "failed": failed, "paid": created - failed, "deleted": deleted}
+
+    def faults(self) -> dict[str, int]:
+        after: dict[str, int] = stats(self.app)["faults"]
+        before: dict[str, int] = self.before["faults"]
+        changed = {name: count - before.get(name, 0) for name, count in after.items()}
+        return {name: count for name, count in changed.items() if count and not name.startswith("tag_")}
 
 
 def processing_runs(app: Running, job_id: str) -> int:

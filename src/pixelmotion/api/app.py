@@ -17,6 +17,7 @@ from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web, webhooks
 from pixelmotion.bootstrap import Services, delivery_settings
 from pixelmotion.events import listen_for_events, watch_table
+from pixelmotion.metrics import watch_credits
 from pixelmotion.webhooks import run_deliverer
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
             background.append(
                 asyncio.create_task(run_deliverer(repository, delivery_settings(services.settings)))
             )
+            background.append(asyncio.create_task(watch_credits(services.provider)))
         on_postgres = services.engine.dialect.name == "postgresql"
         if on_postgres:
 

@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from pixelmotion.jobs import requests as rules
 from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.summary import outputs_of
 
 Model = Literal["ray-2", "ray-flash-2", "ray-1-6"]
@@ -104,6 +105,7 @@ class JobResponse(CamelModel):
     dither: str
     fit: str
     project_id: str | None
+    estimated_cost_usd: float = Field(description="Provider cost at its per-pixel prices (0 for imports)")
 
     @classmethod
     def of(cls, job: Job, *, estimate: int) -> JobResponse:
@@ -133,6 +135,9 @@ class JobResponse(CamelModel):
             dither=job.dither,
             fit=job.fit,
             project_id=job.project_id,
+            estimated_cost_usd=0.0
+            if job.provider == "import"
+            else estimated_cost_usd(job.model, job.resolution, job.aspect_ratio, job.duration),
         )
 
 

@@ -82,6 +82,10 @@ class VideoProvider(Protocol):
 
     async def delete(self, generation_id: str) -> None: ...
 
+    async def credits(self) -> float:
+        """The account's credit balance in USD cents."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

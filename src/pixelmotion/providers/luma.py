@@ -84,6 +84,17 @@ class LumaProvider:
         except lumaai.APIError as error:
             raise self._provider_error(error) from None
 
+    async def credits(self) -> float:
+        """The account's credit balance, in USD cents."""
+        try:
+            response = await self._client.credits.with_raw_response.get()
+            payload = _json_object(await response.json())
+            return float(payload["credit_balance"])
+        except lumaai.APIError as error:
+            raise self._provider_error(error) from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise _unreadable(ValueError(str(error))) from None
+
     async def aclose(self) -> None:
         await self._client.close()
 

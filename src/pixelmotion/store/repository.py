@@ -532,6 +532,32 @@ class JobRepository:
                 .values(next_run_at=when)
             )
 
+    # --- figures for /metrics ------------------------------------------------------------
+
+    def count_by_status(self) -> dict[str, int]:
+        query = sa.select(jobs_t.c.status, sa.func.count()).group_by(jobs_t.c.status)
+        with self.engine.connect() as conn:
+            return {str(status): int(count) for status, count in conn.execute(query)}
+
+    def due_count(self, now: datetime | None = None) -> int:
+        """Jobs whose work is due and that no worker holds: the queue's depth."""
+        now = now or utcnow()
+        query = sa.select(sa.func.count()).where(
+            jobs_t.c.next_run_at.isnot(None),
+            jobs_t.c.next_run_at <= now,
+            sa.or_(jobs_t.c.lease_until.is_(None), jobs_t.c.lease_until < now),
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def submitted_since(self, since: datetime) -> list[tuple[str, str, str, int]]:
+        """(model, resolution, aspect ratio, duration) of each generation submitted since then."""
+        query = sa.select(
+            jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
+        ).where(jobs_t.c.submitted_at.isnot(None), jobs_t.c.submitted_at >= since)
+        with self.engine.connect() as conn:
+            return [(m, r, a, int(d)) for m, r, a, d in conn.execute(query)]
+
     # --- events -------------------------------------------------------------------------
 
     def events_after(

@@ -52,6 +52,7 @@ async def handle_callback(
         generation,
         grace_seconds=services.settings.callback_grace_seconds,
     )
+    services.metrics.callbacks.labels(outcome.value).inc()
     if outcome is CallbackOutcome.REFUSED:
         logger.warning("job %s: callback names generation %s, not the job's", job_id, generation.id)
         raise ApiError(409, "GENERATION_MISMATCH", "This callback names another generation than the job's.")

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from pixelmotion.api.deps import ServicesDep
 
@@ -26,3 +26,9 @@ def healthz(services: ServicesDep) -> JSONResponse:
     checks["worker"] = {"running": services.worker_running}
     ok = all(bool(check.get("ok", True)) for check in checks.values())
     return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics of this process (names prefixed ``pixelmotion_``)."""
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
