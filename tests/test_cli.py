@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -117,6 +118,10 @@ def test_serve_runs_a_job_end_to_end_and_never_logs_a_token(tmp_path: Path) -> N
         assert job["status"] == "completed", job
         httpx.post(f"{url}/v1/callbacks/luma/{job['jobId']}?token=a-secret-guess", json={})
     text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert access and all(line["request_id"] for line in access)  # JSON lines, each with its request
+    assert any(line["job_id"] for line in lines)  # the worker's lines name their job
     assert "/v1/callbacks/luma/" in text  # the emulator's callbacks were logged...
     assert "token=REDACTED" in text
     assert "a-secret-guess" not in text  # ...without their tokens

@@ -4,6 +4,7 @@ import pytest
 
 from pixelmotion.logs import RedactSecrets
 from pixelmotion.security import callback_token, redact, verify_callback_token
+from tests.running import Running
 
 
 def test_redact_hides_tokens_in_urls() -> None:
@@ -32,3 +33,28 @@ def test_callback_tokens_are_per_job_and_checked_in_constant_time() -> None:
     assert not verify_callback_token("key", "job-2", token)
     assert not verify_callback_token("other", "job-1", token)
     assert not verify_callback_token("key", "job-1", None)
+
+
+def test_json_lines_carry_the_request_and_job(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from pixelmotion.logs import configure_logging, job_id, request_id
+
+    configure_logging("json")
+    request_token, job_token = request_id.set("req-1"), job_id.set("job-1")
+    try:
+        logging.getLogger("pixelmotion.test").info("callback at %s", "/cb?token=s3cret")
+    finally:
+        request_id.reset(request_token)
+        job_id.reset(job_token)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["request_id"] == "req-1" and line["job_id"] == "job-1"
+    assert line["message"] == "callback at /cb?token=REDACTED"
+
+
+def test_request_ids_are_echoed(sqlite_app: Running) -> None:
+    with sqlite_app.client() as client:
+        assert (
+            client.get("/v1/jobs", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+        )
+        assert len(client.get("/v1/jobs").headers["x-request-id"]) == 32

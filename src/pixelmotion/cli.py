@@ -35,23 +35,6 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's logging, with callback and access tokens redacted from every line."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = {**LOGGING_CONFIG}
-    config["filters"] = {"redact": {"()": "pixelmotion.logs.RedactSecrets"}}
-    config["handlers"] = {
-        name: {**handler, "filters": ["redact"]} for name, handler in LOGGING_CONFIG["handlers"].items()
-    }
-    config["loggers"] = {
-        **LOGGING_CONFIG["loggers"],
-        "pixelmotion": {"handlers": ["default"], "level": "INFO", "propagate": False},
-        "httpx": {"handlers": ["default"], "level": "WARNING", "propagate": False},
-    }
-    return config
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [PIXELMOTION_HOST].")] = None,
@@ -65,6 +48,7 @@ def serve(
 
     from pixelmotion.api.app import create_app
     from pixelmotion.bootstrap import bootstrap
+    from pixelmotion.logs import logging_config
     from pixelmotion.security import issue_token
 
     settings = _settings(host=host, port=port)
@@ -79,7 +63,12 @@ def serve(
     typer.echo(f"Token (user local-user): {token}", err=True)
     application = create_app(services, run_worker=not no_worker)
     try:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_config=uvicorn_log_config())
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_config=logging_config(settings.log_format),
+        )
     finally:
         services.close()
 
@@ -92,8 +81,8 @@ def worker() -> None:
     from pixelmotion.webhooks import run_deliverer
     from pixelmotion.worker.loop import Worker
 
-    configure_logging()
     settings = _settings()
+    configure_logging(settings.log_format)
     services = bootstrap(settings, embed_emulator=False)
 
     async def main() -> None:
@@ -129,8 +118,8 @@ def emulator(
     from pixelmotion.logs import configure_logging
     from pixelmotion.providers.emulator import EmulatorSettings, serve_emulator
 
-    configure_logging()
     settings = _settings()
+    configure_logging(settings.log_format)
     serve_emulator(
         host,
         port,

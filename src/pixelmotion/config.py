@@ -53,6 +53,7 @@ class Settings:
     max_video_bytes: int = 200 * 1024 * 1024
     allowed_asset_hosts: frozenset[str] = frozenset()
     cors_origins: tuple[str, ...] = ()
+    log_format: str = "json"
     allowed_webhook_hosts: frozenset[str] = frozenset()
     webhook_retry_schedule: str = ""
     webhook_timeout_seconds: float = 15.0
@@ -115,6 +116,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_timeout_seconds=_float(
             get("WEBHOOK_TIMEOUT_SECONDS", "15"), "PIXELMOTION_WEBHOOK_TIMEOUT_SECONDS"
         ),
+        log_format=_choice(get("LOG_FORMAT", "json"), ("json", "text"), "PIXELMOTION_LOG_FORMAT"),
         cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
@@ -192,3 +194,9 @@ def _float(value: str, name: str) -> float:
         return float(value)
     except ValueError:
         raise SettingsError(f"{name} must be a number") from None
+
+
+def _choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of: {', '.join(choices)}")
+    return value

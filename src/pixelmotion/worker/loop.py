@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from pixelmotion import logs as log_context
 from pixelmotion.bootstrap import Services
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
@@ -85,6 +86,7 @@ class Worker:
             return None
 
     async def _run_job(self, job: Job) -> None:
+        log_context.job_id.set(job.id)  # this task's log lines name the job
         renewer = asyncio.create_task(self._renew(job))
         try:
             if steps.past_deadline(self.context, job):

@@ -22,4 +22,5 @@ def serve_emulator(host: str, port: int, settings: EmulatorSettings) -> None:
     """Serve the emulator alone (``/dream-machine/v1`` at the root, as Luma does) until stopped."""
     import uvicorn
 
-    uvicorn.run(create_emulator_app(settings), host=host, port=port, log_level="info")
+    # log_config=None keeps the logging the caller set up (JSON lines, secrets redacted).
+    uvicorn.run(create_emulator_app(settings), host=host, port=port, log_config=None)
