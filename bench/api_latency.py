@@ -61,6 +61,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -76,7 +80,7 @@ def main() -> int:
     if args.quick:
         args.posts, args.background = min(args.posts, 50), min(args.background, 4)
 
-    print(f"pixelmotion API latency benchmark on {machine()}")
+    print(f"pixelmotion API latency benchmark on {machine()}; {load()}")
     port = free_port()
     jwt_secret = secrets.token_hex(32)
     with tempfile.TemporaryDirectory(prefix="pm-bench-api-") as tmp:
@@ -196,7 +200,7 @@ def run(
         f"{len(processing_jobs)} jobs in the processing state"
     )
     met = p99 < TARGET_MS and statuses == Counter({202: len(latencies)})
-    print(f"target: every request 202, p99 < {TARGET_MS:g} ms: {'met' if met else 'NOT met'}")
+    print(f"target: every request 202, p99 < {TARGET_MS:g} ms: {'met' if met else 'NOT met'}; {load()}")
     return 0
 
 

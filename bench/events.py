@@ -554,6 +554,10 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def print_latency(results: list[LatencyResult]) -> bool:
     print()
     print("Commit → SSE client latency (ms)")
@@ -630,7 +634,7 @@ def main() -> int:
     if args.quick:
         args.samples, args.warmup, args.streams = min(args.samples, 60), 10, min(args.streams, 500)
 
-    print(f"pixelmotion events benchmark on {machine()}")
+    print(f"pixelmotion events benchmark on {machine()}; {load()}")
     postgres = postgres_available()
     if not postgres:
         print(f"PostgreSQL not reachable at {POSTGRES_URL}: PostgreSQL scenarios skipped")
@@ -651,7 +655,7 @@ def main() -> int:
                         api, "one process, SQLite", "one process", args.samples, args.warmup, args.interval_ms
                     )
                 )
-        print(f"  done: {results[-1].name}", flush=True)
+        print(f"  done: {results[-1].name} ({load()})", flush=True)
         if postgres:
             with postgres_schema() as url, in_process_api(url) as api:
                 results.append(
@@ -664,7 +668,7 @@ def main() -> int:
                         args.interval_ms,
                     )
                 )
-            print(f"  done: {results[-1].name}", flush=True)
+            print(f"  done: {results[-1].name} ({load()})", flush=True)
             with postgres_schema() as url, subprocess_api(url, open_files) as api:
                 results.append(
                     measure_latency(
@@ -676,7 +680,7 @@ def main() -> int:
                         args.interval_ms,
                     )
                 )
-            print(f"  done: {results[-1].name}", flush=True)
+            print(f"  done: {results[-1].name} ({load()})", flush=True)
         with tempfile.TemporaryDirectory(prefix="pm-bench-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'shared.db'}"
             with subprocess_api(url, open_files) as api:
@@ -690,7 +694,7 @@ def main() -> int:
                 )
                 shared.note = "(table scan every 250 ms: expected ≤ 250 ms)"
                 results.append(shared)
-        print(f"  done: {results[-1].name}", flush=True)
+        print(f"  done: {results[-1].name} ({load()})", flush=True)
         ok &= print_latency(results)
 
     if args.only in (None, "streams") and args.streams > 0:
@@ -706,7 +710,7 @@ def main() -> int:
             ok &= print_streams(streams)
 
     print()
-    print("all targets met" if ok else "some targets NOT met (see above)")
+    print(f"{'all targets met' if ok else 'some targets NOT met (see above)'}; {load()}")
     return 0
 
 

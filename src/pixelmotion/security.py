@@ -12,7 +12,8 @@ from typing import Any
 import jwt
 
 CALLBACK_PATH = "/v1/callbacks/luma/{job_id}"
-_SECRET_QUERY = re.compile(r"((?:access_)?token=)[^&\s\"']+", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"((?:access_)?token=|sig=)[^&\s\"']+", re.IGNORECASE)
+KEYFRAME_PATH = "/v1/keyframes/{upload_id}"
 
 
 def callback_token(secret_key: str, job_id: str) -> str:
@@ -29,8 +30,28 @@ def callback_url(public_url: str, secret_key: str, job_id: str) -> str:
     return f"{public_url.rstrip('/')}{path}?token={callback_token(secret_key, job_id)}"
 
 
+def keyframe_url(public_url: str, secret_key: str, owner: str, upload_id: str, expires: int) -> str:
+    """A link the provider can fetch our stored keyframe from, until ``expires`` (unix time)."""
+    path = KEYFRAME_PATH.format(upload_id=upload_id)
+    sig = _keyframe_signature(secret_key, owner, upload_id, expires)
+    return f"{public_url.rstrip('/')}{path}?owner={owner}&expires={expires}&sig={sig}"
+
+
+def verify_keyframe_signature(
+    secret_key: str, owner: str, upload_id: str, expires: int, sig: str, now: float
+) -> bool:
+    if expires < now:
+        return False
+    return hmac.compare_digest(_keyframe_signature(secret_key, owner, upload_id, expires), sig)
+
+
+def _keyframe_signature(secret_key: str, owner: str, upload_id: str, expires: int) -> str:
+    message = f"keyframe:{owner}:{upload_id}:{expires}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
 def redact(text: str) -> str:
-    """Hide ``token=`` and ``access_token=`` values in URLs and log lines."""
+    """Hide ``token=``, ``access_token=`` and ``sig=`` values in URLs and log lines."""
     return _SECRET_QUERY.sub(r"\1REDACTED", text)
 
 

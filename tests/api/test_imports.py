@@ -49,7 +49,7 @@ def test_an_upload_that_is_not_a_video_is_refused(sqlite_app: Running) -> None:
     with sqlite_app.client() as client:
         response = client.post("/v1/uploads", content=b"<html>definitely not a video</html>")
         assert response.status_code == 415
-        assert response.json()["error"]["code"] == "VIDEO_UNREADABLE"
+        assert response.json()["error"]["code"] == "UNSUPPORTED_UPLOAD"
 
 
 def test_a_video_url_is_fetched_through_the_ssrf_guard(sqlite_app: Running, clip: Path) -> None:

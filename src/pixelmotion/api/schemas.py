@@ -38,6 +38,12 @@ class UploadSource(CamelModel):
     upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
+class KeyframeSource(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 class CreateJobRequest(CamelModel):
     """A prompt for the video model, or (with ``source``) the user's own video to pixelate."""
 
@@ -57,6 +63,9 @@ class CreateJobRequest(CamelModel):
     dither: Dither = "none"
     fit: Fit = "crop"
     project_id: str | None = Field(default=None, max_length=200)
+    keyframe: KeyframeSource | None = Field(
+        default=None, description="An uploaded image the clip starts from"
+    )
     webhook_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
     webhook_events: Literal["terminal", "all"] = "terminal"
 
@@ -153,6 +162,7 @@ def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
 class UploadResponse(CamelModel):
     upload_id: str
     bytes: int
+    kind: Literal["video", "image"]
 
 
 class WebhookEndpointRequest(CamelModel):

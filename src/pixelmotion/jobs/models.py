@@ -33,6 +33,8 @@ class JobSpec:
     # Where to POST this job's changes (an endpoint of the user's), and which: terminal / all.
     webhook_endpoint_id: str | None = None
     webhook_events: str | None = None
+    # An uploaded image the generated clip starts from (animating the user's sprite).
+    keyframe_object_key: str | None = None
 
     @property
     def is_import(self) -> bool:
@@ -85,6 +87,7 @@ class Job:
     resubmits: int = 0
     webhook_endpoint_id: str | None = None
     webhook_events: str | None = None
+    keyframe_object_key: str | None = None
     next_run_at: datetime | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None

@@ -116,6 +116,7 @@ class JobRepository:
             "luma_video_url": spec.source_url,
             "webhook_endpoint_id": spec.webhook_endpoint_id,
             "webhook_events": spec.webhook_events,
+            "keyframe_object_key": spec.keyframe_object_key,
             "source_object_key": spec.source_object_key,
             "created_at": now,
             "updated_at": now,

@@ -90,6 +90,7 @@ video_generation_jobs = sa.Table(
     sa.Column("fit", sa.Text, nullable=False, server_default="crop"),
     sa.Column("submitted_at", UTCDateTime),
     sa.Column("source_object_key", sa.Text),  # our copy of the paid clip
+    sa.Column("keyframe_object_key", sa.Text),  # the user's image the clip starts from
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     # Generations replaced after a failure Luma refunds ("Job failed"): at most one.
     sa.Column("resubmits", sa.Integer, nullable=False, server_default="0"),

@@ -30,7 +30,7 @@ from pixelmotion.providers.base import (
     GenerationRequest,
     ProviderError,
 )
-from pixelmotion.security import callback_url
+from pixelmotion.security import callback_url, keyframe_url
 from pixelmotion.service import apply_generation, delete_generation, names_job
 from pixelmotion.store.repository import utcnow
 from pixelmotion.worker.backoff import backoff_seconds
@@ -70,6 +70,7 @@ async def submit(ctx: StepContext, job: Job) -> None:
         aspect_ratio=job.aspect_ratio,
         loop=job.loop,
         callback_url=callback_url(services.settings.callback_base_url, services.settings.secret_key, job.id),
+        keyframe_url=keyframe_link(services, job),
     )
     try:
         generation = await services.provider.create(request)
@@ -78,6 +79,18 @@ async def submit(ctx: StepContext, job: Job) -> None:
         return
     services.provider_health.mark_ok()
     await record_submitted(ctx, job, generation)
+
+
+KEYFRAME_LINK_SECONDS = 3600
+
+
+def keyframe_link(services: Services, job: Job) -> str | None:
+    """A signed link, valid for an hour, through which the provider fetches the job's keyframe."""
+    if not job.keyframe_object_key:
+        return None
+    _, owner, upload_id = job.keyframe_object_key.split("/")
+    expires = int(time.time()) + KEYFRAME_LINK_SECONDS
+    return keyframe_url(services.settings.public_url, services.settings.secret_key, owner, upload_id, expires)
 
 
 async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -> None:

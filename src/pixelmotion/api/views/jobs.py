@@ -23,7 +23,7 @@ from pixelmotion.api.schemas import (
     UploadSource,
     UrlSource,
 )
-from pixelmotion.api.views.uploads import upload_key
+from pixelmotion.api.views.uploads import image_type, upload_key
 from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
@@ -74,6 +74,18 @@ def webhook_endpoint_for(
     return None
 
 
+def keyframe_key(services: ServicesDep, caller_id: str, upload_id: str) -> str:
+    """The stored image a generation starts from; it must be the caller's own image upload."""
+    key = upload_key(caller_id, upload_id)
+    try:
+        head = services.store.get_bytes(key)[:16]
+    except ObjectNotFound:
+        raise InvalidRequest({"keyframe.uploadId": "no such upload for this user"}) from None
+    if image_type(head) is None:
+        raise InvalidRequest({"keyframe.uploadId": "the upload is not an image"})
+    return key
+
+
 def accept_job(
     services: ServicesDep, caller_id: str, body: CreateJobRequest, idempotency_key: str | None = None
 ) -> tuple[CreateJobResponse, bool]:
@@ -84,13 +96,15 @@ def accept_job(
     source_url, source_key = import_source(services, caller_id, body)
     endpoint = webhook_endpoint_for(services, caller_id, body)
     spec = build_spec(
-        **body.model_dump(exclude={"source", "webhook_url", "webhook_events"}),
+        **body.model_dump(exclude={"source", "webhook_url", "webhook_events", "keyframe"}),
         template=services.settings.prompt_template,
         source_url=source_url,
         source_object_key=source_key,
     )
     if endpoint is not None:
         spec = replace(spec, webhook_endpoint_id=endpoint["id"], webhook_events=body.webhook_events)
+    if body.keyframe is not None:
+        spec = replace(spec, keyframe_object_key=keyframe_key(services, caller_id, body.keyframe.upload_id))
     provider = services.settings.provider
     if idempotency_key is None:
         job, created = create_job(services.repository, spec, user_id=caller_id, provider=provider), True
