@@ -141,7 +141,8 @@ def run(
     background = [client.post("/v1/jobs", json=REQUEST).json()["jobId"] for _ in range(args.background)]
     print(f"{len(background)} background jobs submitted; waiting until one is being processed…", flush=True)
     waited = time.monotonic()
-    while time.monotonic() - waited < 120:
+    states: Counter[str] = Counter()
+    while background and time.monotonic() - waited < 120:
         states = Counter(client.get(f"/v1/jobs/{job_id}").json()["status"] for job_id in background)
         if states["processing"] or states["completed"]:
             break

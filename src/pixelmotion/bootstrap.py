@@ -20,6 +20,7 @@ from pixelmotion.objects import ObjectStore, open_store
 from pixelmotion.providers.base import VideoProvider
 from pixelmotion.providers.health import ProviderHealth
 from pixelmotion.providers.luma import LumaProvider
+from pixelmotion.security import TokenVerifier
 from pixelmotion.service import Estimator
 from pixelmotion.store import JobRepository, create_engine, migrate
 from pixelmotion.webhooks import DeliverySettings
@@ -37,6 +38,7 @@ class Services:
     estimator: Estimator
     provider_health: ProviderHealth
     executor: Executor
+    token_verifier: TokenVerifier | None = None
     metrics: Metrics = field(default_factory=Metrics)
     emulator: Any = None  # the embedded Luma emulator, when the provider is "emulator"
     worker_running: bool = False
@@ -105,6 +107,9 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
         store=open_store(settings.storage_url),
         provider=MeasuredProvider(make_provider(settings), metrics),
         metrics=metrics,
+        token_verifier=TokenVerifier(
+            secret=settings.jwt_secret, audience=settings.jwt_audience, jwks_url=settings.jwks_url or None
+        ),
         hub=hub,
         estimator=Estimator(repository),
         provider_health=ProviderHealth(),

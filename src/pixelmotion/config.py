@@ -34,6 +34,7 @@ class Settings:
     secret_key: str = ""
     jwt_secret: str = ""
     jwt_audience: str = "authenticated"
+    jwks_url: str = ""
     luma_api_key: str = ""
     provider: str = "emulator"
     luma_base_url: str = ""
@@ -121,6 +122,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
         jwt_audience=get("JWT_AUDIENCE", "authenticated"),
+        jwks_url=get("JWKS_URL"),
         luma_api_key=luma_api_key,
         provider=provider,
         luma_base_url=get("LUMA_BASE_URL"),

@@ -89,22 +89,71 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify_token(token: str, *, secret: str, audience: str) -> Caller:
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            audience=audience,
-            options={"require": ["exp", "sub"]},
-            leeway=5,
+class TokenVerifier:
+    """Checks bearer tokens as Supabase Auth issues them: HS256 with the shared secret, or
+    ES256/RS256 with a key from the JWKS (cached; fetched again when a token names an
+    unknown ``kid``). Any other algorithm, ``none`` included, is refused."""
+
+    ASYMMETRIC = ("ES256", "RS256")
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        audience: str,
+        jwks_url: str | None = None,
+        refresh_cooldown_seconds: float = 30.0,
+    ) -> None:
+        self._secret = secret
+        self._audience = audience
+        # The cooldown keeps a flood of made-up kids from hammering the issuer's JWKS.
+        self._jwks = (
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=True,
+                lifespan=600,
+                timeout=10,
+                cooldown_duration=refresh_cooldown_seconds,
+            )
+            if jwks_url
+            else None
         )
-    except jwt.PyJWTError as error:
-        raise InvalidToken(_describe(error)) from None
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise InvalidToken("token has no subject")
-    return Caller(user_id=subject, role=str(claims.get("role", "authenticated")), claims=claims)
+
+    def verify(self, token: str) -> Caller:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            raise InvalidToken("token is malformed") from None
+        key: Any
+        if algorithm == "HS256":
+            key = self._secret
+        elif algorithm in self.ASYMMETRIC and self._jwks is not None:
+            try:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientError as error:
+                raise InvalidToken(f"no signing key for this token ({error})") from None
+        else:
+            raise InvalidToken(f"tokens signed with {algorithm!r} are not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                options={"require": ["exp", "sub"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(_describe(error)) from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidToken("token has no subject")
+        return Caller(user_id=subject, role=str(claims.get("role", "authenticated")), claims=claims)
+
+
+def verify_token(token: str, *, secret: str, audience: str) -> Caller:
+    """An HS256 token (``pixelmotion token``'s kind), checked with the shared secret."""
+    return TokenVerifier(secret=secret, audience=audience).verify(token)
 
 
 def _describe(error: jwt.PyJWTError) -> str:

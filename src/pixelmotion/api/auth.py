@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pixelmotion.api.errors import ApiError
-from pixelmotion.security import Caller, InvalidToken, verify_token
+from pixelmotion.security import Caller, InvalidToken
 
 
 def _bearer(request: Request) -> str | None:
@@ -29,9 +29,9 @@ def authenticate(request: Request, *, allow_query: bool = False) -> Caller:
             "Sign in: send Authorization: Bearer <token>.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    settings = request.app.state.services.settings
+    verifier = request.app.state.services.token_verifier
     try:
-        return verify_token(token, secret=settings.jwt_secret, audience=settings.jwt_audience)
+        return verifier.verify(token)  # type: ignore[no-any-return]
     except InvalidToken as error:
         raise ApiError(
             401,
