@@ -54,6 +54,10 @@ class Settings:
     max_video_bytes: int = 200 * 1024 * 1024
     allowed_asset_hosts: frozenset[str] = frozenset()
     cors_origins: tuple[str, ...] = ()
+    user_max_active_jobs: int = 20
+    user_jobs_per_hour: int = 200
+    user_daily_budget_usd: float | None = None
+    max_request_bytes: int = 1024 * 1024
     log_format: str = "json"
     allowed_webhook_hosts: frozenset[str] = frozenset()
     webhook_retry_schedule: str = ""
@@ -118,6 +122,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             get("WEBHOOK_TIMEOUT_SECONDS", "15"), "PIXELMOTION_WEBHOOK_TIMEOUT_SECONDS"
         ),
         log_format=_choice(get("LOG_FORMAT", "json"), ("json", "text"), "PIXELMOTION_LOG_FORMAT"),
+        user_max_active_jobs=_int(get("USER_MAX_ACTIVE_JOBS", "20"), "PIXELMOTION_USER_MAX_ACTIVE_JOBS"),
+        user_jobs_per_hour=_int(get("USER_JOBS_PER_HOUR", "200"), "PIXELMOTION_USER_JOBS_PER_HOUR"),
+        user_daily_budget_usd=_float(get("USER_DAILY_BUDGET_USD"), "PIXELMOTION_USER_DAILY_BUDGET_USD")
+        if get("USER_DAILY_BUDGET_USD")
+        else None,
+        max_request_bytes=_int(get("MAX_REQUEST_BYTES", str(1024 * 1024)), "PIXELMOTION_MAX_REQUEST_BYTES"),
         cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),

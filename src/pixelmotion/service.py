@@ -7,7 +7,7 @@ import logging
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pixelmotion.jobs.errors import ErrorCode
@@ -21,6 +21,8 @@ from pixelmotion.store.repository import JobRepository, utcnow
 logger = logging.getLogger(__name__)
 
 DEFAULT_ESTIMATE_SECONDS = 90
+# A job is due again just after its deadline, so the check then finds it past it.
+DEADLINE_MARGIN = timedelta(milliseconds=100)
 
 
 class CallbackOutcome(StrEnum):
@@ -64,9 +66,13 @@ def apply_generation(
     generation: Generation,
     *,
     grace_seconds: float,
+    deadline_seconds: float | None = None,
     now: datetime | None = None,
 ) -> Job | None:
-    """Move the job as the provider's news asks (a callback or a poll); None if nothing moved."""
+    """Move the job as the provider's news asks (a callback or a poll); None if nothing moved.
+
+    With ``deadline_seconds``, the job is looked at again by its deadline at the latest.
+    """
     move = move_for_generation(
         job,
         state=generation.state,
@@ -74,6 +80,7 @@ def apply_generation(
         video_url=generation.video_url,
         now=now or utcnow(),
         grace_seconds=grace_seconds,
+        deadline_at=deadline_of(job, deadline_seconds),
     )
     if move is None:
         return None
@@ -89,8 +96,20 @@ def apply_generation(
     return moved
 
 
+def deadline_of(job: Job, deadline_seconds: float | None) -> datetime | None:
+    """Just past the moment the job's deadline passes (None: no deadline given)."""
+    if deadline_seconds is None:
+        return None
+    return job.created_at + timedelta(seconds=deadline_seconds) + DEADLINE_MARGIN
+
+
 def receive_callback(
-    repository: JobRepository, job: Job, generation: Generation, *, grace_seconds: float
+    repository: JobRepository,
+    job: Job,
+    generation: Generation,
+    *,
+    grace_seconds: float,
+    deadline_seconds: float | None = None,
 ) -> CallbackOutcome:
     """Record a verified callback and apply it. Never downloads or processes anything."""
     body = redact_json(generation.raw)
@@ -111,7 +130,9 @@ def receive_callback(
     if generation.id != job.luma_generation_id:
         outcome = CallbackOutcome.REFUSED
     else:
-        moved = apply_generation(repository, job, generation, grace_seconds=grace_seconds)
+        moved = apply_generation(
+            repository, job, generation, grace_seconds=grace_seconds, deadline_seconds=deadline_seconds
+        )
         outcome = CallbackOutcome.APPLIED if moved else CallbackOutcome.IGNORED
     repository.record_callback(
         job_id=job.id,

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from pixelmotion.api.errors import install_error_handlers
-from pixelmotion.api.middleware import RequestIdMiddleware
+from pixelmotion.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web, webhooks
 from pixelmotion.bootstrap import Services, delivery_settings
 from pixelmotion.events import listen_for_events, watch_table
@@ -87,6 +87,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=services.settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
     if services.settings.cors_origins:
         # Editors on other origins embedding /static/pixelmotion.js; bearer tokens, no cookies.

@@ -1,8 +1,8 @@
-"""Request ids: taken from ``X-Request-ID`` (or made), put on every log line of the request
-and sent back in the answer."""
+"""ASGI middleware: request ids on every log line, and a cap on request bodies."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -35,3 +35,58 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` (413) except on the upload routes, which
+    stream to disk under their own, larger cap. Counts the bytes as they come, so a body
+    without Content-Length cannot slip past."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ("/v1/uploads",)
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt = exempt_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope["path"]).startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Answer 413 now; the app sees the client gone and its answer is dropped.
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "PAYLOAD_TOO_LARGE",
+                    "message": f"Request bodies are limited to {self.max_bytes} bytes.",
+                }
+            }
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -44,15 +44,22 @@ def move_for_generation(
     video_url: str | None,
     now: datetime,
     grace_seconds: float,
+    deadline_at: datetime | None = None,
 ) -> Move | None:
-    """The move a generation's state asks for, or None when it asks for nothing."""
+    """The move a generation's state asks for, or None when it asks for nothing.
+
+    ``deadline_at``: when the job's deadline passes; the next check is never later.
+    """
     if state == "queued":
         return None
     if state == "dreaming":
+        check_at = now + timedelta(seconds=grace_seconds)
+        if deadline_at is not None:
+            check_at = min(check_at, deadline_at)
         return Move(
             JobStatus.DREAMING,
             sources_for(JobStatus.DREAMING),
-            {"next_run_at": now + timedelta(seconds=grace_seconds)},
+            {"next_run_at": check_at},
         )
     if state == "completed":
         provider_ms = _elapsed_ms(job.submitted_at, now)

@@ -533,6 +533,40 @@ class JobRepository:
                 .values(next_run_at=when)
             )
 
+    # --- per-user limits ------------------------------------------------------------------
+
+    def user_usage(self, user_id: str, *, since_hour: datetime, since_day: datetime) -> dict[str, Any]:
+        """What the user has running and has asked for lately (for the limits)."""
+        active = [s.value for s in ACTIVE_STATES]
+        with self.engine.connect() as conn:
+            active_count = conn.execute(
+                sa.select(sa.func.count()).where(jobs_t.c.user_id == user_id, jobs_t.c.status.in_(active))
+            ).scalar_one()
+            hour = (
+                conn.execute(
+                    sa.select(jobs_t.c.created_at)
+                    .where(jobs_t.c.user_id == user_id, jobs_t.c.created_at >= since_hour)
+                    .order_by(jobs_t.c.created_at)
+                )
+                .scalars()
+                .all()
+            )
+            day = conn.execute(
+                sa.select(
+                    jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
+                ).where(
+                    jobs_t.c.user_id == user_id,
+                    jobs_t.c.created_at >= since_day,
+                    jobs_t.c.provider != "import",
+                    jobs_t.c.status != JobStatus.CANCELED.value,
+                )
+            ).all()
+        return {
+            "active": int(active_count),
+            "created_last_hour": list(hour),
+            "today": [(m, r, a, int(d)) for m, r, a, d in day],
+        }
+
     # --- figures for /metrics ------------------------------------------------------------
 
     def count_by_status(self) -> dict[str, int]:

@@ -129,6 +129,6 @@ class Worker:
             repository.release,
             job.id,
             self.owner,
-            reschedule=(job.status, when),
+            reschedule=(job.status, steps.by_deadline(self.context, job, when)),
             failed_attempt=True,
         )

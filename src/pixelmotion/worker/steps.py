@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from pixelmotion.providers.base import (
     ProviderError,
 )
 from pixelmotion.security import callback_url, keyframe_url
-from pixelmotion.service import apply_generation, delete_generation, names_job
+from pixelmotion.service import apply_generation, deadline_of, delete_generation, names_job
 from pixelmotion.store.repository import utcnow
 from pixelmotion.worker.backoff import backoff_seconds
 
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 MAX_SUBMIT_ATTEMPTS = 8
 MAX_PROCESS_ATTEMPTS = 3
+# Media errors of a downloaded clip that another download may not have: fetched again.
+CLIP_DEFECTS = frozenset({"VIDEO_TRUNCATED", "VIDEO_UNREADABLE"})
 MAX_POLL_INTERVAL = 60.0
 OUTPUT_TYPES = {
     "sheet": "image/png",
@@ -104,7 +106,9 @@ async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -
             "luma_generation_id": generation.id,
             "submitted_at": now,
             "attempts": 0,
-            "next_run_at": now + timedelta(seconds=ctx.services.settings.callback_grace_seconds),
+            "next_run_at": by_deadline(
+                ctx, job, now + timedelta(seconds=ctx.services.settings.callback_grace_seconds)
+            ),
         },
     )
     queued = await asyncio.to_thread(repository.apply, job.id, move)
@@ -123,6 +127,7 @@ async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -
         queued,
         generation,
         grace_seconds=ctx.services.settings.callback_grace_seconds,
+        deadline_seconds=ctx.services.settings.job_deadline_seconds,
     )
     if generation.id in await asyncio.to_thread(repository.unconfirmed_generation_ids, job.id):
         # A callback beat our commit; the provider's current answer covers whatever it said.
@@ -162,6 +167,7 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
         services.provider_health.mark_failing(f"provider refused our API key (HTTP {error.status})")
         logger.error("provider refused the API key (HTTP %s); jobs wait in pending", error.status)
         when = utcnow() + timedelta(seconds=services.settings.auth_retry_seconds)
+        when = by_deadline(ctx, job, when)
         await asyncio.to_thread(repository.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when))
         return
     if (error.retryable or error.ambiguous) and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:
@@ -172,7 +178,7 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
             repository.release,
             job.id,
             ctx.owner,
-            reschedule=(JobStatus.PENDING, when),
+            reschedule=(JobStatus.PENDING, by_deadline(ctx, job, when)),
             failed_attempt=True,
         )
         return
@@ -182,6 +188,13 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
 
 
 # --- deadline ------------------------------------------------------------------------------
+
+
+def by_deadline(ctx: StepContext, job: Job, when: datetime) -> datetime:
+    """``when``, or the job's deadline if that comes first: a job is never left asleep past
+    its deadline (the claim loop fails it then)."""
+    deadline = deadline_of(job, ctx.services.settings.job_deadline_seconds)
+    return when if deadline is None else min(when, deadline)
 
 
 def past_deadline(ctx: StepContext, job: Job) -> bool:
@@ -219,7 +232,7 @@ async def poll(ctx: StepContext, job: Job) -> None:
             ctx.services.repository.release,
             job.id,
             ctx.owner,
-            reschedule=(job.status, utcnow() + timedelta(seconds=delay)),
+            reschedule=(job.status, by_deadline(ctx, job, utcnow() + timedelta(seconds=delay))),
             failed_attempt=True,
         )
 
@@ -246,6 +259,7 @@ async def refresh_from_provider(ctx: StepContext, job: Job) -> Job | None:
         current,
         generation,
         grace_seconds=ctx.services.settings.callback_grace_seconds,
+        deadline_seconds=ctx.services.settings.job_deadline_seconds,
     )
 
 
@@ -257,10 +271,11 @@ async def process(ctx: StepContext, job: Job) -> None:
     repository = services.repository
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"pixelmotion-{job.id[:8]}-"))
+    downloaded = True  # until obtain_clip says the clip came from our own store
     try:
         clip = workdir / "source.mp4"
         await report(ctx, job, "download")
-        await obtain_clip(ctx, job, clip)
+        downloaded = await obtain_clip(ctx, job, clip)
         await report(ctx, job, "decode")
         outputs = workdir / "out"
         loop = asyncio.get_running_loop()
@@ -279,7 +294,10 @@ async def process(ctx: StepContext, job: Job) -> None:
         await report(ctx, job, "encode")
         keys = await asyncio.to_thread(store_outputs, services, job, outputs, summary["files"])
     except MediaError as error:
-        await process_failed(ctx, job, error.code, error.message)
+        # A damaged download (the CDN served half a file, or garbage) is fetched again; the
+        # same error from our own stored copy, or any other media error, is final.
+        refetch = downloaded and error.code in CLIP_DEFECTS
+        await process_failed(ctx, job, error.code, error.message, refetch=refetch)
         return
     except JobLeftProcessing:
         logger.info("job %s: left processing (canceled?); stopping", job.id)
@@ -327,12 +345,14 @@ async def report(ctx: StepContext, job: Job, step: str) -> None:
         raise JobLeftProcessing(job.id)
 
 
-async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> None:
-    """Our stored copy of the paid clip if we have one, else download it and keep a copy."""
+async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> bool:
+    """Our stored copy of the paid clip if we have one, else download it and keep a copy.
+
+    True when the clip was downloaded in this run (not read from our store)."""
     services = ctx.services
     if job.source_object_key and services.store.exists(job.source_object_key):
         clip.write_bytes(await asyncio.to_thread(services.store.get_bytes, job.source_object_key))
-        return
+        return False
     if not job.luma_video_url:
         raise MediaError("DOWNLOAD_FAILED", "The provider gave no video URL for this clip.")
     guard = AddressGuard(services.settings.allowed_asset_hosts)
@@ -344,6 +364,7 @@ async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> None:
     await asyncio.to_thread(
         services.repository.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
     )
+    return True
 
 
 def store_outputs(services: Services, job: Job, outputs: Path, files: dict[str, str]) -> dict[str, str]:
@@ -370,17 +391,25 @@ def frame_data(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def process_failed(ctx: StepContext, job: Job, code: str, message: str) -> None:
+async def process_failed(
+    ctx: StepContext, job: Job, code: str, message: str, *, refetch: bool = False
+) -> None:
     repository = ctx.services.repository
-    transient = code == "DOWNLOAD_FAILED"
+    transient = code == "DOWNLOAD_FAILED" or refetch
     if transient and job.attempts + 1 < MAX_PROCESS_ATTEMPTS:
+        if refetch:
+            # Forget the damaged copy so the next run downloads the clip again. On the last
+            # attempt the copy is kept: the paid clip, for a retry once the cause is fixed.
+            await asyncio.to_thread(
+                repository.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": None}
+            )
         delay = backoff_seconds(job.attempts)
         logger.warning("job %s: %s (%s); retrying in %.1fs", job.id, code, message, delay)
         await asyncio.to_thread(
             repository.release,
             job.id,
             ctx.owner,
-            reschedule=(JobStatus.PROCESSING, utcnow() + timedelta(seconds=delay)),
+            reschedule=(JobStatus.PROCESSING, by_deadline(ctx, job, utcnow() + timedelta(seconds=delay))),
             failed_attempt=True,
         )
         return

@@ -28,6 +28,7 @@ from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
+from pixelmotion.limits import LimitReached, UserLimits, check_user_limits
 from pixelmotion.objects import ObjectNotFound
 from pixelmotion.service import NoPaidClip, cancel_job, create_job, delete_generation, retry_job
 from pixelmotion.store.repository import KeyInFlight, KeyReused
@@ -106,6 +107,16 @@ def accept_job(
     if body.keyframe is not None:
         spec = replace(spec, keyframe_object_key=keyframe_key(services, caller_id, body.keyframe.upload_id))
     provider = services.settings.provider
+    settings = services.settings
+    limits = UserLimits(
+        settings.user_max_active_jobs, settings.user_jobs_per_hour, settings.user_daily_budget_usd
+    )
+    try:
+        check_user_limits(services.repository, caller_id, spec, limits)
+    except LimitReached as reached:
+        raise ApiError(
+            429, reached.code, reached.message, headers={"Retry-After": str(reached.retry_after)}
+        ) from None
     if idempotency_key is None:
         job, created = create_job(services.repository, spec, user_id=caller_id, provider=provider), True
     else:

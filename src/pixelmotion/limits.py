@@ -1,0 +1,65 @@
+"""Per-user limits: jobs running at once, jobs an hour, estimated spend a day.
+
+Checked before a job is accepted; a refusal says which limit and when to come back
+(``retry_after`` seconds), and the API answers 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pixelmotion.jobs.models import JobSpec
+from pixelmotion.jobs.pricing import estimated_cost_usd
+from pixelmotion.store.repository import JobRepository, utcnow
+
+
+@dataclass(frozen=True)
+class UserLimits:
+    max_active_jobs: int = 20
+    jobs_per_hour: int = 200
+    daily_budget_usd: float | None = None  # off unless set
+
+
+class LimitReached(Exception):
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = max(1, retry_after)
+
+
+def check_user_limits(
+    repository: JobRepository, user_id: str, spec: JobSpec, limits: UserLimits, now: datetime | None = None
+) -> None:
+    """Raise ``LimitReached`` if accepting ``spec`` would break one of the user's limits."""
+    now = now or utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    usage = repository.user_usage(user_id, since_hour=now - timedelta(hours=1), since_day=midnight)
+    if usage["active"] >= limits.max_active_jobs:
+        raise LimitReached(
+            "TOO_MANY_ACTIVE_JOBS",
+            f"You have {usage['active']} jobs in progress; the limit is {limits.max_active_jobs}. "
+            "Wait for one to finish.",
+            30,
+        )
+    recent: list[datetime] = usage["created_last_hour"]
+    if len(recent) >= limits.jobs_per_hour:
+        oldest = recent[len(recent) - limits.jobs_per_hour]
+        wait = int((oldest + timedelta(hours=1) - now).total_seconds()) + 1
+        raise LimitReached(
+            "HOURLY_LIMIT",
+            f"You have started {len(recent)} jobs in the last hour; the limit is {limits.jobs_per_hour}.",
+            wait,
+        )
+    if limits.daily_budget_usd is not None and not spec.is_import:
+        spent = sum(estimated_cost_usd(*job) for job in usage["today"])
+        cost = estimated_cost_usd(spec.model, spec.resolution, spec.aspect_ratio, spec.duration)
+        if spent + cost > limits.daily_budget_usd:
+            wait = int((midnight + timedelta(days=1) - now).total_seconds())
+            raise LimitReached(
+                "DAILY_BUDGET",
+                f"This job (about ${cost:.2f}) would take today's spend past your "
+                f"${limits.daily_budget_usd:.2f} budget (${spent:.2f} used). It resets at 00:00 UTC.",
+                wait,
+            )
