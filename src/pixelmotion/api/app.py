@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from pixelmotion.api.views import callbacks, events, health, jobs, plan, uploads, web, webhooks
+from pixelmotion.api.views import admin, callbacks, events, health, jobs, plan, uploads, web, webhooks
 from pixelmotion.bootstrap import Services, delivery_settings
 from pixelmotion.events import listen_for_events, watch_table
 from pixelmotion.metrics import watch_credits
@@ -99,7 +99,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
             expose_headers=["Idempotent-Replayed"],
             max_age=600,
         )
-    for module in (jobs, uploads, webhooks, events, plan, callbacks, health, web):
+    for module in (jobs, uploads, webhooks, events, plan, callbacks, admin, health, web):
         app.include_router(module.router)
     app.mount("/static", web.static_files(), name="static")
     if services.emulator is not None:

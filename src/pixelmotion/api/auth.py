@@ -51,3 +51,14 @@ def stream_caller(request: Request) -> Caller:
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 StreamCaller = Annotated[Caller, Depends(stream_caller)]
+
+
+def service_caller(request: Request) -> Caller:
+    """Admin routes: a token whose ``role`` is ``service_role`` (as Supabase names it)."""
+    caller = authenticate(request)
+    if caller.role != "service_role":
+        raise ApiError(403, "FORBIDDEN", "This route needs a token with role service_role.")
+    return caller
+
+
+ServiceCaller = Annotated[Caller, Depends(service_caller)]

@@ -567,6 +567,32 @@ class JobRepository:
             "today": [(m, r, a, int(d)) for m, r, a, d in day],
         }
 
+    def requeue(self, job_id: str) -> Job | None:
+        """Make an unfinished job due now, whatever lease or backoff held it (admin)."""
+        statement = (
+            jobs_t.update()
+            .where(jobs_t.c.id == job_id, jobs_t.c.status.in_([s.value for s in ACTIVE_STATES]))
+            .values(next_run_at=utcnow(), lease_owner=None, lease_until=None, attempts=0)
+            .returning(jobs_t)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).first()
+        return _job(row) if row else None
+
+    def usage_by_user(self, since: datetime) -> list[dict[str, Any]]:
+        """Per user since ``since``: jobs, how they ended, and what they asked the provider for."""
+        query = sa.select(
+            jobs_t.c.user_id,
+            jobs_t.c.status,
+            jobs_t.c.provider,
+            jobs_t.c.model,
+            jobs_t.c.resolution,
+            jobs_t.c.aspect_ratio,
+            jobs_t.c.duration,
+        ).where(jobs_t.c.created_at >= since)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
     # --- figures for /metrics ------------------------------------------------------------
 
     def count_by_status(self) -> dict[str, int]:

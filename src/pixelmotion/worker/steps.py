@@ -208,9 +208,27 @@ async def expire(ctx: StepContext, job: Job) -> None:
     moved = await asyncio.to_thread(
         ctx.services.repository.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
     )
-    if moved is not None:
-        logger.warning("job %s: timed out in %s", job.id, job.status.value)
+    if moved is None:
+        return
+    logger.warning("job %s: timed out in %s", job.id, job.status.value)
+    if job.luma_generation_id:
         await delete_generation(ctx.services.provider, job.luma_generation_id)
+    elif job.attempts > 0 or job.resubmits > 0:
+        # An earlier create may have reached the provider without our learning its id.
+        await delete_unrecorded_generations(ctx, job)
+
+
+async def delete_unrecorded_generations(ctx: StepContext, job: Job) -> None:
+    """Delete unfinished generations made for this job whose ids it never recorded."""
+    provider = ctx.services.provider
+    try:
+        recent = await provider.list_recent(limit=100)
+    except ProviderError as error:
+        logger.warning("job %s: could not list generations to clean up (%s)", job.id, error.message)
+        return
+    for generation in recent:
+        if generation.state in ("queued", "dreaming") and names_job(generation, job.id):
+            await delete_generation(provider, generation.id)
 
 
 # --- poll ----------------------------------------------------------------------------------
@@ -218,12 +236,8 @@ async def expire(ctx: StepContext, job: Job) -> None:
 
 async def poll(ctx: StepContext, job: Job) -> None:
     """Callbacks are overdue: ask the provider, apply its answer as if it were a callback."""
-    settings = ctx.services.settings
-    if (utcnow() - job.created_at).total_seconds() > settings.job_deadline_seconds:
-        message = "The video model took too long to answer."
-        await asyncio.to_thread(
-            ctx.services.repository.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
-        )
+    if past_deadline(ctx, job):
+        await expire(ctx, job)
         return
     moved = await refresh_from_provider(ctx, job)
     if moved is None or moved.status is job.status:
