@@ -43,6 +43,8 @@ def test_metrics_describe_jobs_callbacks_provider_and_spend(sqlite_app: Running)
     assert value(text, "pixelmotion_provider_spend_today_usd") > 0
     assert value(text, "pixelmotion_provider_credit_balance_usd") > 0
     assert value(text, "pixelmotion_queue_depth") == 0
+    assert value(text, 'pixelmotion_step_duration_seconds_count{outcome="ok",step="process"}') == 1
+    assert value(text, 'pixelmotion_step_duration_seconds_count{outcome="ok",step="submit"}') == 1
     assert "pixelmotion_sse_streams_open" in text
     assert all(
         line.startswith(("pixelmotion_", "#"))

@@ -74,7 +74,11 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics.")
+    ] = None,
+) -> None:
     """Run a worker alone: claims due jobs, submits, polls and processes them."""
     from pixelmotion.bootstrap import bootstrap, delivery_settings
     from pixelmotion.logs import configure_logging
@@ -84,6 +88,10 @@ def worker() -> None:
     settings = _settings()
     configure_logging(settings.log_format)
     services = bootstrap(settings, embed_emulator=False)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=services.metrics.registry)
 
     async def main() -> None:
         from pixelmotion.events import listen_for_events

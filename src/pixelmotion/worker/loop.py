@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -88,16 +89,21 @@ class Worker:
     async def _run_job(self, job: Job) -> None:
         log_context.job_id.set(job.id)  # this task's log lines name the job
         renewer = asyncio.create_task(self._renew(job))
+        step = "expire" if steps.past_deadline(self.context, job) else STEPS[job.status].__name__
+        started, outcome = time.perf_counter(), "ok"
         try:
-            if steps.past_deadline(self.context, job):
+            if step == "expire":
                 await steps.expire(self.context, job)
             else:
                 await STEPS[job.status](self.context, job)
         except asyncio.CancelledError:
+            outcome = "canceled"
             raise
         except Exception as error:
+            outcome = "crashed"
             await self._step_crashed(job, error)
         finally:
+            self.services.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
             renewer.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.services.repository.release, job.id, self.owner)
