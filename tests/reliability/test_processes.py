@@ -1,0 +1,150 @@
+"""Processes dying: a worker killed with SIGKILL mid-processing, and the whole service stopped
+with jobs in every state. Real ``pixelmotion`` processes, as in production; afterwards every
+job ends, each paid once, each completed job processed once more at most."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pixelmotion.store import JobRepository, create_engine
+from tests.databases import postgres_schema_url
+from tests.reliability.conftest import DOWNLOADING, PROMPT, REQUEST, TERMINAL, bill
+from tests.server import free_port, wait_for
+from tests.test_cli import PIXELMOTION, env_for, running, wait_healthy
+
+
+class Deployment:
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.tmp_path = tmp_path
+        self.env = env
+        self.url = f"http://127.0.0.1:{env['PIXELMOTION_PORT']}"
+        self.emulator = f"{self.url}/emulator/luma/dream-machine/v1"
+        token = subprocess.run(
+            [*PIXELMOTION, "token", "--user", "alice"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.engine = create_engine(
+            env.get("PIXELMOTION_DATABASE_URL") or f"sqlite:///{tmp_path / 'pixelmotion.db'}"
+        )
+        self.repository = JobRepository(self.engine)
+
+    def create(self, fault: str = "") -> str:
+        body = {**REQUEST, "prompt": f"{PROMPT} {fault}".strip()}
+        response = httpx.post(f"{self.url}/v1/jobs", json=body, headers=self.headers, timeout=10)
+        assert response.status_code == 202, response.text
+        job_id: str = response.json()["jobId"]
+        return job_id
+
+    def status(self, job_id: str) -> str:
+        job = self.repository.get(job_id)
+        assert job is not None
+        return job.status.value
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/v1/jobs/{job_id}", headers=self.headers).json()
+        return body
+
+    def runs(self, job_id: str) -> int:
+        return sum(1 for e in self.repository.events_after(job_id=job_id) if e.message == DOWNLOADING)
+
+    def bill(self) -> dict[str, int]:
+        return bill(self.emulator, "emulator")
+
+    def wait_terminal(self, job_ids: list[str], timeout: float) -> None:
+        wait_for(
+            lambda: all(self.status(j) in TERMINAL for j in job_ids),
+            timeout=timeout,
+            what="every job to end",
+            interval=0.2,
+        )
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_worker_killed_mid_processing_is_replaced_after_its_lease(tmp_path: Path, database: str) -> None:
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        extra = {"LEASE_SECONDS": "2", "EMULATOR_DREAM_SECONDS": "0.4", "CALLBACK_GRACE_SECONDS": "2"}
+        if database == "postgres":
+            extra["DATABASE_URL"] = stack.enter_context(postgres_schema_url())
+        env = env_for(tmp_path, port, **extra)
+        api = stack.enter_context(running(["serve", "--no-worker"], env, tmp_path / "api.log"))
+        wait_healthy(f"http://127.0.0.1:{port}", api, tmp_path / "api.log")
+        deployment = Deployment(tmp_path, env)
+        stack.callback(deployment.engine.dispose)
+        doomed = stack.enter_context(running(["worker"], env, tmp_path / "doomed.log"))
+        # A slow download keeps the job in processing long enough to be killed there.
+        job_id = deployment.create("[[fault:slow_asset]]")
+        wait_for(lambda: deployment.runs(job_id) == 1, timeout=60, what="processing to start", interval=0.05)
+        held = deployment.repository.get(job_id)
+        assert held is not None and held.status.value == "processing" and held.lease_owner
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(timeout=10)
+
+        stack.enter_context(running(["worker"], env, tmp_path / "heir.log"))
+        deployment.wait_terminal([job_id], timeout=60)
+        job = deployment.job(job_id)
+        assert job["status"] == "completed", job
+        assert deployment.runs(job_id) == 2  # the killed run, then the heir's
+        statuses = [e.status.value for e in deployment.repository.events_after(job_id=job_id)]
+        assert statuses.count("completed") == 1
+        assert deployment.bill() == {"created": 1, "failed": 0, "paid": 1, "deleted": 0}
+        final = deployment.repository.get(job_id)
+        assert final is not None and final.lease_owner is None
+        # The result is whole: every stored output is readable.
+        for name in ("animation.gif", "sheet.png"):
+            response = httpx.get(f"{deployment.url}/v1/jobs/{job_id}/{name}", headers=deployment.headers)
+            assert response.status_code == 200 and response.content, name
+
+
+def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(
+        tmp_path,
+        port,
+        LEASE_SECONDS="2",
+        EMULATOR_DREAM_SECONDS="3",
+        CALLBACK_GRACE_SECONDS="1",
+    )
+    url = f"http://127.0.0.1:{port}"
+    jobs: dict[str, str] = {}
+    with running(["serve"], env, tmp_path / "serve1.log") as first:
+        wait_healthy(url, first, tmp_path / "serve1.log")
+        deployment = Deployment(tmp_path, env)
+        jobs["completed"] = deployment.create()
+        jobs["failed"] = deployment.create("[[fault:fail_generation=Frame moderation failed]]")
+        deployment.wait_terminal([jobs["completed"], jobs["failed"]], timeout=60)
+        jobs["processing"] = deployment.create("[[fault:slow_asset]] [[fault:drop_callbacks]]")
+        jobs["pending"] = deployment.create("[[fault:create_500*4]]")
+        wait_for(lambda: deployment.status(jobs["processing"]) == "processing", timeout=30, what="processing")
+        jobs["dreaming"] = deployment.create("[[fault:delay_callbacks]]")
+        wait_for(
+            lambda: deployment.status(jobs["dreaming"]) in ("queued", "dreaming"),
+            timeout=30,
+            what="a job with the model",
+        )
+        seen = {name: deployment.status(job_id) for name, job_id in jobs.items()}
+        first.send_signal(signal.SIGKILL)  # no chance to tidy up
+        first.wait(timeout=10)
+    assert seen["completed"] == "completed" and seen["failed"] == "failed"
+    assert seen["processing"] == "processing" and seen["pending"] == "pending"
+    assert seen["dreaming"] in ("queued", "dreaming")
+
+    with running(["serve"], env, tmp_path / "serve2.log") as second:
+        wait_healthy(url, second, tmp_path / "serve2.log")
+        deployment.wait_terminal(list(jobs.values()), timeout=90)
+        ends = {name: deployment.job(job_id) for name, job_id in jobs.items()}
+        for name in ("completed", "processing", "pending", "dreaming"):
+            assert ends[name]["status"] == "completed", (name, ends[name])
+            assert 1 <= deployment.runs(jobs[name]) <= 2, name
+        assert ends["failed"]["status"] == "failed"
+        assert ends["failed"]["error"]["code"] == "LUMA_GENERATION_FAILED"
+        assert deployment.bill() == {"created": 5, "failed": 1, "paid": 4, "deleted": 0}
+    deployment.engine.dispose()
