@@ -59,12 +59,17 @@ class Deployment:
         return bill(self.emulator, "emulator")
 
     def wait_terminal(self, job_ids: list[str], timeout: float) -> None:
-        wait_for(
-            lambda: all(self.status(j) in TERMINAL for j in job_ids),
-            timeout=timeout,
-            what="every job to end",
-            interval=0.2,
-        )
+        try:
+            wait_for(
+                lambda: all(self.status(j) in TERMINAL for j in job_ids),
+                timeout=timeout,
+                what="every job to end",
+                interval=0.2,
+            )
+        except AssertionError as error:
+            left = {j: self.repository.get(j) for j in job_ids}
+            detail = {j: (job.status.value, job.attempts, job.next_run_at) for j, job in left.items() if job}
+            raise AssertionError(f"{error}: {detail}") from None
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

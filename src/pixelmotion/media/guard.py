@@ -64,7 +64,7 @@ class AddressGuard:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror:
             raise BlockedAddress(f"the host {host!r} does not resolve") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         if self.is_allowed_host(host, port):
             return addresses[0]
         blocked = [a for a in addresses if not is_public(a)]
