@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench-pipeline bench-events bench-api clean
+.PHONY: run test lint typecheck format bench-pipeline bench-events bench-api bench-faults clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-events: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_latency.py
+
+bench-faults: $(STAMP)
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

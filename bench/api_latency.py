@@ -93,6 +93,9 @@ def main() -> int:
             PIXELMOTION_DATABASE_URL=database_url,
             PIXELMOTION_JWT_SECRET=jwt_secret,
             PIXELMOTION_EMULATOR_DREAM_SECONDS=str(args.dream_seconds),
+            # One benchmark user starts hundreds of jobs: lift the per-user limits.
+            PIXELMOTION_USER_MAX_ACTIVE_JOBS="100000",
+            PIXELMOTION_USER_JOBS_PER_HOUR="100000",
         )
         log = data_dir / "serve.log"
         with open(log, "wb") as handle:

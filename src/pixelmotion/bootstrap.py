@@ -57,7 +57,10 @@ def make_executor(settings: Settings) -> Executor:
     ``spawn`` because forking a process that already runs threads (the server's) is unsafe.
     """
     return ProcessPoolExecutor(
-        max_workers=settings.process_workers, mp_context=multiprocessing.get_context("spawn")
+        max_workers=settings.process_workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=os.nice,
+        initargs=(10,),  # below the API: a render or a decode never delays an answer
     )
 
 

@@ -32,12 +32,21 @@ def collect(
     return events
 
 
+ORDER = ["pending", "queued", "dreaming", "processing", "completed"]
+
+
 def test_a_stream_shows_every_state_in_order_then_ends(app: Running) -> None:
     with app.client() as client:
         job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
-        events = collect(client, f"/v1/jobs/{job_id}/events")
+        # Opened at once: first the current state (the worker may have moved the job
+        # already), then every later change, in order, to the end.
+        live = collect(client, f"/v1/jobs/{job_id}/events")
+        seen = list(dict.fromkeys(e.data["status"] for e in live))
+        assert seen == ORDER[ORDER.index(seen[0]) :]
+        # From the job's beginning (Last-Event-ID 0): every one of the five states.
+        events = collect(client, f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": "0"})
         statuses = list(dict.fromkeys(e.data["status"] for e in events))
-        assert statuses == ["pending", "queued", "dreaming", "processing", "completed"]
+        assert statuses == ORDER
         ids = [e.id for e in events]
         assert ids == sorted(ids) and len(set(ids[1:])) == len(ids) - 1
         assert all(e.event == "job" and e.data["jobId"] == job_id for e in events)

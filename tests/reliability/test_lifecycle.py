@@ -123,3 +123,34 @@ def test_cancel_deletes_the_generation_and_ignores_later_news(tmp_path: Path, sq
         assert not emulator_get(
             app.settings.emulator_base_url, "/generations?limit=100", app.settings.emulator_api_key
         )["generations"]
+
+
+def test_dreaming_news_never_schedules_the_next_look_past_the_deadline() -> None:
+    from datetime import timedelta
+
+    from pixelmotion.jobs.updates import move_for_generation
+    from pixelmotion.store import utcnow
+
+    now = utcnow()
+    deadline = now + timedelta(seconds=5)
+    job = None  # "dreaming" reads nothing of the job
+    move = move_for_generation(
+        job,  # type: ignore[arg-type]
+        state="dreaming",
+        failure_reason=None,
+        video_url=None,
+        now=now,
+        grace_seconds=90,
+        deadline_at=deadline,
+    )
+    assert move is not None and move.values["next_run_at"] == deadline
+    later = move_for_generation(
+        job,  # type: ignore[arg-type]
+        state="dreaming",
+        failure_reason=None,
+        video_url=None,
+        now=now,
+        grace_seconds=2,
+        deadline_at=deadline,
+    )
+    assert later is not None and later.values["next_run_at"] == now + timedelta(seconds=2)

@@ -127,13 +127,20 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
         jobs["failed"] = deployment.create("[[fault:fail_generation=Frame moderation failed]]")
         deployment.wait_terminal([jobs["completed"], jobs["failed"]], timeout=60)
         jobs["processing"] = deployment.create("[[fault:slow_asset]] [[fault:drop_callbacks]]")
-        jobs["pending"] = deployment.create("[[fault:create_500*4]]")
         wait_for(lambda: deployment.status(jobs["processing"]) == "processing", timeout=30, what="processing")
         jobs["dreaming"] = deployment.create("[[fault:delay_callbacks]]")
         wait_for(
             lambda: deployment.status(jobs["dreaming"]) in ("queued", "dreaming"),
             timeout=30,
             what="a job with the model",
+        )
+        # Refused once (500), waiting for its retry. (The emulator forgets its directive
+        # counts at a restart: it is refused once more afterwards.)
+        jobs["pending"] = deployment.create("[[fault:create_500*1]]")
+        wait_for(
+            lambda: (job := deployment.repository.get(jobs["pending"])) is not None and job.attempts >= 1,
+            timeout=30,
+            what="the create to be refused",
         )
         seen = {name: deployment.status(job_id) for name, job_id in jobs.items()}
         first.send_signal(signal.SIGKILL)  # no chance to tidy up

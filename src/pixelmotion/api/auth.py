@@ -41,11 +41,13 @@ def authenticate(request: Request, *, allow_query: bool = False) -> Caller:
         ) from None
 
 
-def current_caller(request: Request) -> Caller:
+# async: these do no I/O (JWKS fetches aside, cached); as plain functions each would cost a
+# hop through the thread pool on every request.
+async def current_caller(request: Request) -> Caller:
     return authenticate(request)
 
 
-def stream_caller(request: Request) -> Caller:
+async def stream_caller(request: Request) -> Caller:
     return authenticate(request, allow_query=True)
 
 
@@ -53,7 +55,7 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 StreamCaller = Annotated[Caller, Depends(stream_caller)]
 
 
-def service_caller(request: Request) -> Caller:
+async def service_caller(request: Request) -> Caller:
     """Admin routes: a token whose ``role`` is ``service_role`` (as Supabase names it)."""
     caller = authenticate(request)
     if caller.role != "service_role":

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
     from pixelmotion.bootstrap import Services
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: a plain function would cost a hop through the thread pool on every request.
     return request.app.state.services  # type: ignore[no-any-return]
 
 

@@ -7,9 +7,11 @@ never move a job backwards and no change goes unrecorded.
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +53,36 @@ class JobRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._listeners: list[EventListener] = []
+        self._claims: str | None = None  # set on a view made by ``as_user``
+
+    # --- acting as a user (Row Level Security) -------------------------------------------
+
+    def as_user(self, user_id: str, claims: dict[str, Any] | None = None) -> JobRepository:
+        """This repository, with every query run as the user: on PostgreSQL each transaction
+        sets the caller's claims and ``SET LOCAL ROLE pixelmotion_user``, so Row Level
+        Security holds even where a query forgot its ``WHERE user_id``."""
+        view = copy.copy(self)
+        view._claims = json.dumps({**(claims or {}), "sub": user_id})
+        return view
+
+    def _scope(self, conn: Connection) -> None:
+        if self._claims is not None and conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.text("SELECT set_config('request.jwt.claims', :claims, true)"), {"claims": self._claims}
+            )
+            conn.execute(sa.text("SET LOCAL ROLE pixelmotion_user"))
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            self._scope(conn)
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            self._scope(conn)
+            yield conn
 
     # --- notification -------------------------------------------------------------------
 
@@ -75,7 +107,7 @@ class JobRepository:
     ) -> Job:
         """Insert a job with its first event; it is due for submission at ``run_at`` (now)."""
         now = now or utcnow()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             job = self._insert_job(conn, spec, user_id=user_id, provider=provider, now=now, run_at=run_at)
             event_id = self._insert_event(conn, job, now)
         self._notify(job, event_id)
@@ -144,7 +176,7 @@ class JobRepository:
             return existing, False
         now = utcnow()
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 job = self._insert_job(conn, spec, user_id=user_id, provider=provider, now=now, run_at=None)
                 conn.execute(
                     idempotency_keys.insert().values(
@@ -163,7 +195,7 @@ class JobRepository:
             .join(jobs_t, jobs_t.c.id == idempotency_keys.c.job_id)
             .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
@@ -177,13 +209,13 @@ class JobRepository:
         query = sa.select(jobs_t).where(jobs_t.c.id == job_id)
         if user_id is not None:
             query = query.where(jobs_t.c.user_id == user_id)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(query).first()
         return _job(row) if row else None
 
     def get_by_generation(self, generation_id: str) -> Job | None:
         query = sa.select(jobs_t).where(jobs_t.c.luma_generation_id == generation_id)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(query).first()
         return _job(row) if row else None
 
@@ -205,7 +237,7 @@ class JobRepository:
         if status is not None:
             query = query.where(jobs_t.c.status == status.value)
         query = query.order_by(jobs_t.c.created_at.desc(), jobs_t.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_job(row) for row in conn.execute(query)]
 
     def recent_durations_seconds(self, limit: int = 20) -> list[float]:
@@ -216,7 +248,7 @@ class JobRepository:
             .order_by(jobs_t.c.completed_at.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [(done - created).total_seconds() for created, done in conn.execute(query)]
 
     # --- changing state -----------------------------------------------------------------
@@ -255,7 +287,7 @@ class JobRepository:
 
     def update_fields(self, job_id: str, status: JobStatus, values: dict[str, Any]) -> Job | None:
         """Record facts (ids, keys) on a job still in ``status``; writes no event."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(
                 jobs_t.update()
                 .where(jobs_t.c.id == job_id, jobs_t.c.status == status.value)
@@ -273,7 +305,7 @@ class JobRepository:
             .values(values)
             .returning(jobs_t)
         )
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(statement).first()
             if row is None:
                 return None
@@ -337,7 +369,7 @@ class JobRepository:
         query = sa.select(webhook_endpoints).where(
             webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.url == url
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(query).first()
         if row is not None:
             return _endpoint(row)
@@ -350,10 +382,10 @@ class JobRepository:
             "disabled_at": None,
         }
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(webhook_endpoints.insert().values(values))
         except sa.exc.IntegrityError:  # made by a concurrent request: use that one
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 return _endpoint(conn.execute(query).one())
         return values
 
@@ -363,18 +395,18 @@ class JobRepository:
             .where(webhook_endpoints.c.user_id == user_id)
             .order_by(webhook_endpoints.c.created_at.desc())
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_endpoint(row) for row in conn.execute(query)]
 
     def webhook_endpoint_by_id(self, endpoint_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
             ).first()
         return _endpoint(row) if row else None
 
     def disable_webhook_endpoint(self, endpoint_id: str) -> None:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 webhook_endpoints.update()
                 .where(webhook_endpoints.c.id == endpoint_id)
@@ -403,7 +435,7 @@ class JobRepository:
             )
             .returning(webhook_deliveries)
         )
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(statement).first()
         return _delivery(row) if row else None
 
@@ -424,7 +456,7 @@ class JobRepository:
         }
         if status == "succeeded":
             values["delivered_at"] = utcnow()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 webhook_deliveries.update().where(webhook_deliveries.c.id == delivery_id).values(values)
             )
@@ -435,7 +467,7 @@ class JobRepository:
             .where(webhook_deliveries.c.job_id == job_id)
             .order_by(webhook_deliveries.c.created_at, webhook_deliveries.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_delivery(row) for row in conn.execute(query)]
 
     def redeliver(self, job_id: str, delivery_id: str) -> dict[str, Any] | None:
@@ -446,7 +478,7 @@ class JobRepository:
             .values(status="pending", next_attempt_at=utcnow(), attempts=0)
             .returning(webhook_deliveries)
         )
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(statement).first()
         return _delivery(row) if row else None
 
@@ -481,13 +513,13 @@ class JobRepository:
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
             .returning(jobs_t)
         )
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(statement).first()
         return _job(row) if row else None
 
     def renew_lease(self, job_id: str, owner: str, *, lease_seconds: float) -> bool:
         until = utcnow() + timedelta(seconds=lease_seconds)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 jobs_t.update()
                 .where(jobs_t.c.id == job_id, jobs_t.c.lease_owner == owner)
@@ -507,7 +539,7 @@ class JobRepository:
 
         A callback may have moved the job while we held it; then its own schedule stands.
         """
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if reschedule is not None:
                 status, when = reschedule
                 values: dict[str, Any] = {"next_run_at": when}
@@ -526,7 +558,7 @@ class JobRepository:
 
     def schedule(self, job_id: str, status: JobStatus, when: datetime) -> None:
         """Make a job due at ``when`` if it is still in ``status`` (e.g. to confirm a callback)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 jobs_t.update()
                 .where(jobs_t.c.id == job_id, jobs_t.c.status == status.value)
@@ -538,7 +570,7 @@ class JobRepository:
     def user_usage(self, user_id: str, *, since_hour: datetime, since_day: datetime) -> dict[str, Any]:
         """What the user has running and has asked for lately (for the limits)."""
         active = [s.value for s in ACTIVE_STATES]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             active_count = conn.execute(
                 sa.select(sa.func.count()).where(jobs_t.c.user_id == user_id, jobs_t.c.status.in_(active))
             ).scalar_one()
@@ -575,7 +607,7 @@ class JobRepository:
             .values(next_run_at=utcnow(), lease_owner=None, lease_until=None, attempts=0)
             .returning(jobs_t)
         )
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             row = conn.execute(statement).first()
         return _job(row) if row else None
 
@@ -590,14 +622,14 @@ class JobRepository:
             jobs_t.c.aspect_ratio,
             jobs_t.c.duration,
         ).where(jobs_t.c.created_at >= since)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     # --- figures for /metrics ------------------------------------------------------------
 
     def count_by_status(self) -> dict[str, int]:
         query = sa.select(jobs_t.c.status, sa.func.count()).group_by(jobs_t.c.status)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {str(status): int(count) for status, count in conn.execute(query)}
 
     def due_count(self, now: datetime | None = None) -> int:
@@ -608,7 +640,7 @@ class JobRepository:
             jobs_t.c.next_run_at <= now,
             sa.or_(jobs_t.c.lease_until.is_(None), jobs_t.c.lease_until < now),
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def submitted_since(self, since: datetime) -> list[tuple[str, str, str, int]]:
@@ -616,7 +648,7 @@ class JobRepository:
         query = sa.select(
             jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
         ).where(jobs_t.c.submitted_at.isnot(None), jobs_t.c.submitted_at >= since)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [(m, r, a, int(d)) for m, r, a, d in conn.execute(query)]
 
     # --- events -------------------------------------------------------------------------
@@ -637,11 +669,11 @@ class JobRepository:
         if user_id is not None:
             query = query.where(job_events.c.user_id == user_id)
         query = query.order_by(job_events.c.id).limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
     def last_event_id(self) -> int:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sa.func.max(job_events.c.id))).scalar()
         return int(value or 0)
 
@@ -658,7 +690,7 @@ class JobRepository:
         outcome: str,
         now: datetime | None = None,
     ) -> int:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             callback_id = conn.execute(
                 provider_callbacks.insert()
                 .values(
@@ -685,7 +717,7 @@ class JobRepository:
             )
             .distinct()
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [str(value) for value in conn.execute(query).scalars()]
 
     def callbacks_for(self, job_id: str) -> list[dict[str, Any]]:
@@ -694,7 +726,7 @@ class JobRepository:
             .where(provider_callbacks.c.job_id == job_id)
             .order_by(provider_callbacks.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
 

@@ -112,17 +112,18 @@ def accept_job(
         settings.user_max_active_jobs, settings.user_jobs_per_hour, settings.user_daily_budget_usd
     )
     try:
-        check_user_limits(services.repository, caller_id, spec, limits)
+        check_user_limits(services.repository.as_user(caller_id), caller_id, spec, limits)
     except LimitReached as reached:
         raise ApiError(
             429, reached.code, reached.message, headers={"Retry-After": str(reached.retry_after)}
         ) from None
+    mine = services.repository.as_user(caller_id)  # inserts go through Row Level Security too
     if idempotency_key is None:
-        job, created = create_job(services.repository, spec, user_id=caller_id, provider=provider), True
+        job, created = create_job(mine, spec, user_id=caller_id, provider=provider), True
     else:
         fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
         try:
-            job, created = services.repository.create_once(
+            job, created = mine.create_once(
                 spec, user_id=caller_id, provider=provider, key=idempotency_key, fingerprint=fingerprint
             )
         except KeyReused:
@@ -167,7 +168,7 @@ def list_jobs(
     project_id: str | None = Query(None, alias="projectId"),
     status: JobStatus | None = Query(None),
 ) -> JobListResponse:
-    jobs = services.repository.list_for_user(
+    jobs = services.repository.as_user(caller.user_id).list_for_user(
         caller.user_id, limit=limit, before=cursor, project_id=project_id, status=status
     )
     estimate = services.estimator.seconds()
@@ -179,7 +180,7 @@ def list_jobs(
 
 def owned_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
     """The caller's job; another user's job is as unknown as a missing one (404)."""
-    job = services.repository.get(job_id, user_id=caller_id)
+    job = services.repository.as_user(caller_id).get(job_id, user_id=caller_id)
     if job is None:
         raise ApiError(404, "JOB_NOT_FOUND", f"No job {job_id} for this user.")
     return job

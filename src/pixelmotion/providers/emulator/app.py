@@ -106,7 +106,7 @@ class Emulator:
             assert self._notifier is not None and self._http is not None
             await self._notifier.close()
             await self._http.aclose()
-            self.store.save()
+            self.store.flush()
             self._notifier = self._lifecycle = self._http = None
 
     def asgi_app(self) -> FastAPI:

@@ -6,9 +6,11 @@ hundred generations at most, and a file that is always whole is worth more than 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,12 +67,19 @@ class Counters:
     spent_cents: float = 0.0  # charged at create, refunded on failure
 
 
+SAVE_DELAY_SECONDS = 0.25
+
+
 class GenerationStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.counters = Counters()
         self._records: dict[str, GenerationRecord] = {}
         self.fault_counts: Counter[str] = Counter()
+        self._dirty = False
+        self._lock = threading.Lock()
+        self._pending: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Future[None] | None = None
 
     def load(self) -> None:
         if not self.path.exists():
@@ -87,11 +96,36 @@ class GenerationStore:
         self._records = {record.id: record for record in records}
 
     def save(self) -> None:
+        """Mark the store changed. On an event loop the write happens a moment later, once
+        for a burst of changes and in a thread: rewriting the whole file on the loop at every
+        change made the embedded emulator slow down the API it shares the loop with."""
+        self._dirty = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self._pending is None:
+            self._pending = loop.call_later(SAVE_DELAY_SECONDS, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._pending = None
+        self._flushing = asyncio.ensure_future(asyncio.to_thread(self.flush))
+
+    def flush(self) -> None:
+        """Write the store now, if it changed since the last write."""
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            self._write()
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "counters": asdict(self.counters),
             "faults": dict(self.fault_counts),
-            "generations": [asdict(record) for record in self._records.values()],
+            "generations": [asdict(record) for record in list(self._records.values())],
         }
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         temporary.write_text(json.dumps(data, separators=(",", ":")), "utf-8")
