@@ -318,6 +318,16 @@ def report(
     print(f"|{'-' * (width + 2)}|-------|")
     for name, value in rows:
         print(f"| {name.ljust(width)} | {value} |")
+    for job_id in wrong:
+        job = jobs[job_id]
+        states = [
+            g["state"] for g in generations if f"/callbacks/luma/{job_id}" in str(g.get("request") or {})
+        ]
+        print(
+            f"job {job_id}: faults {job_faults[job_id]}, {job.status.value if job else '?'}, "
+            f"generations {states}",
+            file=sys.stderr,
+        )
     missing_kinds = [kind for kind in FAULTS if not injected.get(kind)]
     if missing_kinds:
         print(f"not injected (too few jobs): {', '.join(missing_kinds)}", file=sys.stderr)

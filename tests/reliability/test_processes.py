@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,10 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
             what="the create to be refused",
         )
         seen = {name: deployment.status(job_id) for name, job_id in jobs.items()}
+        # The embedded emulator writes its generations 0.25 s after a change (see
+        # test_the_emulator_keeps_a_generation_it_answered_for): let it, so what is tested
+        # here is our restart, not the emulator forgetting a billed generation.
+        time.sleep(0.6)
         first.send_signal(signal.SIGKILL)  # no chance to tidy up
         first.wait(timeout=10)
     assert seen["completed"] == "completed" and seen["failed"] == "failed"
@@ -160,3 +165,38 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
         assert ends["failed"]["error"]["code"] == "LUMA_GENERATION_FAILED"
         assert deployment.bill() == {"created": 5, "failed": 1, "paid": 4, "deleted": 0}
     deployment.engine.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "providers/emulator/store.py (d8d7f07) debounces saves by 0.25 s: create answers 201 "
+        "before the generation is on disk, so a crash right after forgets a generation it "
+        "billed and the job later fails PROVIDER_LOST; add/remove must be written before the "
+        "answer (real Luma keeps what it acknowledged)"
+    ),
+)
+def test_the_emulator_keeps_a_generation_it_answered_for(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(tmp_path, port, EMULATOR_DREAM_SECONDS="30")
+    base = f"http://127.0.0.1:{port}/dream-machine/v1"
+    headers = {"Authorization": "Bearer emulator"}
+    log = tmp_path / "emulator.log"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/ping", headers=headers, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with running(["emulator", "--port", str(port)], env, log) as emulator:
+        wait_for(up, timeout=60, what="the emulator", interval=0.1)
+        body = {"model": "ray-2", "prompt": PROMPT, "resolution": "540p"}
+        created = httpx.post(f"{base}/generations/video", json=body, headers=headers, timeout=10)
+        assert created.status_code == 201
+        emulator.send_signal(signal.SIGKILL)
+        emulator.wait(timeout=10)
+    with running(["emulator", "--port", str(port)], env, log):
+        wait_for(up, timeout=60, what="the emulator again", interval=0.1)
+        again = httpx.get(f"{base}/generations/{created.json()['id']}", headers=headers)
+        assert again.status_code == 200, again.text

@@ -38,6 +38,7 @@ from pixelmotion.worker.backoff import backoff_seconds
 logger = logging.getLogger(__name__)
 
 MAX_SUBMIT_ATTEMPTS = 8
+MIN_SETTLE_SECONDS = 5.0
 MAX_PROCESS_ATTEMPTS = 3
 # Media errors of a downloaded clip that another download may not have: fetched again.
 CLIP_DEFECTS = frozenset({"VIDEO_TRUNCATED", "VIDEO_UNREADABLE"})
@@ -62,7 +63,14 @@ class StepContext:
 
 async def submit(ctx: StepContext, job: Job) -> None:
     services = ctx.services
-    if await adopt_existing_generation(ctx, job):
+    try:
+        if await adopt_existing_generation(ctx, job):
+            return
+    except ProviderError as error:
+        logger.warning("job %s: could not look for an earlier generation (%s)", job.id, error.message)
+        await submit_failed(ctx, job, error)
+        return
+    if await earlier_create_may_land(ctx, job):
         return
     request = GenerationRequest(
         prompt=job.provider_prompt,
@@ -74,9 +82,18 @@ async def submit(ctx: StepContext, job: Job) -> None:
         callback_url=callback_url(services.settings.callback_base_url, services.settings.secret_key, job.id),
         keyframe_url=keyframe_link(services, job),
     )
+    # Mark the create as possibly in flight before sending it: if this worker dies before it
+    # records the answer, whoever takes the job over looks for the generation first.
+    await asyncio.to_thread(
+        services.repository.update_fields, job.id, JobStatus.PENDING, {"submitted_at": utcnow()}
+    )
     try:
         generation = await services.provider.create(request)
     except ProviderError as error:
+        if not error.ambiguous:  # surely not created: nothing is in flight any more
+            await asyncio.to_thread(
+                services.repository.update_fields, job.id, JobStatus.PENDING, {"submitted_at": None}
+            )
         await submit_failed(ctx, job, error)
         return
     services.provider_health.mark_ok()
@@ -134,6 +151,30 @@ async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -
         await refresh_from_provider(ctx, queued)
 
 
+def settle_seconds(ctx: StepContext) -> float:
+    """How long a create whose answer we lost may take to show up in the provider's list:
+    a request still queued in front of the provider when we gave up is created later."""
+    return max(MIN_SETTLE_SECONDS, 3 * ctx.services.settings.provider_timeout_seconds)
+
+
+async def earlier_create_may_land(ctx: StepContext, job: Job) -> bool:
+    """A create was sent for this job and its answer lost (a timeout, a crash), and it has
+    not shown up yet: wait and look again rather than create (and pay) a second time."""
+    if job.submitted_at is None:
+        return False
+    waited = (utcnow() - job.submitted_at).total_seconds()
+    settle = settle_seconds(ctx)
+    if waited >= settle:
+        return False
+    delay = min(settle - waited, max(1.0, settle / 4))
+    logger.info("job %s: an earlier create may still land; looking again in %.1fs", job.id, delay)
+    when = by_deadline(ctx, job, utcnow() + timedelta(seconds=delay))
+    await asyncio.to_thread(
+        ctx.services.repository.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when)
+    )
+    return True
+
+
 async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
     """Before creating, find a generation already made for this job, so none is paid twice:
     one named by a callback that beat our commit, or (after an earlier attempt that may have
@@ -146,17 +187,19 @@ async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
             candidates.append(await provider.get(generation_id))
         except ProviderError:
             continue
-    if not candidates and job.attempts > 0:
-        try:
-            candidates = await provider.list_recent(limit=100)
-        except ProviderError:
-            candidates = []
-    for generation in candidates:
-        if generation.state != "failed" and names_job(generation, job.id):
-            logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
-            await record_submitted(ctx, job, generation)
-            return True
-    return False
+    # attempts > 0: an earlier create failed, perhaps after reaching the provider;
+    # submitted_at while pending: a create was sent and its answer never recorded (a crash).
+    adoptable = [g for g in candidates if g.state != "failed" and names_job(g, job.id)]
+    if not adoptable and (job.attempts > 0 or job.submitted_at is not None):
+        # A failure here propagates: creating without having looked could pay twice.
+        recent = await provider.list_recent(limit=100)
+        adoptable = [g for g in recent if g.state != "failed" and names_job(g, job.id)]
+    if not adoptable:
+        return False
+    generation = adoptable[0]
+    logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
+    await record_submitted(ctx, job, generation)
+    return True
 
 
 async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> None:
