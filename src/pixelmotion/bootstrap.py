@@ -64,13 +64,27 @@ def make_executor(settings: Settings) -> Executor:
     )
 
 
+def make_store(settings: Settings) -> ObjectStore:
+    """Where results, paid clips and uploads live: a directory, or an S3-compatible bucket."""
+    return open_store(
+        settings.storage_url,
+        endpoint_url=settings.s3_endpoint_url or None,
+        region=settings.s3_region or None,
+        access_key_id=settings.s3_access_key_id or None,
+        secret_access_key=settings.s3_secret_access_key or None,
+        public_url=settings.s3_public_url or None,
+    )
+
+
 def make_provider(settings: Settings) -> VideoProvider:
+    timeout = settings.provider_timeout_seconds
     if settings.provider == "luma":
-        return LumaProvider(api_key=settings.luma_api_key, base_url=settings.luma_base_url or None)
+        return LumaProvider(
+            api_key=settings.luma_api_key, base_url=settings.luma_base_url or None, timeout=timeout
+        )
+    base_url = settings.luma_base_url or settings.emulator_base_url
     return LumaProvider(
-        api_key=settings.emulator_api_key,
-        base_url=settings.luma_base_url or settings.emulator_base_url,
-        timeout=settings.provider_timeout_seconds,
+        api_key=settings.emulator_api_key, base_url=base_url, timeout=timeout, name="emulator"
     )
 
 
@@ -107,7 +121,7 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
         settings=settings,
         engine=engine,
         repository=repository,
-        store=open_store(settings.storage_url),
+        store=make_store(settings),
         provider=MeasuredProvider(make_provider(settings), metrics),
         metrics=metrics,
         token_verifier=TokenVerifier(

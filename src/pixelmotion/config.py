@@ -30,6 +30,13 @@ class Settings:
     data_dir: Path = Path("var")
     database_url: str = ""
     storage_url: str = ""
+    # S3-compatible storage (used when storage_url is s3://…); empty: boto3's usual sources.
+    s3_endpoint_url: str = ""
+    s3_public_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = field(default="", repr=False)
+    retention_days: float = 0.0  # 0: keep everything
     public_url: str = ""
     secret_key: str = ""
     jwt_secret: str = ""
@@ -111,7 +118,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=normalize_database_url(
             get("DATABASE_URL") or f"sqlite:///{data_dir / 'pixelmotion.db'}"
         ),
-        storage_url=get("STORAGE_URL") or f"file://{data_dir / 'objects'}",
+        storage_url=_storage_url(get("STORAGE_URL") or f"file://{data_dir / 'objects'}"),
+        s3_endpoint_url=get("S3_ENDPOINT_URL").rstrip("/"),
+        s3_public_url=get("S3_PUBLIC_URL").rstrip("/"),
+        s3_region=get("S3_REGION"),
+        s3_access_key_id=get("S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
+        retention_days=_non_negative(
+            _float(get("RETENTION_DAYS", "0"), "PIXELMOTION_RETENTION_DAYS"), "PIXELMOTION_RETENTION_DAYS"
+        ),
         public_url=public_url,
         allowed_asset_hosts=frozenset(allowed_hosts),
         allowed_webhook_hosts=frozenset(
@@ -172,6 +187,14 @@ def normalize_database_url(url: str) -> str:
     raise SettingsError("PIXELMOTION_DATABASE_URL must start with sqlite:/// or postgresql://")
 
 
+def _storage_url(url: str) -> str:
+    if not url.startswith(("file://", "s3://")):
+        raise SettingsError("PIXELMOTION_STORAGE_URL must start with file:// or s3://")
+    if url.startswith("s3://") and not url[len("s3://") :].split("/", 1)[0]:
+        raise SettingsError("PIXELMOTION_STORAGE_URL needs a bucket: s3://BUCKET[/PREFIX]")
+    return url
+
+
 def _kept_secret(data_dir: Path, name: str) -> str:
     path = data_dir / name
     if path.exists():
@@ -198,6 +221,12 @@ def _int(value: str, name: str) -> int:
 def _positive(value: float, name: str) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be greater than 0")
+    return value
+
+
+def _non_negative(value: float, name: str) -> float:
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more")
     return value
 
 

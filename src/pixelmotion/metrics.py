@@ -125,8 +125,8 @@ class MeasuredProvider:
         generation: Generation = await self._timed("get", self._inner.get(generation_id))
         return generation
 
-    async def list_recent(self, limit: int = 100) -> list[Generation]:
-        listed: list[Generation] = await self._timed("list", self._inner.list_recent(limit))
+    async def list_recent(self, limit: int = 100, offset: int = 0) -> list[Generation]:
+        listed: list[Generation] = await self._timed("list", self._inner.list_recent(limit, offset))
         return listed
 
     async def delete(self, generation_id: str) -> None:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from pixelmotion.security import callback_url
 from tests.reliability.conftest import (
@@ -56,15 +55,6 @@ def test_a_queued_job_past_its_deadline_times_out_and_its_generation_is_deleted(
     run_past_deadline(tmp_path, sqlite_url, dream_seconds="30", phase="queued")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/views/callbacks.py calls receive_callback() without deadline_seconds, so the "
-        "'dreaming' callback schedules the next look at now + CALLBACK_GRACE_SECONDS (90 s) "
-        "and the deadline is enforced that late; pass "
-        "deadline_seconds=services.settings.job_deadline_seconds there"
-    ),
-)
 def test_a_dreaming_job_past_its_deadline_times_out_and_its_generation_is_deleted(
     tmp_path: Path, sqlite_url: str
 ) -> None:

@@ -167,15 +167,6 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
     deployment.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "providers/emulator/store.py (d8d7f07) debounces saves by 0.25 s: create answers 201 "
-        "before the generation is on disk, so a crash right after forgets a generation it "
-        "billed and the job later fails PROVIDER_LOST; add/remove must be written before the "
-        "answer (real Luma keeps what it acknowledged)"
-    ),
-)
 def test_the_emulator_keeps_a_generation_it_answered_for(tmp_path: Path) -> None:
     port = free_port()
     env = env_for(tmp_path, port, EMULATOR_DREAM_SECONDS="30")

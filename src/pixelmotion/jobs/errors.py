@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class ErrorCode(StrEnum):
     PROVIDER_REJECTED = "PROVIDER_REJECTED"  # 400/422 from the provider
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"  # 429/5xx/timeouts on every try
     PROVIDER_LOST = "PROVIDER_LOST"  # the provider no longer knows the generation
     LUMA_GENERATION_FAILED = "LUMA_GENERATION_FAILED"
     DOWNLOAD_FAILED = "DOWNLOAD_FAILED"

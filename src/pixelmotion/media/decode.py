@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -40,7 +38,8 @@ MAX_OUTPUT_FRAMES = 3600
 # Skip H.264/HEVC deblocking when every output pixel averages at least this many source
 # pixels per side: its effect vanishes in the average, and it saves ~30 % of decode time.
 FAST_DECODE_MIN_SCALE = 6.0
-_IN_FLIGHT = 3
+# Decoder threads (frame and slice threading): at least 2 even on a small machine.
+DECODE_THREADS = max(2, min(8, os.cpu_count() or 2))
 
 _MP4_BRANDS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 
@@ -221,7 +220,9 @@ class Decoder:
         return AreaScaler(frame.width, frame.height, out_w, out_h, placement)
 
     def _configure_decoder(self) -> None:
-        self.stream.thread_type = "AUTO"
+        ctx = self.stream.codec_context
+        ctx.thread_type = "AUTO"
+        ctx.thread_count = DECODE_THREADS
         scale = min(self.info.width / self.opts.width, self.info.height / self.opts.height)
         if scale >= FAST_DECODE_MIN_SCALE and self.info.codec in ("h264", "hevc"):
             self.stream.codec_context.options = {"skip_loop_filter": "all"}
@@ -229,22 +230,14 @@ class Decoder:
     def frames(self, progress: Callable[[float], None] | None = None) -> Iterator[ByteArray]:
         """Yield exactly one picture per output frame, in order.
 
-        Chosen frames are downscaled on a helper thread while the next ones decode (both
-        release the GIL); at most ``_IN_FLIGHT`` full-size frames wait at any time.
+        Each chosen frame is scaled as soon as it is decoded (one swscale call, without the
+        GIL) while the decoder's own threads work ahead on the next ones.
         """
         self._configure_decoder()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixelmotion-scale") as pool:
-            pending: deque[tuple[Future[ByteArray], int]] = deque()
-            for frame, count in self._chosen(progress):
-                pending.append((pool.submit(self._picture, frame), count))
-                while len(pending) > _IN_FLIGHT or (pending and pending[0][0].done()):
-                    future, repeat = pending.popleft()
-                    picture = future.result()
-                    yield from (picture for _ in range(repeat))
-            while pending:
-                future, repeat = pending.popleft()
-                picture = future.result()
-                yield from (picture for _ in range(repeat))
+        for frame, count in self._chosen(progress):
+            picture = self._picture(frame)
+            for _ in range(count):
+                yield picture
 
     def _picture(self, frame: av.VideoFrame) -> ByteArray:
         assert self.scaler is not None

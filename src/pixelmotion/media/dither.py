@@ -20,6 +20,7 @@ STABLE_LEVELS = 4
 EXACT_LIMIT = 1_000_000
 LUT_BITS = 7
 _CHUNK = 1 << 16
+_KEY_CHUNK = 1 << 18
 
 _BAYER_8 = np.array(
     [
@@ -64,17 +65,29 @@ class NearestColor:
         """``pixels``: n×3 uint8 RGB. Returns n palette indices."""
         if len(pixels) * len(self.palette) <= EXACT_LIMIT:
             return self.exact(pixels)
-        shift = 8 - LUT_BITS
-        keys = (pixels[:, 0] >> shift).astype(np.int32) << (2 * LUT_BITS)
-        keys |= (pixels[:, 1] >> shift).astype(np.int32) << LUT_BITS
-        keys |= pixels[:, 2] >> shift
-        used = np.flatnonzero(np.bincount(keys, minlength=1 << (3 * LUT_BITS)))
+        keys = np.empty(len(pixels), dtype=np.uint32)
+        seen = np.zeros(1 << (3 * LUT_BITS), dtype=bool)
+        # Chunks keep the temporaries in cache.
+        for start in range(0, len(pixels), _KEY_CHUNK):
+            part = keys[start : start + _KEY_CHUNK]
+            cells = pixels[start : start + _KEY_CHUNK] >> (8 - LUT_BITS)
+            np.copyto(part, cells[:, 0])
+            part <<= LUT_BITS
+            part |= cells[:, 1]
+            part <<= LUT_BITS
+            part |= cells[:, 2]
+            seen[part] = True
+        used = np.flatnonzero(seen)
         mask = (1 << LUT_BITS) - 1
         cells = np.stack([used >> (2 * LUT_BITS), (used >> LUT_BITS) & mask, used & mask], 1)
+        shift = 8 - LUT_BITS
         centres = cells.astype(np.float32) * (1 << shift) + ((1 << shift) - 1) / 2
         lut = np.zeros(1 << (3 * LUT_BITS), dtype=np.uint8)
         lut[used] = self.exact(centres)
-        return np.asarray(lut[keys], dtype=np.uint8)
+        out = np.empty(len(pixels), dtype=np.uint8)
+        for start in range(0, len(pixels), _KEY_CHUNK):
+            np.take(lut, keys[start : start + _KEY_CHUNK], out=out[start : start + _KEY_CHUNK])
+        return out
 
 
 def _bayer_offsets(height: int, width: int, palette: ByteArray) -> FloatArray:
@@ -110,6 +123,15 @@ def _abs_diff_max(a: ByteArray, b: ByteArray) -> ByteArray:
     return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
 
 
+def hold_still_pixels(frames: ByteArray) -> None:
+    """In place: a pixel keeps the value it had in the previous frame while no channel of
+    its source moved by more than STABLE_LEVELS since that value was taken (the anchor)."""
+    for i in range(1, len(frames)):
+        previous, frame = frames[i - 1], frames[i]
+        hold = _abs_diff_max(frame, previous) <= STABLE_LEVELS
+        np.copyto(frame, previous, where=hold[..., None])
+
+
 def nearest_indices(frames: ByteArray, palette: ByteArray, dither: str) -> npt.NDArray[np.uint8]:
     """Each pixel's palette index, frame by frame, before temporal stabilisation."""
     n, h, w, _ = frames.shape
@@ -124,14 +146,8 @@ def nearest_indices(frames: ByteArray, palette: ByteArray, dither: str) -> npt.N
     return NearestColor(palette)(source.reshape(-1, 3)).reshape(n, h, w)
 
 
-def map_frames(frames: ByteArray, palette: ByteArray, dither: str) -> npt.NDArray[np.uint8]:
-    """N×H×W×3 uint8 frames to N×H×W palette indices, stable over time.
-
-    A pixel keeps its previous index while no channel of its source moved by more than
-    STABLE_LEVELS since that index was chosen.
-    """
-    check_dither(dither)
-    out = nearest_indices(frames, palette, dither)
+def _floyd_stable(frames: ByteArray, palette: ByteArray) -> npt.NDArray[np.uint8]:
+    out = nearest_indices(frames, palette, "floyd")
     anchor = frames[0].copy()
     for i in range(1, len(frames)):
         frame = frames[i]
@@ -139,3 +155,22 @@ def map_frames(frames: ByteArray, palette: ByteArray, dither: str) -> npt.NDArra
         np.copyto(out[i], out[i - 1], where=hold)
         np.copyto(anchor, frame, where=~hold[..., None])
     return out
+
+
+def map_frames(
+    frames: ByteArray, palette: ByteArray, dither: str, *, overwrite: bool = False
+) -> npt.NDArray[np.uint8]:
+    """N×H×W×3 uint8 frames to N×H×W palette indices, stable over time.
+
+    A pixel keeps its previous index while no channel of its source moved by more than
+    STABLE_LEVELS since that index was chosen. For ``none`` and ``bayer`` the index is a
+    function of the pixel's anchored value (and position), so the frames are anchored first
+    (:func:`hold_still_pixels`) and then all mapped at once. ``overwrite=True`` lets the
+    anchoring happen in ``frames`` itself instead of a copy.
+    """
+    check_dither(dither)
+    if dither == "floyd":
+        return _floyd_stable(frames, palette)
+    anchored = frames if overwrite else frames.copy()
+    hold_still_pixels(anchored)
+    return nearest_indices(anchored, palette, dither)

@@ -87,7 +87,7 @@ def pixelate_video(
     chosen = fixed if fixed is not None else build_palette(frames, colors)
     if progress is not None:
         progress(_DECODE_SHARE + _PALETTE_SHARE)
-    indices = map_frames(frames, chosen, dither)
+    indices = map_frames(frames, chosen, dither, overwrite=True)
     timings["palette"] = _ms_since(step)
     if progress is not None:
         progress(1.0)

@@ -33,15 +33,16 @@ def sample_pixels(frames: ByteArray, limit: int = SAMPLE_PIXELS) -> ByteArray:
 
 def histogram(pixels: ByteArray) -> tuple[FloatArray, FloatArray]:
     """Bin colours; return (mean colour of each occupied bin, pixel count of each bin)."""
-    shift = 8 - HIST_BITS
-    p = pixels.astype(np.int32)
-    keys = ((p[:, 0] >> shift) << (2 * HIST_BITS)) | ((p[:, 1] >> shift) << HIST_BITS) | (p[:, 2] >> shift)
+    cells = pixels >> (8 - HIST_BITS)
+    keys = cells[:, 0].astype(np.uint16) << (2 * HIST_BITS)
+    keys |= cells[:, 1].astype(np.uint16) << HIST_BITS
+    keys |= cells[:, 2]
     size = 1 << (3 * HIST_BITS)
     counts = np.bincount(keys, minlength=size).astype(np.float64)
     used = np.flatnonzero(counts)
     means = np.empty((used.size, 3), dtype=np.float64)
     for c in range(3):
-        sums = np.bincount(keys, weights=p[:, c], minlength=size)
+        sums = np.bincount(keys, weights=pixels[:, c], minlength=size)
         means[:, c] = sums[used] / counts[used]
     return means, counts[used]
 

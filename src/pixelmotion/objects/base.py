@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +24,18 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def delete_prefix(self, prefix: str) -> int: ...
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete the object ``prefix`` and everything below ``prefix/``; the count deleted."""
+        ...
+
+    def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        """Delete the objects below ``prefix/`` last written before ``cutoff`` (retention)."""
+        ...
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        """A URL a client may GET the object from directly until it expires; None when the
+        store has no such thing (a local directory: the API serves the file itself)."""
+        ...
 
 
 def validate_key(key: str) -> str:

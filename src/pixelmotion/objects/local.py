@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from pixelmotion.objects.base import ObjectNotFound, validate_key
@@ -58,3 +59,21 @@ class LocalObjectStore:
             target.unlink()
             return 1
         return 0
+
+    def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        target = self._path(prefix.rstrip("/"))
+        if not target.is_dir():
+            return 0
+        limit = cutoff.timestamp()
+        count = 0
+        for path in target.rglob("*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < limit:
+                    path.unlink()
+                    count += 1
+            except FileNotFoundError:  # deleted meanwhile (another worker's pass)
+                continue
+        return count
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        return None

@@ -64,10 +64,10 @@ class LumaProvider:
         except ValueError as error:
             raise _unreadable(error) from None
 
-    async def list_recent(self, limit: int = 100) -> list[Generation]:
+    async def list_recent(self, limit: int = 100, offset: int = 0) -> list[Generation]:
         """The newest generations first, as Luma lists them."""
         try:
-            response = await self._client.generations.with_raw_response.list(limit=limit, offset=0)
+            response = await self._client.generations.with_raw_response.list(limit=limit, offset=offset)
             payload = _json_object(await response.json())
             items = payload.get("generations")
             if not isinstance(items, list):

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from pixelmotion.providers.base import (
     GenerationNotFound,
     GenerationRequest,
     ProviderError,
+    VideoProvider,
 )
 from pixelmotion.security import callback_url, keyframe_url
 from pixelmotion.service import apply_generation, deadline_of, delete_generation, names_job
@@ -192,7 +193,7 @@ async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
     adoptable = [g for g in candidates if g.state != "failed" and names_job(g, job.id)]
     if not adoptable and (job.attempts > 0 or job.submitted_at is not None):
         # A failure here propagates: creating without having looked could pay twice.
-        recent = await provider.list_recent(limit=100)
+        recent = await generations_since(provider, job.submitted_at or job.created_at)
         adoptable = [g for g in recent if g.state != "failed" and names_job(g, job.id)]
     if not adoptable:
         return False
@@ -200,6 +201,32 @@ async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
     logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
     await record_submitted(ctx, job, generation)
     return True
+
+
+LIST_PAGE = 100
+LIST_MAX_PAGES = 20
+
+
+async def generations_since(provider: VideoProvider, since: datetime) -> list[Generation]:
+    """The provider's generations created since ``since`` (a minute's margin for clocks),
+    paging back through its newest-first list: with many jobs in flight, the one we look
+    for may be far from the top."""
+    found: list[Generation] = []
+    oldest_wanted = since - timedelta(minutes=1)
+    for page in range(LIST_MAX_PAGES):
+        batch = await provider.list_recent(limit=LIST_PAGE, offset=page * LIST_PAGE)
+        found.extend(batch)
+        if len(batch) < LIST_PAGE or any(_created(g) < oldest_wanted for g in batch):
+            break
+    return found
+
+
+def _created(generation: Generation) -> datetime:
+    try:
+        moment = datetime.fromisoformat((generation.created_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # unknown: keep paging rather than stop early
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> None:
@@ -225,8 +252,12 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
             failed_attempt=True,
         )
         return
-    code = ErrorCode.PROVIDER_REJECTED
-    message = f"The video model refused the request: {error.message}"
+    if error.retryable or error.ambiguous:
+        code = ErrorCode.PROVIDER_UNAVAILABLE
+        message = f"The video model stayed unavailable after {job.attempts + 1} tries: {error.message}"
+    else:
+        code = ErrorCode.PROVIDER_REJECTED
+        message = f"The video model refused the request: {error.message}"
     await asyncio.to_thread(repository.apply, job.id, failure_move(code, message, {"status": error.status}))
 
 
@@ -265,7 +296,7 @@ async def delete_unrecorded_generations(ctx: StepContext, job: Job) -> None:
     """Delete unfinished generations made for this job whose ids it never recorded."""
     provider = ctx.services.provider
     try:
-        recent = await provider.list_recent(limit=100)
+        recent = await generations_since(provider, job.submitted_at or job.created_at)
     except ProviderError as error:
         logger.warning("job %s: could not list generations to clean up (%s)", job.id, error.message)
         return

@@ -51,6 +51,7 @@ async def handle_callback(
         job,
         generation,
         grace_seconds=services.settings.callback_grace_seconds,
+        deadline_seconds=services.settings.job_deadline_seconds,
     )
     services.metrics.callbacks.labels(outcome.value).inc()
     if outcome is CallbackOutcome.REFUSED:

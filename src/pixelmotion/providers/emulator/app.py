@@ -136,6 +136,9 @@ class Emulator:
         for name in record.faults:
             self.store.fault_counts[name] += 1
         self.store.add(record)
+        # On disk before the answer, as Luma keeps what it acknowledged (and billed); written
+        # in a thread so the loop, shared with the service when embedded, keeps serving.
+        await asyncio.to_thread(self.store.flush)
         self._run(record)
         return record.generation, fault == "create_timeout"
 
@@ -181,6 +184,7 @@ class Emulator:
             raise LumaRequestError(404, NOT_FOUND)
         self.store.counters.deleted += 1
         self.store.save()
+        await asyncio.to_thread(self.store.flush)
 
     def stats(self) -> dict[str, Any]:
         return {**asdict(self.store.counters), "faults": dict(self.store.fault_counts)}
