@@ -1,13 +1,16 @@
 """Pixel-art pipeline benchmark: pixelmotion vs the ffmpeg CLI palette route, same clips.
 
-Run: .venv/bin/python bench/pipeline.py [--rounds 5] [--quick]
+Run: .venv/bin/python bench/pipeline.py [--rounds 5] [--quick]   (about 3–4 minutes)
 
 For each clip and case it times (median of N rounds after one warm-up, runs interleaved so
-machine noise hits all three alike): our pipeline in-process (``pixelate_video`` + GIF), the
+machine noise hits all three alike; N = --rounds for the headline 64×64 case, about half as
+many for the larger cases): our pipeline in-process (``pixelate_video`` + GIF), the
 ffmpeg CLI (``palettegen``/``paletteuse`` to a GIF, the static binary of imageio-ffmpeg), and
 PyAV decoding alone (the floor). Quality, for us and for ffmpeg: PSNR against the exact
 area-downscaled source frames, and flicker (share of pixels whose output colour changes
-between consecutive frames while the source moved by 3 levels or less).
+between consecutive frames while the source moved by 3 levels or less). Besides wall time it
+reports CPU seconds (ours: this process, all threads; ffmpeg: the child process), which the
+other load on a shared machine disturbs less, and the load average before and after.
 
 Clips (cached in $PIXELMOTION_BENCH_CACHE or ~/.cache/pixelmotion-bench):
 - the emulator's renderer (``pixelmotion.providers.emulator.render.render_clip``) when it
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -166,10 +170,17 @@ def run_decode(src: Path) -> int:
         return sum(1 for _ in container.decode(stream))
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its children)."""
+    start, cpu = time.perf_counter(), _cpu_seconds()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu_seconds() - cpu
 
 
 def read_gif(path: Path) -> np.ndarray:
@@ -196,10 +207,12 @@ def reference_frames(src: Path, w: int, h: int) -> tuple[np.ndarray, np.ndarray]
     with av.open(str(src)) as container:
         for frame in container.decode(video=0):
             rgb = frame.to_ndarray(format="rgb24").astype(np.float64)
+            height, width = rgb.shape[:2]
             if rows is None:
-                rows, cols = area_weights(rgb.shape[0], h), area_weights(rgb.shape[1], w)
-            small = np.einsum("ij,jkc->ikc", rows, rgb)
-            frames.append(np.einsum("lk,ikc->ilc", cols, small))
+                rows, cols = area_weights(height, h), area_weights(width, w)
+            # The same sums as einsum("ij,jkc->ikc") then over columns, as two BLAS products.
+            small = (rows @ rgb.reshape(height, width * 3)).reshape(h, width, 3)
+            frames.append((small.transpose(0, 2, 1) @ cols.T).transpose(0, 2, 1))
             times.append(float(frame.time or 0.0))
     return np.array(times) - times[0], np.stack(frames)
 
@@ -247,10 +260,14 @@ def bench_case(
     for fn in runs.values():
         fn()  # warm-up
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(rounds):
         for key, fn in runs.items():
-            times[key].append(timed(fn))
+            wall, cpu = timed(fn)
+            times[key].append(wall)
+            cpus[key].append(cpu)
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
     ours_rgb = run_ours(src, ours_gif, w, h, colors, fps)
     ref_t, refs = reference_frames(src, w, h)
     ours_q = quality(ours_rgb, fps, ref_t, refs)
@@ -266,6 +283,10 @@ def bench_case(
         "ffmpeg_s": med["ffmpeg"],
         "decode_s": med["decode"],
         "ratio": med["ours"] / med["ffmpeg"],
+        "rounds": rounds,
+        "ours_cpu_s": cpu_med["ours"],
+        "ffmpeg_cpu_s": cpu_med["ffmpeg"],
+        "cpu_ratio": cpu_med["ours"] / cpu_med["ffmpeg"],
         "ours_psnr": ours_q["psnr"],
         "ffmpeg_psnr": ff_q["psnr"],
         "ours_flicker": ours_q["flicker"],
@@ -292,7 +313,8 @@ def print_row(r: dict[str, Any]) -> None:
     print(
         f"{r['clip']:<24} {r['case']:<17} {r['frames']:>4}  "
         f"ours {r['ours_s']:.3f}s  ffmpeg {r['ffmpeg_s']:.3f}s  decode {r['decode_s']:.3f}s  "
-        f"ratio {r['ratio']:.2f}  PSNR {r['ours_psnr']:.2f}/{r['ffmpeg_psnr']:.2f} dB  "
+        f"ratio {r['ratio']:.2f} (cpu {r['ours_cpu_s']:.2f}/{r['ffmpeg_cpu_s']:.2f}s = {r['cpu_ratio']:.2f}, "
+        f"{r['rounds']} rounds)  PSNR {r['ours_psnr']:.2f}/{r['ffmpeg_psnr']:.2f} dB  "
         f"flicker {100 * r['ours_flicker']:.2f}%/{100 * r['ffmpeg_flicker']:.2f}%  "
         f"gif {r['ours_gif_kb']:.0f}/{r['ffmpeg_gif_kb']:.0f} KB  "
         f"sheet {r['sheet_kb']:.1f} KB ({r['sheet_frames']} fr)",
@@ -302,27 +324,42 @@ def print_row(r: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the 64x64 case (default 5)")
+    parser.add_argument(
+        "--other-rounds", type=int, default=None, help="rounds of the larger cases (default: half, >= 2)"
+    )
     parser.add_argument("--quick", action="store_true", help="only the 64x64 case")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    other_rounds = args.other_rounds if args.other_rounds is not None else max(2, (args.rounds + 1) // 2)
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = [reference_clip(), *real_clips()]
     big = clip_1080p()
     cases = CASES[:1] if args.quick else CASES
     results = []
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    loads = " ".join(f"{v:.2f}" for v in load_before)
+    print(f"load average before: {loads} on {os.cpu_count()} CPUs")
     print("ours/ffmpeg figures: time (median), PSNR, flicker, GIF size; sheet = ours, fit=crop")
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in clips:
             for case in cases:
-                results.append(bench_case(name, path, case, args.rounds, Path(tmp)))
+                rounds = args.rounds if case == CASES[0] else other_rounds
+                results.append(bench_case(name, path, case, rounds, Path(tmp)))
                 print_row(results[-1])
         results.append(bench_case(big[0], big[1], CASES[0], args.rounds, Path(tmp)))
         print_row(results[-1])
     rss = peak_rss_mb(big[1], 64, 64, 16, 24)
     print(f"peak RSS, {big[0]} → 64x64/16c/24fps: {rss:.0f} MB")
+    load_after = os.getloadavg()
+    print(
+        f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
+        f"benchmark took {time.perf_counter() - started:.0f} s"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "peak_rss_mb": rss}, indent=1))
+        summary = {"results": results, "peak_rss_mb": rss, "load": [load_before, load_after]}
+        args.json.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import subprocess
+import time
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,10 +135,14 @@ def stream_statuses(url: str, token: str) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"}
     job_id = httpx.post(f"{url}/v1/jobs", json=REQUEST, headers=headers).json()["jobId"]
     statuses: list[str] = []
+    deadline = time.monotonic() + 120
     with httpx.stream("GET", f"{url}/v1/jobs/{job_id}/events", headers=headers, timeout=90) as response:
         for item in read_events(response):
             if isinstance(item, Event):
                 statuses.append(item.data["status"])
+            if time.monotonic() > deadline:  # keep-alives would otherwise wait forever
+                job = httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers).json()
+                raise AssertionError(f"stream still open after 120 s; saw {statuses}; the job is now {job}")
     return list(dict.fromkeys(statuses))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.api.conftest import Running
@@ -21,6 +23,7 @@ def collect(
     client: httpx.Client, path: str, headers: dict[str, str] | None = None, stop_after: int | None = None
 ) -> list[Event]:
     events: list[Event] = []
+    deadline = time.monotonic() + 90
     with client.stream("GET", path, headers=headers or {}, timeout=60) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -29,6 +32,10 @@ def collect(
                 events.append(item)
                 if stop_after is not None and len(events) >= stop_after:
                     break
+            # Keep-alives would hold a stream that never ends open forever: fail instead.
+            assert time.monotonic() < deadline, (
+                f"stream still open after 90 s; got {[e.data['status'] for e in events]}"
+            )
     return events
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from pixelmotion.api.docs import install_docs
 from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from pixelmotion.api.views import admin, callbacks, events, health, jobs, plan, uploads, web, webhooks
@@ -84,6 +85,8 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
         version="0.1.0",
         description="Prompt or video in, editable pixel-art animation out.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from this app's own files
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -102,6 +105,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     for module in (jobs, uploads, webhooks, events, plan, callbacks, admin, health, web):
         app.include_router(module.router)
     app.mount("/static", web.static_files(), name="static")
+    install_docs(app)
     if services.emulator is not None:
         app.mount("/emulator/luma", services.emulator.asgi_app())
     return app

@@ -19,27 +19,91 @@ AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
 Dither = Literal["none", "bayer", "floyd"]
 Fit = Literal["crop", "contain", "stretch"]
 
+# Examples shown in the OpenAPI description (and by /docs); one job throughout.
+EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8b-9c7d-2a1f0e6b9d55"
+EXAMPLE_UPLOAD_ID = "9b1c2d3e4f5a67890b1c2d3e4f5a6789"
+EXAMPLE_OUTPUTS = {
+    "frames": f"/v1/jobs/{EXAMPLE_JOB_ID}/frames",
+    "indexed": f"/v1/jobs/{EXAMPLE_JOB_ID}/frames?format=indexed",
+    "sheet": f"/v1/jobs/{EXAMPLE_JOB_ID}/sheet.png",
+    "sheetJson": f"/v1/jobs/{EXAMPLE_JOB_ID}/sheet.json",
+    "gif": f"/v1/jobs/{EXAMPLE_JOB_ID}/animation.gif",
+}
+EXAMPLE_JOB: dict[str, Any] = {
+    "jobId": EXAMPLE_JOB_ID,
+    "status": "completed",
+    "progress": 100,
+    "progressMessage": "Done!",
+    "estimatedTimeSeconds": 90,
+    "totalFrames": 60,
+    "error": None,
+    "createdAt": "2026-05-04T10:00:00.000000Z",
+    "updatedAt": "2026-05-04T10:01:31.500000Z",
+    "completedAt": "2026-05-04T10:01:31.500000Z",
+    "outputs": EXAMPLE_OUTPUTS,
+    "prompt": "a knight swinging a sword",
+    "width": 64,
+    "height": 64,
+    "colorCount": 16,
+    "fps": 12,
+    "duration": 5,
+    "model": "ray-2",
+    "resolution": "720p",
+    "aspectRatio": "1:1",
+    "loop": False,
+    "dither": "none",
+    "fit": "crop",
+    "projectId": None,
+    "estimatedCostUsd": 0.3981,
+}
+EXAMPLE_FAILED_JOB: dict[str, Any] = {
+    **EXAMPLE_JOB,
+    "status": "failed",
+    "progress": 60,
+    "progressMessage": "The video model could not make this clip: Job failed",
+    "totalFrames": None,
+    "error": {
+        "code": "LUMA_GENERATION_FAILED",
+        "message": "The video model could not make this clip: Job failed",
+    },
+    "completedAt": None,
+    "outputs": {},
+}
+
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 class UrlSource(CamelModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"type": "url", "url": "https://example.com/clips/walk.mp4"}]},
+    )
 
     type: Literal["url"]
     url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://")
 
 
 class UploadSource(CamelModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"type": "upload", "uploadId": EXAMPLE_UPLOAD_ID}]},
+    )
 
     type: Literal["upload"]
     upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 class KeyframeSource(CamelModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"uploadId": EXAMPLE_UPLOAD_ID}]},
+    )
 
     upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
@@ -47,7 +111,41 @@ class KeyframeSource(CamelModel):
 class CreateJobRequest(CamelModel):
     """A prompt for the video model, or (with ``source``) the user's own video to pixelate."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "prompt": "a knight swinging a sword",
+                    "width": 64,
+                    "height": 64,
+                    "colorCount": 16,
+                    "fps": 12,
+                },
+                {
+                    "prompt": "a slime bouncing",
+                    "width": 32,
+                    "height": 32,
+                    "colorCount": 8,
+                    "fps": 12,
+                    "duration": 5,
+                    "loop": True,
+                    "dither": "bayer",
+                    "aspectRatio": "1:1",
+                    "webhookUrl": "https://example.com/hooks/pixelmotion",
+                },
+                {
+                    "source": {"type": "url", "url": "https://example.com/clips/walk.mp4"},
+                    "width": 48,
+                    "height": 48,
+                    "colorCount": 16,
+                    "fps": 12,
+                },
+            ]
+        },
+    )
 
     prompt: str | None = Field(default=None, min_length=rules.PROMPT_MIN, max_length=rules.PROMPT_MAX)
     source: Annotated[UrlSource | UploadSource, Field(discriminator="type")] | None = None
@@ -71,6 +169,19 @@ class CreateJobRequest(CamelModel):
 
 
 class CreateJobResponse(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "jobId": EXAMPLE_JOB_ID,
+                    "status": "pending",
+                    "estimatedTimeSeconds": 90,
+                    "webhookSecret": None,
+                }
+            ]
+        }
+    )
+
     job_id: str
     status: str
     estimated_time_seconds: int
@@ -80,16 +191,42 @@ class CreateJobResponse(CamelModel):
 
 
 class PlanCreateResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "success": True,
+                    "data": {
+                        "jobId": EXAMPLE_JOB_ID,
+                        "status": "pending",
+                        "estimatedTimeSeconds": 90,
+                        "webhookSecret": None,
+                    },
+                }
+            ]
+        }
+    )
+
     success: bool = True
     data: CreateJobResponse
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"code": "LUMA_GENERATION_FAILED", "message": "The video model could not make this clip"}
+            ]
+        }
+    )
+
     code: str
     message: str
 
 
 class JobResponse(CamelModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_JOB, EXAMPLE_FAILED_JOB]})
+
     job_id: str
     status: str
     progress: int
@@ -151,6 +288,10 @@ class JobResponse(CamelModel):
 
 
 class JobListResponse(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"jobs": [EXAMPLE_JOB], "nextCursor": "2026-05-04T10:00:00+00:00"}]}
+    )
+
     jobs: list[JobResponse]
     next_cursor: str | None
 
@@ -160,18 +301,41 @@ def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
 
 
 class UploadResponse(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"uploadId": EXAMPLE_UPLOAD_ID, "bytes": 1843200, "kind": "video"}]}
+    )
+
     upload_id: str
     bytes: int
     kind: Literal["video", "image"]
 
 
 class WebhookEndpointRequest(CamelModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"url": "https://example.com/hooks/pixelmotion"}]},
+    )
 
     url: str = Field(max_length=2048, pattern=r"^https?://")
 
 
 class WebhookEndpointResponse(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f",
+                    "url": "https://example.com/hooks/pixelmotion",
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    "disabled": False,
+                    "createdAt": "2026-05-04T09:58:12.000000Z",
+                }
+            ]
+        }
+    )
+
     id: str
     url: str
     secret: str
@@ -180,6 +344,24 @@ class WebhookEndpointResponse(CamelModel):
 
 
 class DeliveryResponse(CamelModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2b7c1d0e-9f8a-4b6c-8d5e-3f2a1b0c9d8e",
+                    "eventType": "job.completed",
+                    "status": "succeeded",
+                    "attempts": 1,
+                    "lastStatusCode": 204,
+                    "lastError": None,
+                    "nextAttemptAt": None,
+                    "createdAt": "2026-05-04T10:01:31.500000Z",
+                    "deliveredAt": "2026-05-04T10:01:31.700000Z",
+                }
+            ]
+        }
+    )
+
     id: str
     event_type: str
     status: str

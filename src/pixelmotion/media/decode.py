@@ -203,6 +203,7 @@ class Decoder:
         self.decoded = 0
         self.rotation = 0
         self.scaler: AreaScaler | None = None
+        self.channels = 3
         self.end_time = 0.0
 
     def close(self) -> None:
@@ -217,7 +218,7 @@ class Decoder:
         aspect = float(sar) if sar else 1.0
         placement = place(frame.width, frame.height, out_w, out_h, self.opts.fit, aspect)
         self.rotation = rotation
-        return AreaScaler(frame.width, frame.height, out_w, out_h, placement)
+        return AreaScaler(frame.width, frame.height, out_w, out_h, placement, self.channels)
 
     def _configure_decoder(self) -> None:
         ctx = self.stream.codec_context
@@ -227,12 +228,16 @@ class Decoder:
         if scale >= FAST_DECODE_MIN_SCALE and self.info.codec in ("h264", "hevc"):
             self.stream.codec_context.options = {"skip_loop_filter": "all"}
 
-    def frames(self, progress: Callable[[float], None] | None = None) -> Iterator[ByteArray]:
-        """Yield exactly one picture per output frame, in order.
+    def frames(
+        self, progress: Callable[[float], None] | None = None, channels: int = 3
+    ) -> Iterator[ByteArray]:
+        """Yield exactly one picture per output frame, in order: H×W×3 RGB, or with
+        ``channels=4`` H×W×4 (RGB and a byte to ignore).
 
         Each chosen frame is scaled as soon as it is decoded (one swscale call, without the
         GIL) while the decoder's own threads work ahead on the next ones.
         """
+        self.channels = channels
         self._configure_decoder()
         for frame, count in self._chosen(progress):
             picture = self._picture(frame)

@@ -53,7 +53,8 @@ def _collect(decoder: Decoder, progress: Progress | None) -> npt.NDArray[np.uint
         if progress is not None:
             progress(fraction * _DECODE_SHARE)
 
-    pictures = list(decoder.frames(decode_progress if progress else None))
+    # Four bytes per pixel: the palette mapping and the stability test work on 32-bit words.
+    pictures = list(decoder.frames(decode_progress if progress else None, channels=4))
     return np.stack(pictures)
 
 

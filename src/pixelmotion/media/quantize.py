@@ -15,20 +15,22 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 ByteArray = npt.NDArray[np.uint8]
 
-SAMPLE_PIXELS = 1 << 20
+SAMPLE_PIXELS = 1 << 18
 HIST_BITS = 5
 MAX_ITERATIONS = 40
 SEED = 20240611
+_BLAS_THREAD_THRESHOLD = 262_143
 
 
 def sample_pixels(frames: ByteArray, limit: int = SAMPLE_PIXELS) -> ByteArray:
-    """Up to ``limit`` RGB pixels (n×3) spread evenly over all frames."""
-    flat = frames.reshape(-1, 3)
+    """Up to ``limit`` RGB pixels (n×3) spread evenly over all frames (…×3, or …×4 of which
+    the fourth byte is ignored)."""
+    flat = frames.reshape(-1, frames.shape[-1])
     step = max(1, -(-flat.shape[0] // limit))
     # An odd step avoids sampling the same columns of every row.
     if step > 1 and step % 2 == 0:
         step += 1
-    return flat[::step]
+    return np.ascontiguousarray(flat[::step, :3])
 
 
 def histogram(pixels: ByteArray) -> tuple[FloatArray, FloatArray]:
@@ -47,10 +49,20 @@ def histogram(pixels: ByteArray) -> tuple[FloatArray, FloatArray]:
     return means, counts[used]
 
 
-def _sq_distances(points: FloatArray, centres: FloatArray) -> FloatArray:
-    d = (points * points).sum(axis=1)[:, None] - 2.0 * points @ centres.T
-    d += (centres * centres).sum(axis=1)[None, :]
-    return np.maximum(d, 0.0)  # type: ignore[no-any-return]
+def single_thread_matmul(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a @ b``, in row blocks small enough that OpenBLAS keeps to one thread.
+
+    OpenBLAS splits a product over threads above m·n·k = 262 144; on a busy 2-core machine
+    its spinning threads cost several times the work they do, and take the cores away from
+    the decoder. Below the threshold it runs on the caller's thread.
+    """
+    rows = max(16, _BLAS_THREAD_THRESHOLD // max(1, b.shape[0] * b.shape[1]))
+    if a.shape[0] <= rows:
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for start in range(0, a.shape[0], rows):
+        np.matmul(a[start : start + rows], b, out=out[start : start + rows])
+    return out
 
 
 def _seed_centres(points: FloatArray, weights: FloatArray, k: int) -> FloatArray:
@@ -74,19 +86,25 @@ def kmeans(points: FloatArray, weights: FloatArray, k: int) -> FloatArray:
     """Weighted Lloyd's k-means; returns at most ``k`` centres."""
     centres = _seed_centres(points, weights, k)
     k = len(centres)
+    # Nearest centre = argmin of |c|² - 2 p·c, one product: [p, 1] @ [-2 cᵀ; |c|²].
+    augmented = np.ones((len(points), 4), dtype=np.float64)
+    augmented[:, :3] = points
+    weighted = points * weights[:, None]
     for _ in range(MAX_ITERATIONS):
-        dist = _sq_distances(points, centres)
-        labels = dist.argmin(axis=1)
+        matrix = np.concatenate([-2.0 * centres.T, (centres * centres).sum(axis=1)[None, :]])
+        score = single_thread_matmul(augmented, matrix)
+        labels = score.argmin(axis=1)
         mass = np.bincount(labels, weights=weights, minlength=k)
         moved = np.empty_like(centres)
         for c in range(3):
-            moved[:, c] = np.bincount(labels, weights=weights * points[:, c], minlength=k)
+            moved[:, c] = np.bincount(labels, weights=weighted[:, c], minlength=k)
         empty = mass == 0
         mass[empty] = 1.0
         moved /= mass[:, None]
         if empty.any():
             # Re-seed an empty cluster at the worst-served point.
-            error = dist[np.arange(len(points)), labels] * weights
+            best = score[np.arange(len(points)), labels] + (points * points).sum(axis=1)
+            error = np.maximum(best, 0.0) * weights
             for idx in np.flatnonzero(empty):
                 worst = int(np.argmax(error))
                 moved[idx] = points[worst]
@@ -107,7 +125,8 @@ def _finish(colors: FloatArray, k: int) -> ByteArray:
 
 
 def build_palette(frames: ByteArray, colors: int) -> ByteArray:
-    """A palette of at most ``colors`` colours (K×3 uint8) for ``frames`` (…×3 uint8)."""
+    """A palette of at most ``colors`` colours (K×3 uint8) for ``frames`` (…×3 uint8, or
+    …×4 whose fourth byte is ignored)."""
     pixels = sample_pixels(frames)
     points, weights = histogram(pixels)
     if len(points) <= colors:

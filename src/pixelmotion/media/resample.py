@@ -50,13 +50,21 @@ def _croppable(fmt: av.VideoFormat) -> int:
 
 
 class AreaScaler:
-    """Turns the decoded frames of one stream into small RGB pictures (uint8, H×W×3).
+    """Turns the decoded frames of one stream into small RGB pictures (uint8, H×W×3, or
+    H×W×4 with ``channels=4``: RGB plus a fourth byte to ignore, so that a pixel is one
+    32-bit word).
 
     Built once per stream and reused for every frame; applies the fit placement (crop
     rectangle, letterbox padding).
     """
 
-    def __init__(self, src_w: int, src_h: int, out_w: int, out_h: int, place: Placement) -> None:
+    def __init__(
+        self, src_w: int, src_h: int, out_w: int, out_h: int, place: Placement, channels: int = 3
+    ) -> None:
+        if channels not in (3, 4):
+            raise ValueError("channels must be 3 or 4")
+        self.channels = channels
+        self.format = "rgb24" if channels == 3 else "rgba"
         self.src_w, self.src_h = src_w, src_h
         self.out_w, self.out_h = out_w, out_h
         self.place = place
@@ -77,11 +85,11 @@ class AreaScaler:
             frame,
             width=self.place.dst_w,
             height=self.place.dst_h,
-            format="rgb24",
+            format=self.format,
             interpolation=INTERPOLATION,
             threads=1,
         )
-        return self._pad(small.to_ndarray())
+        return self._pad(np.asarray(small.to_ndarray(), dtype=np.uint8))
 
     def _crop(self, frame: av.VideoFrame) -> av.VideoFrame:
         if (frame.width, frame.height) != (self.src_w, self.src_h):
@@ -98,7 +106,7 @@ class AreaScaler:
         x0, y0 = x0 - x0 % fx, y0 - y0 % fy
         width, height = x1 - x0, y1 - y0
         target = self._crop_frame
-        if target is None or target.format.name != fmt.name or (target.width, target.height) != (width, height):
+        if target is None or (target.format.name, target.width, target.height) != (fmt.name, width, height):
             target = self._crop_frame = av.VideoFrame(width, height, fmt.name)
         for src_plane, dst_plane in zip(frame.planes, target.planes, strict=False):
             sx = max(1, round(frame.width / src_plane.width))
@@ -116,7 +124,6 @@ class AreaScaler:
         p = self.place
         if (p.dst_w, p.dst_h) == (self.out_w, self.out_h):
             return small
-        canvas = np.zeros((self.out_h, self.out_w, 3), dtype=np.uint8)
+        canvas = np.zeros((self.out_h, self.out_w, self.channels), dtype=np.uint8)
         canvas[p.dst_y : p.dst_y + p.dst_h, p.dst_x : p.dst_x + p.dst_w] = small
         return canvas
-

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from pixelmotion.objects.base import ObjectNotFound, ObjectStore
 from pixelmotion.objects.local import LocalObjectStore
 
+
 def open_store(
     url: str,
     *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -50,15 +51,16 @@ class LocalObjectStore:
         return self._path(key).is_file()
 
     def delete_prefix(self, prefix: str) -> int:
+        """Safe to run from several processes at once: each file counts for whoever
+        removed it, and what is already gone is skipped."""
         target = self._path(prefix.rstrip("/"))
-        if target.is_dir():
-            count = sum(1 for p in target.rglob("*") if p.is_file())
-            shutil.rmtree(target)
-            return count
-        if target.is_file():
-            target.unlink()
-            return 1
-        return 0
+        if not target.is_dir():
+            return int(_unlink(target))
+        count = 0
+        for folder, _dirs, files in os.walk(target, topdown=False):
+            count += sum(_unlink(Path(folder, name)) for name in files)
+            _rmdir(folder)
+        return count
 
     def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
         target = self._path(prefix.rstrip("/"))
@@ -77,3 +79,23 @@ class LocalObjectStore:
 
     def presigned_url(self, key: str, expires_seconds: int) -> str | None:
         return None
+
+
+def _unlink(path: Path) -> bool:
+    """Remove a file; False if it was not there (or is no file)."""
+    try:
+        path.unlink()
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    return True
+
+
+def _rmdir(folder: str) -> None:
+    """Remove an emptied folder; one already gone, or filled again meanwhile, is left be."""
+    try:
+        os.rmdir(folder)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        if error.errno != errno.ENOTEMPTY:
+            raise

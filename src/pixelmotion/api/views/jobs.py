@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from pixelmotion.api.auth import CurrentCaller
 from pixelmotion.api.deps import ServicesDep
@@ -37,6 +37,7 @@ from pixelmotion.webhooks import new_secret
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 CONTENT_TYPES = {"sheet": "image/png", "sheetJson": "application/json", "gif": "image/gif"}
+PRESIGNED_SECONDS = 900  # how long a redirect to the bucket (S3 storage) stays usable
 
 
 IdempotencyKey = Annotated[
@@ -238,6 +239,8 @@ def completed_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
 
 
 def stored_object(services: ServicesDep, job: Job, name: str) -> Response:
+    """The file itself from a local store; from S3, a 307 to a presigned GET URL, so the
+    bytes go from the bucket to the client and never through this process."""
     key = (job.frame_storage_urls or {}).get(name)
     if key is None:
         raise ApiError(404, "OUTPUT_NOT_FOUND", f"This job has no {name} output.")
@@ -245,6 +248,13 @@ def stored_object(services: ServicesDep, job: Job, name: str) -> Response:
     media_type = CONTENT_TYPES.get(name, "application/octet-stream")
     if path is not None:
         return FileResponse(path, media_type=media_type)
+    url = services.store.presigned_url(key, PRESIGNED_SECONDS)
+    if url is not None:
+        # One HEAD first: after the retention period the job stays but its files are gone,
+        # and a clean 404 beats sending the client to the bucket's own error.
+        if not services.store.exists(key):
+            raise ApiError(404, "OUTPUT_NOT_FOUND", f"The {name} output is no longer stored.")
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     try:
         return Response(services.store.get_bytes(key), media_type=media_type)
     except ObjectNotFound:
