@@ -6,8 +6,8 @@ import contextlib
 import json
 import os
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
