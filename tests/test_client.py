@@ -62,11 +62,14 @@ def test_the_same_idempotency_key_gives_the_same_job(sqlite_app: Running) -> Non
         assert first.id == again.id
 
 
-def test_async_client(sqlite_app: Running) -> None:
+def test_async_client(sqlite_app: Running, tmp_path: Path) -> None:
     async def run() -> Job:
         async with AsyncClient(sqlite_app.url, sqlite_app.token("alice")) as client:
             job = await client.create("a bouncing ball", **OPTIONS)
-            return await client.wait(job.id, timeout=60)
+            done = await client.wait(job.id, timeout=60)
+            files = await client.download(job.id, tmp_path, formats=("gif",))
+            assert Image.open(files["gif"]).size == (32, 32)
+            return done
 
     assert asyncio.run(run()).status == "completed"
 

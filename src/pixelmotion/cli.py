@@ -84,6 +84,7 @@ def worker(
     from pixelmotion.logs import configure_logging
     from pixelmotion.webhooks import run_deliverer
     from pixelmotion.worker.loop import Worker
+    from pixelmotion.worker.retention import run_retention
 
     settings = _settings()
     configure_logging(settings.log_format)
@@ -98,7 +99,11 @@ def worker(
 
         worker = Worker(services)
         deliverer = run_deliverer(services.repository, delivery_settings(settings))
-        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(deliverer)]
+        tasks = [
+            asyncio.create_task(worker.run()),
+            asyncio.create_task(deliverer),
+            asyncio.create_task(run_retention(services)),
+        ]
         if services.engine.dialect.name == "postgresql":
             # Jobs created or moved by other processes wake this worker at once.
             tasks.append(asyncio.create_task(listen_for_events(settings.database_url, worker.nudge)))

@@ -248,7 +248,8 @@ class Client:
         for name in formats:
             filename = OUTPUT_FILES[name]
             route = "frames" if name == "frames" else filename
-            response = _check(self._http.get(f"/v1/jobs/{job_id}/{route}"))
+            # With S3 storage the results answer 307 to a presigned URL (httpx drops our token there).
+            response = _check(self._http.get(f"/v1/jobs/{job_id}/{route}", follow_redirects=True))
             path = target / filename
             path.write_bytes(response.content)
             saved[name] = path
@@ -308,6 +309,26 @@ class AsyncClient:
                 elif not line.startswith(":"):
                     name, _, value = line.partition(":")
                     fields[name] = value.removeprefix(" ")
+
+    async def download(
+        self,
+        job_id: str,
+        directory: str | Path,
+        *,
+        formats: tuple[str, ...] = ("gif", "sheet", "sheetJson", "frames"),
+    ) -> dict[str, Path]:
+        """Save a completed job's results; returns {format: path}."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        saved: dict[str, Path] = {}
+        for name in formats:
+            filename = OUTPUT_FILES[name]
+            route = "frames" if name == "frames" else filename
+            response = _check(await self._http.get(f"/v1/jobs/{job_id}/{route}", follow_redirects=True))
+            path = target / filename
+            path.write_bytes(response.content)
+            saved[name] = path
+        return saved
 
     async def wait(
         self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None

@@ -21,6 +21,7 @@ from pixelmotion.bootstrap import Services, delivery_settings
 from pixelmotion.events import listen_for_events, watch_table
 from pixelmotion.metrics import watch_credits
 from pixelmotion.webhooks import run_deliverer
+from pixelmotion.worker.retention import run_retention
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -44,6 +45,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
                 asyncio.create_task(run_deliverer(repository, delivery_settings(services.settings)))
             )
             background.append(asyncio.create_task(watch_credits(services.provider)))
+            background.append(asyncio.create_task(run_retention(services)))
         on_postgres = services.engine.dialect.name == "postgresql"
         if on_postgres:
 
