@@ -17,7 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-postgres.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
