@@ -4,7 +4,10 @@ palette order, the PNG writer and the FFmpeg GIF writer."""
 
 from __future__ import annotations
 
+import gc
 import io
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import av
@@ -13,6 +16,7 @@ import pytest
 from PIL import Image, ImageSequence
 
 from pixelmotion.media import pixelate_video
+from pixelmotion.media.decode import DecodeOptions, Decoder
 from pixelmotion.media.dither import NearestColor, hold_still_pixels, map_frames
 from pixelmotion.media.encode import delays_cs, indexed_png_bytes, save_gif
 from pixelmotion.media.geometry import place
@@ -175,3 +179,22 @@ def test_gif_frames_and_delays_exact(tmp_path: Path, colors: int, fps: int) -> N
     assert len(seen) in (len(frames), len(distinct))
     for got, want in zip(seen, expected if len(seen) == len(frames) else distinct, strict=True):
         assert np.array_equal(got, want)
+
+
+def test_fork_with_decoder_garbage_does_not_hang(clip: Path) -> None:
+    # A decoder with live FFmpeg threads, only reachable from a reference cycle when the
+    # process forks: the child's garbage collector must not try to free it.
+    gc.disable()
+    try:
+        decoder = Decoder(clip, DecodeOptions(16, 16, 12, "crop"))
+        frames = decoder.frames()
+        next(frames)
+        cycle: dict[str, object] = {"decoder": decoder, "frames": frames}
+        cycle["self"] = cycle
+        del decoder, frames, cycle
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            assert pool.submit(gc.collect).result(timeout=60) >= 0
+    finally:
+        gc.enable()
+        gc.collect()

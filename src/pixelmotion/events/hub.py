@@ -50,7 +50,9 @@ class EventHub:
         # Events streams were already woken for: the same event coming back (this process's
         # commit, then its NOTIFY, then the table scan) wakes nobody again, which would cost
         # every stream following the job or user one more read of the table.
-        self._woken: dict[int, None] = {}
+        # Keyed by (job id, event id), not the id alone: LISTEN/NOTIFY channels span the whole
+        # database, so deployments in other schemas send ids from their own sequences.
+        self._woken: dict[tuple[str, int], None] = {}
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -102,9 +104,10 @@ class EventHub:
         self._wake(job_id, user_id, event_id)
 
     def _wake(self, job_id: str, user_id: str, event_id: int) -> None:
-        if event_id in self._woken:
+        seen = (job_id, event_id)
+        if seen in self._woken:
             return
-        self._woken[event_id] = None
+        self._woken[seen] = None
         if len(self._woken) > WOKEN_KEPT:
             del self._woken[next(iter(self._woken))]
         self.last_event_id = max(self.last_event_id, event_id)

@@ -7,6 +7,7 @@ Only the last decoded frame is ever held at full resolution.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -42,6 +43,22 @@ FAST_DECODE_MIN_SCALE = 6.0
 DECODE_THREADS = max(2, min(8, os.cpu_count() or 2))
 
 _MP4_BRANDS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+
+
+def _freeze_in_child() -> None:
+    """After ``fork``: never collect the garbage inherited from the parent.
+
+    A decoder's codec context owns FFmpeg threads. If one is only reachable from a reference
+    cycle (an exception kept with its traceback, e.g. ``pytest.raises``) when the process
+    forks, the child inherits the garbage but not the threads, and its garbage collector
+    hangs for ever in ``avcodec_free_context`` joining them. Moving everything inherited to
+    the permanent generation (``gc.freeze``, meant for exactly this moment) avoids that; the
+    worker's process pool uses ``spawn`` and never gets here.
+    """
+    gc.freeze()
+
+
+os.register_at_fork(after_in_child=_freeze_in_child)
 
 
 @dataclass(frozen=True)
@@ -279,13 +296,25 @@ class Decoder:
             yield held, remaining
 
     def _decode(self) -> Iterator[av.VideoFrame]:
+        error: MediaError | None = None
         try:
             for packet in self.container.demux(self.stream):
                 yield from packet.decode()  # type: ignore[misc]
         except (av.error.FFmpegError, ValueError, OSError) as exc:
-            if mp4_box_overrun(self.path):
-                raise MediaError(VIDEO_TRUNCATED, "the video file is cut short") from None
-            raise MediaError(VIDEO_UNREADABLE, f"the video stream is corrupt ({exc})") from None
+            error = self._stream_error(exc)
+        if error is not None:
+            # Raised outside the handler and dropped from this frame as it leaves, so that no
+            # frame → exception → traceback → frame cycle keeps the codec context (and its
+            # decoding threads) alive until the garbage collector runs (see _freeze_in_child).
+            try:
+                raise error
+            finally:
+                error = None
+
+    def _stream_error(self, exc: Exception) -> MediaError:
+        if mp4_box_overrun(self.path):
+            return MediaError(VIDEO_TRUNCATED, "the video file is cut short")
+        return MediaError(VIDEO_UNREADABLE, f"the video stream is corrupt ({exc})")
 
     def _is_cut(self) -> bool:
         return bool(mp4_box_overrun(self.path)) or self._missing_frames()
