@@ -44,3 +44,13 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine to completion on a fresh event loop in its own thread: a test may run
+    in a thread that already has a loop running (Playwright's sync API leaves one)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from PIL import Image
 
 from pixelmotion.client import AsyncClient, Client, Job, PixelmotionError
 from tests.running import Running
+from tests.server import run_async
 
 OPTIONS = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
 
@@ -71,7 +71,7 @@ def test_async_client(sqlite_app: Running, tmp_path: Path) -> None:
             assert Image.open(files["gif"]).size == (32, 32)
             return done
 
-    assert asyncio.run(run()).status == "completed"
+    assert run_async(run()).status == "completed"
 
 
 def test_connection_settings_come_from_the_environment(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.security import callback_url
 from pixelmotion.store import utcnow
 from tests.api.conftest import Running
+from tests.server import run_async
 
 REQUEST = {
     "prompt": "a blue whale jumping",
@@ -138,7 +138,7 @@ def test_a_callback_that_beats_the_commit_is_confirmed_and_adopted_not_paid_twic
     )
     job = repository.create(spec, user_id="alice", provider="emulator", run_at=utcnow() + timedelta(hours=1))
     provider = LumaProvider(api_key=app.settings.emulator_api_key, base_url=app.settings.emulator_base_url)
-    generation = asyncio.run(
+    generation = run_async(
         provider.create(
             GenerationRequest(
                 prompt=spec.provider_prompt,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from pixelmotion.events import EventHub
+from tests.server import run_async
 
 
 def test_the_same_event_id_from_another_schema_does_not_swallow_ours() -> None:
@@ -19,7 +20,7 @@ def test_the_same_event_id_from_another_schema_does_not_swallow_ours() -> None:
         hub.wake("job-ours", "alice", 7)  # ours
         return await ours.wait(1.0)
 
-    assert asyncio.run(scenario())
+    assert run_async(scenario())
 
 
 def test_a_repeated_wake_up_for_one_event_wakes_once_and_others_stay_asleep() -> None:
@@ -37,4 +38,4 @@ def test_a_repeated_wake_up_for_one_event_wakes_once_and_others_stay_asleep() ->
         again = await job_stream.wait(0.05)
         return first, again, await other.wait(0.05)
 
-    assert asyncio.run(scenario()) == (True, False, False)
+    assert run_async(scenario()) == (True, False, False)

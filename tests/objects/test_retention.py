@@ -23,6 +23,7 @@ from pixelmotion.objects import LocalObjectStore
 from pixelmotion.service import NoPaidClip, retry_job
 from pixelmotion.store import JobRepository, utcnow
 from pixelmotion.worker.retention import RetentionReport, retention_pass, run_retention
+from tests.server import run_async
 
 DAYS = 7
 
@@ -173,7 +174,7 @@ def test_off_by_default(services: FakeServices) -> None:
     job = finished(services, JobStatus.COMPLETED, 3650)
     assert retention_pass(services) == RetentionReport()  # type: ignore[arg-type]
     assert has_files(services, job)
-    asyncio.run(asyncio.wait_for(run_retention(services), 1))  # type: ignore[arg-type]  # returns at once
+    run_async(asyncio.wait_for(run_retention(services), 1))  # type: ignore[arg-type]  # returns at once
 
 
 def test_the_loop_runs_passes_until_cancelled(services: FakeServices) -> None:
@@ -189,5 +190,5 @@ def test_the_loop_runs_passes_until_cancelled(services: FakeServices) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(run_briefly())
+    run_async(run_briefly())
     assert not has_files(services, job)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import lumaai
 import pytest
 
 from pixelmotion.providers.emulator import EmulatorSettings, create_emulator_app
+from tests.server import run_async
 
 from .conftest import API_KEY, PROMPT, SMALL, AsgiServer, EmulatorServer, bound_socket, wait_for
 
@@ -51,7 +51,7 @@ def test_async_sdk_works_too(emulator_server: EmulatorServer) -> None:
             assert (await client.credits.get()).credit_balance > 0
             await client.generations.delete(created.id)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_generation_completes_with_an_asset(emulator_server: EmulatorServer) -> None:

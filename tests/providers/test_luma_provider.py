@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -10,6 +9,7 @@ import pytest
 
 from pixelmotion.providers.base import GenerationNotFound, GenerationRequest, ProviderError
 from pixelmotion.providers.luma import LumaProvider
+from tests.server import run_async
 
 from .conftest import API_KEY, PROMPT, EmulatorServer, bound_socket
 
@@ -30,7 +30,7 @@ def run(
         finally:
             await provider.aclose()
 
-    return asyncio.run(scenario())
+    return run_async(scenario())
 
 
 def request(prompt: str = PROMPT, **fields: Any) -> GenerationRequest:
@@ -141,4 +141,4 @@ def test_provider_named_emulator_when_it_talks_to_the_emulator(
         finally:
             await provider.aclose()
 
-    assert asyncio.run(scenario()) == "queued"
+    assert run_async(scenario()) == "queued"
