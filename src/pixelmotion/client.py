@@ -144,16 +144,27 @@ def _check(response: httpx.Response) -> httpx.Response:
     raise PixelmotionError(response.status_code, code, message)
 
 
-def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    fields: dict[str, str] = {}
-    for line in lines:
+class SseDecoder:
+    """Server-Sent Events, a line at a time: ``feed`` returns the job JSON an event carries
+    once its blank line arrives. One decoder for the sync and the async client."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, str] = {}
+
+    def feed(self, line: str) -> dict[str, Any] | None:
         if line == "":
-            if "data" in fields:
-                yield int(fields.get("id", "0") or 0), json.loads(fields["data"])
-            fields = {}
-        elif not line.startswith(":"):
+            fields, self._fields = self._fields, {}
+            return json.loads(fields["data"]) if "data" in fields else None
+        if not line.startswith(":"):  # a comment (keep-alive) carries nothing
             name, _, value = line.partition(":")
-            fields[name] = value.removeprefix(" ")
+            self._fields[name] = value.removeprefix(" ")
+        return None
+
+
+def output_route(name: str) -> tuple[str, str]:
+    """(API route under the job, file name) of a result format."""
+    filename = OUTPUT_FILES[name]
+    return ("frames" if name == "frames" else filename), filename
 
 
 class Client:
@@ -207,8 +218,10 @@ class Client:
             if response.status_code >= 400:
                 response.read()
                 _check(response)
-            for _, data in _parse_sse(response.iter_lines()):
-                yield Job.from_json(data)
+            decoder = SseDecoder()
+            for line in response.iter_lines():
+                if (data := decoder.feed(line)) is not None:
+                    yield Job.from_json(data)
 
     def wait(
         self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None
@@ -246,8 +259,7 @@ class Client:
         target.mkdir(parents=True, exist_ok=True)
         saved: dict[str, Path] = {}
         for name in formats:
-            filename = OUTPUT_FILES[name]
-            route = "frames" if name == "frames" else filename
+            route, filename = output_route(name)
             # With S3 storage the results answer 307 to a presigned URL (httpx drops our token there).
             response = _check(self._http.get(f"/v1/jobs/{job_id}/{route}", follow_redirects=True))
             path = target / filename
@@ -300,15 +312,10 @@ class AsyncClient:
             if response.status_code >= 400:
                 await response.aread()
                 _check(response)
-            fields: dict[str, str] = {}
+            decoder = SseDecoder()
             async for line in response.aiter_lines():
-                if line == "":
-                    if "data" in fields:
-                        yield Job.from_json(json.loads(fields["data"]))
-                    fields = {}
-                elif not line.startswith(":"):
-                    name, _, value = line.partition(":")
-                    fields[name] = value.removeprefix(" ")
+                if (data := decoder.feed(line)) is not None:
+                    yield Job.from_json(data)
 
     async def download(
         self,
@@ -322,8 +329,7 @@ class AsyncClient:
         target.mkdir(parents=True, exist_ok=True)
         saved: dict[str, Path] = {}
         for name in formats:
-            filename = OUTPUT_FILES[name]
-            route = "frames" if name == "frames" else filename
+            route, filename = output_route(name)
             response = _check(await self._http.get(f"/v1/jobs/{job_id}/{route}", follow_redirects=True))
             path = target / filename
             path.write_bytes(response.content)
