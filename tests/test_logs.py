@@ -29,10 +29,12 @@ def test_the_filter_keeps_access_log_arguments_as_a_tuple(caplog: pytest.LogCapt
 
 def test_callback_tokens_are_per_job_and_checked_in_constant_time() -> None:
     token = callback_token("key", "job-1")
-    assert verify_callback_token("key", "job-1", token)
-    assert not verify_callback_token("key", "job-2", token)
-    assert not verify_callback_token("other", "job-1", token)
-    assert not verify_callback_token("key", "job-1", None)
+    assert verify_callback_token(["key"], "job-1", token)
+    assert not verify_callback_token(["key"], "job-2", token)
+    assert not verify_callback_token(["other"], "job-1", token)
+    assert not verify_callback_token(["key"], "job-1", None)
+    assert verify_callback_token(["new", "key"], "job-1", token)  # the previous key, rotating
+    assert not verify_callback_token(["new", ""], "job-1", token)
 
 
 def test_json_lines_carry_the_request_and_job(capsys: pytest.CaptureFixture[str]) -> None:

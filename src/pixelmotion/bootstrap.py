@@ -18,6 +18,7 @@ from pixelmotion.media.guard import AddressGuard
 from pixelmotion.metrics import MeasuredProvider, Metrics
 from pixelmotion.objects import ObjectStore, open_store
 from pixelmotion.providers.base import VideoProvider
+from pixelmotion.providers.caps import Admission, CreditGuard, ProviderCaps, watch_credits
 from pixelmotion.providers.health import ProviderHealth
 from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.security import TokenVerifier
@@ -37,6 +38,7 @@ class Services:
     hub: EventHub
     estimator: Estimator
     provider_health: ProviderHealth
+    admission: Admission
     executor: Executor
     token_verifier: TokenVerifier | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -88,20 +90,37 @@ def make_provider(settings: Settings) -> VideoProvider:
     )
 
 
-def make_emulator(settings: Settings, executor: Executor) -> Any:
-    from pixelmotion.providers.emulator import Emulator, EmulatorSettings
+def emulator_settings(settings: Settings, public_base_url: str, executor: Executor | None = None) -> Any:
+    """The emulator's settings, embedded or standalone, from the same PIXELMOTION_* values."""
+    from pixelmotion.providers.emulator import EmulatorSettings
 
-    return Emulator(
-        EmulatorSettings(
-            api_key=settings.emulator_api_key,
-            dream_seconds=settings.emulator_dream_seconds,
-            cache_dir=settings.data_dir / "emulator",
-            clip_dir=settings.emulator_clip_dir,
-            public_base_url=f"{settings.public_url}/emulator/luma",
-            render_executor=executor,
-            faults=settings.emulator_faults,
-        )
+    return EmulatorSettings(
+        api_key=settings.emulator_api_key,
+        dream_seconds=settings.emulator_dream_seconds,
+        cache_dir=settings.data_dir / "emulator",
+        clip_dir=settings.emulator_clip_dir,
+        public_base_url=public_base_url,
+        render_executor=executor,
+        faults=settings.emulator_faults,
+        max_in_flight=settings.emulator_max_in_flight,
+        creates_per_minute=settings.emulator_creates_per_minute,
+        credit_balance=settings.emulator_credit_cents,
     )
+
+
+def make_emulator(settings: Settings, executor: Executor) -> Any:
+    from pixelmotion.providers.emulator import Emulator
+
+    return Emulator(emulator_settings(settings, f"{settings.public_url}/emulator/luma", executor))
+
+
+def make_admission(settings: Settings) -> Admission:
+    caps = ProviderCaps(
+        max_in_flight=settings.provider_max_in_flight,
+        creates_per_minute=settings.provider_creates_per_minute,
+        daily_budget_usd=settings.daily_budget_usd,
+    )
+    return Admission(caps, CreditGuard(settings.min_credit_cents))
 
 
 def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator: bool = True) -> Services:
@@ -130,6 +149,7 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
         hub=hub,
         estimator=Estimator(repository),
         provider_health=ProviderHealth(),
+        admission=make_admission(settings),
         executor=executor,
         emulator=make_emulator(settings, executor) if embedded else None,
     )
@@ -142,3 +162,8 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
         schedule=parse_schedule(settings.webhook_retry_schedule),
         timeout_seconds=settings.webhook_timeout_seconds,
     )
+
+
+async def watch_credits_for(services: Services) -> None:
+    """Read the provider's credit balance into the admission's guard, every so often."""
+    await watch_credits(services.provider, services.admission.credits, services.settings.credit_check_seconds)

@@ -80,7 +80,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker alone: claims due jobs, submits, polls and processes them."""
-    from pixelmotion.bootstrap import bootstrap, delivery_settings
+    from pixelmotion.bootstrap import bootstrap, delivery_settings, watch_credits_for
     from pixelmotion.logs import configure_logging
     from pixelmotion.webhooks import run_deliverer
     from pixelmotion.worker.loop import Worker
@@ -103,6 +103,7 @@ def worker(
             asyncio.create_task(worker.run()),
             asyncio.create_task(deliverer),
             asyncio.create_task(run_retention(services)),
+            asyncio.create_task(watch_credits_for(services)),
         ]
         if services.engine.dialect.name == "postgresql":
             # Jobs created or moved by other processes wake this worker at once.
@@ -128,23 +129,13 @@ def emulator(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
 ) -> None:
     """Run the Luma-compatible emulator alone, serving /dream-machine/v1 as Luma does."""
+    from pixelmotion.bootstrap import emulator_settings
     from pixelmotion.logs import configure_logging
-    from pixelmotion.providers.emulator import EmulatorSettings, serve_emulator
+    from pixelmotion.providers.emulator import serve_emulator
 
     settings = _settings()
     configure_logging(settings.log_format)
-    serve_emulator(
-        host,
-        port,
-        EmulatorSettings(
-            api_key=settings.emulator_api_key,
-            dream_seconds=settings.emulator_dream_seconds,
-            cache_dir=settings.data_dir / "emulator",
-            clip_dir=settings.emulator_clip_dir,
-            public_base_url=f"http://{host}:{port}",
-            faults=settings.emulator_faults,
-        ),
-    )
+    serve_emulator(host, port, emulator_settings(settings, f"http://{host}:{port}"))
 
 
 @app.command()

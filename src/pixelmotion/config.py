@@ -19,6 +19,11 @@ DEFAULT_PROMPT_TEMPLATE = (
 )
 
 
+# Luma's limits per account (luma-api.md): generations in flight, creates a minute.
+LUMA_MAX_IN_FLIGHT = 10
+LUMA_CREATES_PER_MINUTE = 20
+
+
 class SettingsError(ValueError):
     """A setting has a value pixelmotion cannot use."""
 
@@ -39,6 +44,7 @@ class Settings:
     retention_days: float = 0.0  # 0: keep everything
     public_url: str = ""
     secret_key: str = ""
+    secret_key_previous: str = field(default="", repr=False)  # still verifies, while rotating
     jwt_secret: str = ""
     jwt_audience: str = "authenticated"
     jwks_url: str = ""
@@ -49,6 +55,9 @@ class Settings:
     emulator_dream_seconds: float = 5.0
     emulator_faults: str = ""
     emulator_clip_dir: Path | None = None
+    emulator_max_in_flight: int | None = None  # the emulated account's tier; None: unlimited
+    emulator_creates_per_minute: int | None = None
+    emulator_credit_cents: float = 100_000.0
     prompt_template: str = DEFAULT_PROMPT_TEMPLATE
     # Worker tuning (not in the plan; sensible defaults).
     worker_concurrency: int = 4
@@ -64,6 +73,12 @@ class Settings:
     user_max_active_jobs: int = 20
     user_jobs_per_hour: int = 200
     user_daily_budget_usd: float | None = None
+    # The provider account's limits, service-wide (providers/caps.py); None: off.
+    provider_max_in_flight: int | None = None
+    provider_creates_per_minute: int | None = None
+    min_credit_cents: float | None = None
+    daily_budget_usd: float | None = None
+    credit_check_seconds: float = 60.0
     max_request_bytes: int = 1024 * 1024
     log_format: str = "json"
     allowed_webhook_hosts: frozenset[str] = frozenset()
@@ -75,6 +90,11 @@ class Settings:
     def database_file(self) -> Path | None:
         prefix = "sqlite:///"
         return Path(self.database_url[len(prefix) :]) if self.database_url.startswith(prefix) else None
+
+    @property
+    def verifying_keys(self) -> tuple[str, ...]:
+        """Keys that verify callback tokens and keyframe links: the current one signs."""
+        return tuple(k for k in (self.secret_key, self.secret_key_previous) if k)
 
     @property
     def callback_base_url(self) -> str:
@@ -142,9 +162,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         user_daily_budget_usd=_float(get("USER_DAILY_BUDGET_USD"), "PIXELMOTION_USER_DAILY_BUDGET_USD")
         if get("USER_DAILY_BUDGET_USD")
         else None,
+        provider_max_in_flight=_cap(
+            get("PROVIDER_MAX_IN_FLIGHT"),
+            LUMA_MAX_IN_FLIGHT if provider == "luma" else None,
+            "PIXELMOTION_PROVIDER_MAX_IN_FLIGHT",
+        ),
+        provider_creates_per_minute=_cap(
+            get("PROVIDER_CREATES_PER_MINUTE"),
+            LUMA_CREATES_PER_MINUTE if provider == "luma" else None,
+            "PIXELMOTION_PROVIDER_CREATES_PER_MINUTE",
+        ),
+        min_credit_cents=_optional_float(get("MIN_CREDIT_CENTS"), "PIXELMOTION_MIN_CREDIT_CENTS"),
+        daily_budget_usd=_optional_float(get("DAILY_BUDGET_USD"), "PIXELMOTION_DAILY_BUDGET_USD"),
+        credit_check_seconds=_positive(
+            _float(get("CREDIT_CHECK_SECONDS", "60"), "PIXELMOTION_CREDIT_CHECK_SECONDS"),
+            "PIXELMOTION_CREDIT_CHECK_SECONDS",
+        ),
         max_request_bytes=_int(get("MAX_REQUEST_BYTES", str(1024 * 1024)), "PIXELMOTION_MAX_REQUEST_BYTES"),
         cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
         secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
+        secret_key_previous=get("SECRET_KEY_PREVIOUS"),
         jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
         jwt_audience=get("JWT_AUDIENCE", "authenticated"),
         jwks_url=get("JWKS_URL"),
@@ -157,6 +194,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         emulator_faults=get("EMULATOR_FAULTS"),
         emulator_clip_dir=Path(get("EMULATOR_CLIP_DIR")).resolve() if get("EMULATOR_CLIP_DIR") else None,
+        emulator_max_in_flight=_cap(
+            get("EMULATOR_MAX_IN_FLIGHT"), None, "PIXELMOTION_EMULATOR_MAX_IN_FLIGHT"
+        ),
+        emulator_creates_per_minute=_cap(
+            get("EMULATOR_CREATES_PER_MINUTE"), None, "PIXELMOTION_EMULATOR_CREATES_PER_MINUTE"
+        ),
+        emulator_credit_cents=_float(
+            get("EMULATOR_CREDIT_CENTS", "100000"), "PIXELMOTION_EMULATOR_CREDIT_CENTS"
+        ),
         prompt_template=template,
         worker_concurrency=_int(get("WORKER_CONCURRENCY", "4"), "PIXELMOTION_WORKER_CONCURRENCY"),
         callback_grace_seconds=_float(
@@ -228,6 +274,22 @@ def _non_negative(value: float, name: str) -> float:
     if value < 0:
         raise SettingsError(f"{name} must be 0 or more")
     return value
+
+
+def _cap(value: str, default: int | None, name: str) -> int | None:
+    """A limit: unset takes the default, "off" (or 0) turns it off, else a positive integer."""
+    if not value:
+        return default
+    if value.lower() in ("off", "0"):
+        return None
+    number = _int(value, name)
+    if number < 0:
+        raise SettingsError(f"{name} must be a positive integer or 'off'")
+    return number
+
+
+def _optional_float(value: str, name: str) -> float | None:
+    return _non_negative(_float(value, name), name) if value else None
 
 
 def _float(value: str, name: str) -> float:

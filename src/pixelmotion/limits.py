@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from pixelmotion.jobs.models import JobSpec
 from pixelmotion.jobs.pricing import estimated_cost_usd
-from pixelmotion.store.repository import JobRepository, utcnow
+from pixelmotion.store.repository import JobRepository, start_of_day, utcnow
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def check_user_limits(
 ) -> None:
     """Raise ``LimitReached`` if accepting ``spec`` would break one of the user's limits."""
     now = now or utcnow()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = start_of_day(now)
     usage = repository.user_usage(user_id, since_hour=now - timedelta(hours=1), since_day=midnight)
     if usage["active"] >= limits.max_active_jobs:
         raise LimitReached(

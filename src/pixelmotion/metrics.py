@@ -7,7 +7,6 @@ Each process exposes its own: the API on ``/metrics``, a worker with ``--metrics
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.providers.base import Generation, GenerationRequest, ProviderError, VideoProvider
-from pixelmotion.store.repository import JobRepository
+from pixelmotion.store.repository import JobRepository, start_of_day
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class DatabaseFigures(Collector):
         yield GaugeMetricFamily(
             "pixelmotion_sse_streams_open", "Open event streams", value=self._open_streams()
         )
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = start_of_day(datetime.now(UTC))
         submitted = self._repository.submitted_since(midnight)
         yield GaugeMetricFamily(
             "pixelmotion_provider_generations_today",
@@ -139,13 +138,3 @@ class MeasuredProvider:
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-
-async def watch_credits(provider: VideoProvider, interval_seconds: float = 60.0) -> None:
-    """Read the provider's credit balance now and then (the gauge is set by MeasuredProvider)."""
-    while True:
-        try:
-            await provider.credits()
-        except ProviderError as error:
-            logger.warning("could not read the provider's credit balance: %s", error.message)
-        await asyncio.sleep(interval_seconds)

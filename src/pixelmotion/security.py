@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,11 @@ def callback_token(secret_key: str, job_id: str) -> str:
     return hmac.new(secret_key.encode(), f"luma-callback:{job_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def verify_callback_token(secret_key: str, job_id: str, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(callback_token(secret_key, job_id), token or "")
+def verify_callback_token(secret_keys: Sequence[str], job_id: str, token: str | None) -> bool:
+    """True if ``token`` is the job's token under any of the keys (the current one, and the
+    previous one while rotating, so callbacks of jobs already in flight stay valid)."""
+    matches = [hmac.compare_digest(callback_token(key, job_id), token or "") for key in secret_keys if key]
+    return bool(token) and any(matches)
 
 
 def callback_url(public_url: str, secret_key: str, job_id: str) -> str:
@@ -38,11 +42,15 @@ def keyframe_url(public_url: str, secret_key: str, owner: str, upload_id: str, e
 
 
 def verify_keyframe_signature(
-    secret_key: str, owner: str, upload_id: str, expires: int, sig: str, now: float
+    secret_keys: Sequence[str], owner: str, upload_id: str, expires: int, sig: str, now: float
 ) -> bool:
     if expires < now:
         return False
-    return hmac.compare_digest(_keyframe_signature(secret_key, owner, upload_id, expires), sig)
+    return any(
+        hmac.compare_digest(_keyframe_signature(key, owner, upload_id, expires), sig)
+        for key in secret_keys
+        if key
+    )
 
 
 def _keyframe_signature(secret_key: str, owner: str, upload_id: str, expires: int) -> str:

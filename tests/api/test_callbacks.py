@@ -14,7 +14,7 @@ from pixelmotion.providers.base import GenerationRequest
 from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.security import callback_url
 from pixelmotion.store import utcnow
-from tests.api.conftest import Running
+from tests.api.conftest import Running, start
 from tests.server import run_async
 
 REQUEST = {
@@ -179,3 +179,22 @@ def test_a_clip_url_pointing_inside_our_network_is_never_fetched(tmp_path: Path)
             assert failed["error"]["code"] == "URL_NOT_ALLOWED"
     finally:
         next(runner, None)
+
+
+def test_callbacks_signed_with_the_previous_key_stay_valid_while_rotating(tmp_path: Path) -> None:
+    old, new = "old-callback-key-" + "x" * 20, "new-callback-key-" + "y" * 20
+    database = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    env = {"emulator_dream_seconds": "60"}  # the job stays in flight across the rotation
+    for app in start(tmp_path, database, secret_key=old, **env):
+        with app.client() as client:
+            job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
+            app.wait_for_status(client, job_id, {"queued", "dreaming"})
+    for app in start(tmp_path, database, secret_key=new, secret_key_previous=old, **env):
+        stored = app.services.repository.get(job_id)
+        assert stored is not None and stored.luma_generation_id
+        body = {**generation_body(app, stored.luma_generation_id), "state": "dreaming"}
+        assert httpx.post(callback_url(app.url, old, job_id), json=body).status_code == 200
+        assert httpx.post(callback_url(app.url, new, job_id), json=body).status_code == 200
+        refused = httpx.post(callback_url(app.url, "a-guessed-key", job_id), json=body)
+        assert refused.status_code == 401
+        assert old not in refused.text and new not in refused.text

@@ -17,9 +17,8 @@ from pixelmotion.api.docs import install_docs
 from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from pixelmotion.api.views import admin, callbacks, events, health, jobs, plan, uploads, web, webhooks
-from pixelmotion.bootstrap import Services, delivery_settings
+from pixelmotion.bootstrap import Services, delivery_settings, watch_credits_for
 from pixelmotion.events import listen_for_events, watch_table
-from pixelmotion.metrics import watch_credits
 from pixelmotion.webhooks import run_deliverer
 from pixelmotion.worker.retention import run_retention
 
@@ -44,8 +43,10 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
             background.append(
                 asyncio.create_task(run_deliverer(repository, delivery_settings(services.settings)))
             )
-            background.append(asyncio.create_task(watch_credits(services.provider)))
             background.append(asyncio.create_task(run_retention(services)))
+        # Every process reads the balance: its workers hold new jobs back when it runs low,
+        # and its /healthz says so.
+        background.append(asyncio.create_task(watch_credits_for(services)))
         on_postgres = services.engine.dialect.name == "postgresql"
         if on_postgres:
 

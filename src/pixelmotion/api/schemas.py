@@ -252,9 +252,14 @@ class JobResponse(CamelModel):
     fit: str
     project_id: str | None
     estimated_cost_usd: float = Field(description="Provider cost at its per-pixel prices (0 for imports)")
+    queue_position: int | None = Field(
+        None,
+        description="While pending and not yet sent to the video model: the job's place among "
+        "all jobs waiting for the provider account's limits (1 is next); null otherwise.",
+    )
 
     @classmethod
-    def of(cls, job: Job, *, estimate: int) -> JobResponse:
+    def of(cls, job: Job, *, estimate: int, queue_position: int | None = None) -> JobResponse:
         error = ErrorBody(code=job.error_code, message=job.error_message or "") if job.error_code else None
         return cls(
             job_id=job.id,
@@ -284,6 +289,7 @@ class JobResponse(CamelModel):
             estimated_cost_usd=0.0
             if job.provider == "import"
             else estimated_cost_usd(job.model, job.resolution, job.aspect_ratio, job.duration),
+            queue_position=queue_position,
         )
 
 
@@ -296,8 +302,10 @@ class JobListResponse(CamelModel):
     next_cursor: str | None
 
 
-def job_json(job: Job, *, estimate: int) -> dict[str, Any]:
-    return JobResponse.of(job, estimate=estimate).model_dump(mode="json", by_alias=True)
+def job_json(job: Job, *, estimate: int, queue_position: int | None = None) -> dict[str, Any]:
+    return JobResponse.of(job, estimate=estimate, queue_position=queue_position).model_dump(
+        mode="json", by_alias=True
+    )
 
 
 class UploadResponse(CamelModel):

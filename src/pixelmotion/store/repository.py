@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from pixelmotion.jobs.models import Job, JobEvent, JobSpec
+from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.states import ACTIVE_STATES, MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
 from pixelmotion.jobs.summary import event_type, summary
 from pixelmotion.jobs.updates import Move
+from pixelmotion.providers.caps import ProviderCaps
 from pixelmotion.store.tables import (
     idempotency_keys,
     job_events,
@@ -41,6 +43,7 @@ jobs_t = video_generation_jobs
 # held to commit, keeps ids in commit order.
 EVENTS_LOCK_KEY = 0x706D6576656E7473  # "pmevents"
 EVENTS_CHANNEL = "pixelmotion_events"
+PROVIDER_SLOTS_LOCK_KEY = 0x706D736C6F7473  # "pmslots": serializes reserve_provider_slot
 
 JOB_FIELDS = {f.name for f in fields(Job)} - {"extra", "status"}
 
@@ -497,9 +500,19 @@ class JobRepository:
 
     # --- the queue ----------------------------------------------------------------------
 
-    def claim(self, owner: str, *, lease_seconds: float, now: datetime | None = None) -> Job | None:
+    def claim(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        caps: ProviderCaps | None = None,
+        send_new: bool = True,
+        now: datetime | None = None,
+    ) -> Job | None:
         """Take one job whose work is due and that no live lease holds.
 
+        Jobs not yet sent to the provider are passed over while the provider's caps are full
+        (or ``send_new`` is off: low credit, budget spent); they keep their place in line.
         PostgreSQL's SKIP LOCKED lets workers pass each other's rows; SQLite renders no FOR
         UPDATE and its single writer serializes this one statement.
         """
@@ -511,6 +524,7 @@ class JobRepository:
                 jobs_t.c.next_run_at <= now,
                 jobs_t.c.status.in_([s.value for s in ACTIVE_STATES]),
                 sa.or_(jobs_t.c.lease_until.is_(None), jobs_t.c.lease_until < now),
+                _room_for_new_jobs(caps, send_new, now),
             )
             .order_by(jobs_t.c.next_run_at)
             .limit(1)
@@ -529,6 +543,94 @@ class JobRepository:
         with self._begin() as conn:
             row = conn.execute(statement).first()
         return _job(row) if row else None
+
+    # --- the provider account's caps (providers/caps.py) ------------------------------------
+
+    def reserve_provider_slot(
+        self, job_id: str, caps: ProviderCaps, *, now: datetime | None = None
+    ) -> str | None:
+        """Mark the job's create as sent (``submitted_at``) if the account's caps allow one
+        more; else return which cap holds it back ("in_flight", "per_minute", "daily_budget"),
+        or "not_pending" if the job was canceled meanwhile.
+
+        The counts and the mark are one serialized transaction across every process: an
+        advisory lock on PostgreSQL; on SQLite the first statement takes the write lock, so
+        nobody commits between our counts and our mark.
+        """
+        now = now or utcnow()
+        others = jobs_t.c.id != job_id
+        with self._begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PROVIDER_SLOTS_LOCK_KEY)))
+            job = conn.execute(
+                jobs_t.update()
+                .where(jobs_t.c.id == job_id, jobs_t.c.status == JobStatus.PENDING.value)
+                .values(updated_at=jobs_t.c.updated_at)  # a no-op write: takes SQLite's lock
+                .returning(jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration)
+            ).first()
+            if job is None:
+                return "not_pending"  # canceled meanwhile: nothing to send
+            if caps.max_in_flight is not None:
+                in_flight = conn.execute(sa.select(sa.func.count()).where(_in_flight(), others)).scalar_one()
+                if in_flight >= caps.max_in_flight:
+                    return "in_flight"
+            if caps.creates_per_minute is not None:
+                recent = conn.execute(
+                    sa.select(sa.func.count()).where(_sent_since(now - timedelta(minutes=1)), others)
+                ).scalar_one()
+                if recent >= caps.creates_per_minute:
+                    return "per_minute"
+            if caps.daily_budget_usd is not None:
+                today = conn.execute(
+                    sa.select(
+                        jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
+                    ).where(_sent_since(start_of_day(now)), others)
+                ).all()
+                spent = sum(estimated_cost_usd(m, r, a, int(d)) for m, r, a, d in today)
+                if spent + estimated_cost_usd(job[0], job[1], job[2], int(job[3])) > caps.daily_budget_usd:
+                    return "daily_budget"
+            conn.execute(jobs_t.update().where(jobs_t.c.id == job_id).values(submitted_at=now))
+        return None
+
+    def provider_usage(self, now: datetime | None = None) -> dict[str, Any]:
+        """The account's use as the caps count it, for ``/healthz``."""
+        now = now or utcnow()
+        with self._connect() as conn:
+            in_flight = conn.execute(sa.select(sa.func.count()).where(_in_flight())).scalar_one()
+            last_minute = conn.execute(
+                sa.select(sa.func.count()).where(_sent_since(now - timedelta(minutes=1)))
+            ).scalar_one()
+        spent = sum(estimated_cost_usd(*job) for job in self.submitted_since(start_of_day(now)))
+        return {
+            "inFlight": int(in_flight),
+            "sentLastMinute": int(last_minute),
+            "spentTodayUsd": round(spent, 4),
+        }
+
+    def oldest_send_since(self, since: datetime) -> datetime | None:
+        """When the oldest create sent since ``since`` went out (the per-minute window opens a
+        minute after it)."""
+        with self._connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.min(jobs_t.c.submitted_at)).where(_sent_since(since))
+            ).scalar()
+
+    def queue_position(self, job: Job) -> int | None:
+        """Where a job not yet sent to the provider stands among those waiting (1: next).
+
+        Counts other users' jobs too, so it runs as the service, and says nothing but a number.
+        """
+        if job.status is not JobStatus.PENDING or job.submitted_at is not None:
+            return None
+        ahead = sa.select(sa.func.count()).where(
+            _waiting_to_send(),
+            sa.or_(
+                jobs_t.c.created_at < job.created_at,
+                sa.and_(jobs_t.c.created_at == job.created_at, jobs_t.c.id < job.id),
+            ),
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(ahead).scalar_one()) + 1
 
     def renew_lease(self, job_id: str, owner: str, *, lease_seconds: float) -> bool:
         until = utcnow() + timedelta(seconds=lease_seconds)
@@ -806,6 +908,43 @@ class KeyInFlight(Exception):
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _in_flight() -> sa.ColumnElement[bool]:
+    """Generations the provider is working on, or whose create may be on its way."""
+    return sa.or_(
+        jobs_t.c.status.in_([JobStatus.QUEUED.value, JobStatus.DREAMING.value]),
+        sa.and_(jobs_t.c.status == JobStatus.PENDING.value, jobs_t.c.submitted_at.isnot(None)),
+    )
+
+
+def _sent_since(since: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(jobs_t.c.submitted_at.isnot(None), jobs_t.c.submitted_at >= since)
+
+
+def _waiting_to_send() -> sa.ColumnElement[bool]:
+    return sa.and_(jobs_t.c.status == JobStatus.PENDING.value, jobs_t.c.submitted_at.is_(None))
+
+
+def _room_for_new_jobs(caps: ProviderCaps | None, send_new: bool, now: datetime) -> sa.ColumnElement[bool]:
+    """The claim's gate for jobs not yet sent: true for every other job, and for these only
+    while the caps have room (the reservation checks again, serialized)."""
+    room: list[sa.ColumnElement[bool]] = []
+    if not send_new:
+        room.append(sa.false())
+    if caps is not None and caps.max_in_flight is not None:
+        in_flight = sa.select(sa.func.count()).where(_in_flight()).scalar_subquery()
+        room.append(in_flight < caps.max_in_flight)
+    if caps is not None and caps.creates_per_minute is not None:
+        recent = sa.select(sa.func.count()).where(_sent_since(now - timedelta(minutes=1))).scalar_subquery()
+        room.append(recent < caps.creates_per_minute)
+    if not room:
+        return sa.true()
+    return sa.or_(sa.not_(_waiting_to_send()), sa.and_(*room))
 
 
 def _sqlite_write_lock(engine: Engine) -> threading.RLock:

@@ -120,6 +120,12 @@ sa.Index(
     postgresql_where=video_generation_jobs.c.next_run_at.isnot(None),
     sqlite_where=video_generation_jobs.c.next_run_at.isnot(None),
 )
+sa.Index(
+    "idx_video_jobs_submitted_at",
+    video_generation_jobs.c.submitted_at,
+    postgresql_where=video_generation_jobs.c.submitted_at.isnot(None),
+    sqlite_where=video_generation_jobs.c.submitted_at.isnot(None),
+)
 
 job_events = sa.Table(
     "job_events",

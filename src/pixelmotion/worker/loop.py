@@ -77,10 +77,13 @@ class Worker:
 
     async def _claim(self) -> Job | None:
         try:
+            admission = self.services.admission
             return await asyncio.to_thread(
                 self.services.repository.claim,
                 self.owner,
                 lease_seconds=self.services.settings.lease_seconds,
+                caps=admission.caps if admission.caps.enabled else None,
+                send_new=admission.send_new(utcnow()),
             )
         except Exception:  # the database is busy or away: the loop waits and tries again
             logger.warning("claim failed", exc_info=True)

@@ -31,9 +31,10 @@ from pixelmotion.providers.base import (
     ProviderError,
     VideoProvider,
 )
+from pixelmotion.providers.caps import Hold
 from pixelmotion.security import callback_url, keyframe_url
 from pixelmotion.service import apply_generation, deadline_of, delete_generation, names_job
-from pixelmotion.store.repository import utcnow
+from pixelmotion.store.repository import start_of_day, utcnow
 from pixelmotion.worker.backoff import backoff_seconds
 
 logger = logging.getLogger(__name__)
@@ -83,11 +84,11 @@ async def submit(ctx: StepContext, job: Job) -> None:
         callback_url=callback_url(services.settings.callback_base_url, services.settings.secret_key, job.id),
         keyframe_url=keyframe_link(services, job),
     )
-    # Mark the create as possibly in flight before sending it: if this worker dies before it
-    # records the answer, whoever takes the job over looks for the generation first.
-    await asyncio.to_thread(
-        services.repository.update_fields, job.id, JobStatus.PENDING, {"submitted_at": utcnow()}
-    )
+    # Take a slot under the account's caps, which marks the create as possibly in flight
+    # before sending it: if this worker dies before it records the answer, whoever takes the
+    # job over looks for the generation first.
+    if await hold_back(ctx, job):
+        return
     try:
         generation = await services.provider.create(request)
     except ProviderError as error:
@@ -99,6 +100,53 @@ async def submit(ctx: StepContext, job: Job) -> None:
         return
     services.provider_health.mark_ok()
     await record_submitted(ctx, job, generation)
+
+
+async def hold_back(ctx: StepContext, job: Job) -> bool:
+    """Reserve one of the provider account's slots for this job's create, or say why it must
+    wait (in ``pending``, keeping its place in line) and look again later."""
+    services = ctx.services
+    admission = services.admission
+    if admission.credits.low:
+        hold = Hold("credits", "Waiting: the provider account's credit is low.", utcnow() + CREDIT_RECHECK)
+    else:
+        reason = await asyncio.to_thread(services.repository.reserve_provider_slot, job.id, admission.caps)
+        if reason is None:
+            return False
+        if reason == "not_pending":
+            return True
+        hold = await asyncio.to_thread(hold_for, services, reason)
+    logger.info("job %s: held in pending (%s)", job.id, hold.reason)
+    admission.hold(hold)
+    if job.progress_message != hold.message:
+        await asyncio.to_thread(
+            services.repository.report_progress, job.id, JobStatus.PENDING, job.progress, hold.message
+        )
+    await asyncio.to_thread(
+        services.repository.schedule, job.id, JobStatus.PENDING, by_deadline(ctx, job, hold.retry_at)
+    )
+    return True
+
+
+CREDIT_RECHECK = timedelta(seconds=60)
+
+
+def hold_for(services: Services, reason: str) -> Hold:
+    now = utcnow()
+    caps = services.admission.caps
+    if reason == "in_flight":
+        message = f"Waiting: {caps.max_in_flight} videos are being generated, the most at once."
+        return Hold(reason, message, now + timedelta(seconds=services.settings.worker_poll_seconds))
+    if reason == "per_minute":
+        oldest = services.repository.oldest_send_since(now - timedelta(minutes=1))
+        opens = (oldest or now) + timedelta(minutes=1)
+        message = (
+            f"Waiting: {caps.creates_per_minute} videos were started in the last minute, the most allowed."
+        )
+        return Hold(reason, message, max(opens, now + timedelta(seconds=0.1)))
+    tomorrow = start_of_day(now) + timedelta(days=1)
+    message = "Waiting: today's generation budget is spent; this job starts after 00:00 UTC."
+    return Hold(reason, message, tomorrow)
 
 
 KEYFRAME_LINK_SECONDS = 3600

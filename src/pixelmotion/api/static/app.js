@@ -95,6 +95,7 @@ const TEXT = {
       loadingFrames: "Loading frames...",
     },
     failedWith: (message) => `Failed: ${message}`,
+    inLine: (message, position) => `${message} (#${position} in line)`,
     elapsed: (elapsed, estimate) => `Elapsed ${elapsed} · estimate about ${estimate}`,
     took: (elapsed) => `Took ${elapsed}`,
     resultInfo: ({ width, height, frames, fps, colors }) =>
@@ -193,6 +194,7 @@ const TEXT = {
       done: "완료!",
       loadingFrames: "프레임 불러오는 중...",
     },
+    inLine: (message, position) => `${message} (대기 순서 ${position}번)`,
     failedWith: (message) => `실패: ${message}`,
     elapsed: (elapsed, estimate) => `경과 ${elapsed} · 예상 약 ${estimate}`,
     took: (elapsed) => `걸린 시간 ${elapsed}`,
@@ -282,7 +284,9 @@ function messageFor(job) {
   if (job.status === "canceled") return statusLabel("canceled");
   const key = SERVER_MESSAGES[job.progressMessage] ?? STATUS_MESSAGES[job.status];
   const messages = TEXT[state.lang].messages;
-  return (key && messages[key]) || job.progressMessage || statusLabel(job.status);
+  const message = (key && messages[key]) || job.progressMessage || statusLabel(job.status);
+  // Waiting for the provider account's limits: say where the job stands in line.
+  return job.status === "pending" && job.queuePosition ? t("inLine", message, job.queuePosition) : message;
 }
 
 function formatDuration(seconds) {

@@ -31,7 +31,7 @@ MAX_CALLBACK_BYTES = 256 * 1024
 async def handle_callback(
     services: Services, request: Request, job_id: str, token: str | None
 ) -> dict[str, Any]:
-    if not verify_callback_token(services.settings.secret_key, job_id, token):
+    if not verify_callback_token(services.settings.verifying_keys, job_id, token):
         raise ApiError(401, "INVALID_CALLBACK_TOKEN", "The callback URL's token is missing or wrong.")
     raw = await request.body()
     if len(raw) > MAX_CALLBACK_BYTES:

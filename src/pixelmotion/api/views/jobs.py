@@ -175,7 +175,11 @@ def list_jobs(
     estimate = services.estimator.seconds()
     next_cursor = jobs[-1].created_at.isoformat() if len(jobs) == limit else None
     return JobListResponse(
-        jobs=[JobResponse.of(job, estimate=estimate) for job in jobs], next_cursor=next_cursor
+        jobs=[
+            JobResponse.of(job, estimate=estimate, queue_position=services.repository.queue_position(job))
+            for job in jobs
+        ],
+        next_cursor=next_cursor,
     )
 
 
@@ -190,7 +194,8 @@ def owned_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
 @router.get("/{job_id}", response_model=JobResponse, response_model_by_alias=True)
 def get_job(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobResponse:
     job = owned_job(services, caller.user_id, job_id)
-    return JobResponse.of(job, estimate=services.estimator.seconds())
+    position = services.repository.queue_position(job)
+    return JobResponse.of(job, estimate=services.estimator.seconds(), queue_position=position)
 
 
 @router.post("/{job_id}/cancel", response_model=JobResponse, response_model_by_alias=True)

@@ -77,7 +77,7 @@ def image_type(head: bytes) -> str | None:
 def keyframe(upload_id: str, owner: str, expires: int, sig: str, services: ServicesDep) -> Response:
     """The provider fetches a keyframe here; the link is signed and expires (no bearer token)."""
     if not verify_keyframe_signature(
-        services.settings.secret_key, owner, upload_id, expires, sig, time.time()
+        services.settings.verifying_keys, owner, upload_id, expires, sig, time.time()
     ):
         raise ApiError(403, "LINK_EXPIRED", "This keyframe link is invalid or has expired.")
     try:

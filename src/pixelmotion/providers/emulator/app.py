@@ -13,9 +13,11 @@ A mounted sub-app's lifespan is not run by Starlette, so the background work liv
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -55,6 +57,7 @@ class Emulator:
         self.clips = ClipCache(settings.clip_dir or settings.cache_dir / "clips", settings.render_executor)
         self.faults = FaultInjector(settings.faults)
         self._runs: dict[str, asyncio.Task[None]] = {}
+        self._recent_creates: collections.deque[float] = collections.deque()
         self._hanging: set[asyncio.Event] = set()
         self._http: httpx.AsyncClient | None = None
         self._notifier: Notifier | None = None
@@ -130,6 +133,7 @@ class Emulator:
             raise LumaRequestError(429, "Rate limit exceeded", {"Retry-After": "1"})
         if fault == "create_500":
             raise LumaRequestError(500, "Internal server error")
+        self._check_account_limits()
         record = self._new_record(request)
         self.store.counters.created += 1
         self.store.counters.spent_cents += record.cost_cents
@@ -141,6 +145,21 @@ class Emulator:
         await asyncio.to_thread(self.store.flush)
         self._run(record)
         return record.generation, fault == "create_timeout"
+
+    def _check_account_limits(self) -> None:
+        """Luma's per-account tier: generations in flight and creates a minute, else 429."""
+        limits = self.settings
+        now = time.monotonic()
+        while self._recent_creates and self._recent_creates[0] <= now - 60:
+            self._recent_creates.popleft()
+        if limits.max_in_flight is not None and len(self.store.unfinished()) >= limits.max_in_flight:
+            self.store.counters.rate_limited += 1
+            raise LumaRequestError(429, "Too many concurrent generations", {"Retry-After": "5"})
+        if limits.creates_per_minute is not None and len(self._recent_creates) >= limits.creates_per_minute:
+            self.store.counters.rate_limited += 1
+            wait = int(self._recent_creates[0] + 60 - now) + 1
+            raise LumaRequestError(429, "Rate limit exceeded", {"Retry-After": str(wait)})
+        self._recent_creates.append(now)
 
     async def hang(self, request: Request) -> None:
         """Never answer: the create_timeout fault's silent server. Ends when the client gives

@@ -26,6 +26,10 @@ class EmulatorSettings:
     render_executor: concurrent.futures.Executor | None = None
     # Fault injection, e.g. "drop_callbacks=1.0,create_429=0.2"; see faults.py.
     faults: str = ""
+    # The account's limits (luma-api.md: 10 in flight, 20 creates a minute; past them, 429).
+    # None: not enforced, so local runs and tests are not slowed by a real account's tier.
+    max_in_flight: int | None = None
+    creates_per_minute: int | None = None
     # Starting balance of GET /credits, in USD cents.
     credit_balance: float = 100_000.0
     # How long the delay_callbacks fault holds each callback back.

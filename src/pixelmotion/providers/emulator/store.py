@@ -65,6 +65,7 @@ class Counters:
     callbacks_failed: int = 0  # no 200 after every retry
     callback_requests: int = 0  # HTTP requests made, retries included
     spent_cents: float = 0.0  # charged at create, refunded on failure
+    rate_limited: int = 0  # creates refused with 429 for the account's limits
 
 
 SAVE_DELAY_SECONDS = 0.25
