@@ -32,19 +32,7 @@ def test_a_slow_or_cut_download_completes_in_one_run(shared: Running, fault: str
     ("fault", "code"),
     [
         ("truncated_asset", "VIDEO_TRUNCATED"),
-        pytest.param(
-            "corrupt_asset",
-            "VIDEO_UNREADABLE",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "media/decode.py mp4_box_overrun() calls any MP4 whose box walk breaks "
-                    "truncated (a box size < 8 or past the end), so a full-length clip "
-                    "scrambled after its ftyp box fails VIDEO_TRUNCATED 'cut short' instead "
-                    "of VIDEO_UNREADABLE; owned by the media engineer"
-                ),
-            ),
-        ),
+        ("corrupt_asset", "VIDEO_UNREADABLE"),
         ("wrong_content_type", "VIDEO_UNREADABLE"),
     ],
 )

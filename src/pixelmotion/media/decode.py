@@ -94,7 +94,8 @@ class DecodeOptions:
 
 def mp4_box_overrun(path: Path) -> bool | None:
     """For an MP4/MOV file: True if its top-level boxes run past the end of the file
-    (the file was cut), False if they fit. None if the file is not MP4/MOV."""
+    (the file was cut), False if they fit or stop being boxes (scrambled, not cut).
+    None if the file is not MP4/MOV."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(8)
@@ -109,10 +110,15 @@ def mp4_box_overrun(path: Path) -> bool | None:
                 box_size = int.from_bytes(header[8:16], "big")
             elif box_size == 0:
                 return False
-            if box_size < 8:
-                return True
+            if box_size < 8 or not _is_box_type(header[4:8]):
+                return False  # not a box at all: the file is damaged, not cut short
             offset += box_size
         return offset > size
+
+
+def _is_box_type(code: bytes) -> bool:
+    """Box types are four printable ASCII characters (``moov``, ``mdat``, ``©nam`` aside)."""
+    return len(code) == 4 and all(0x20 <= byte < 0x7F or byte == 0xA9 for byte in code)
 
 
 def _open_error(path: Path, exc: Exception) -> MediaError:
