@@ -15,12 +15,8 @@ window show how much work ran alongside. Target: 202 in under 50 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,39 +26,12 @@ from pathlib import Path
 
 import httpx
 
+from _common import AUDIENCE, HOST, free_port, load, machine, percentile, serve, server_env
 from pixelmotion.security import issue_token
 from pixelmotion.store import JobRepository, create_engine
 
-HOST = "127.0.0.1"
 TARGET_MS = 50.0
 REQUEST = {"prompt": "a knight swinging a sword", "width": 64, "height": 64, "colorCount": 16, "fps": 12}
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> int:
@@ -86,34 +55,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pm-bench-api-") as tmp:
         data_dir = Path(tmp)
         database_url = args.database_url or f"sqlite:///{data_dir / 'pixelmotion.db'}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELMOTION_")}
-        env.update(
-            PIXELMOTION_DATA_DIR=str(data_dir),
-            PIXELMOTION_PORT=str(port),
-            PIXELMOTION_DATABASE_URL=database_url,
-            PIXELMOTION_JWT_SECRET=jwt_secret,
-            PIXELMOTION_EMULATOR_DREAM_SECONDS=str(args.dream_seconds),
+        env = server_env(
+            data_dir,
+            port,
+            database_url,
+            jwt_secret,
+            EMULATOR_DREAM_SECONDS=str(args.dream_seconds),
             # One benchmark user starts hundreds of jobs: lift the per-user limits.
-            PIXELMOTION_USER_MAX_ACTIVE_JOBS="100000",
-            PIXELMOTION_USER_JOBS_PER_HOUR="100000",
+            USER_MAX_ACTIVE_JOBS="100000",
+            USER_JOBS_PER_HOUR="100000",
         )
-        log = data_dir / "serve.log"
-        with open(log, "wb") as handle:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "pixelmotion.cli", "serve"],
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            return run(args, port, jwt_secret, database_url, server, log)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        # The embedded emulator must be up too: wait for a 200, not just an answer.
+        with serve(env, data_dir / "serve.log", accept=lambda status: status == 200):
+            return run(args, port, jwt_secret, database_url)
 
 
 def run(
@@ -121,26 +75,10 @@ def run(
     port: int,
     jwt_secret: str,
     database_url: str,
-    server: subprocess.Popen[bytes],
-    log: Path,
 ) -> int:
     base = f"http://{HOST}:{port}"
-    token = issue_token(jwt_secret, "bench-user", audience="authenticated")
+    token = issue_token(jwt_secret, "bench-user", audience=AUDIENCE)
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    deadline = time.monotonic() + 60
-    while True:
-        if server.poll() is not None:
-            sys.stderr.write(log.read_text()[-4000:])
-            raise RuntimeError("pixelmotion serve exited")
-        try:
-            if client.get("/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("pixelmotion serve did not become healthy")
-        time.sleep(0.1)
-
     background = [client.post("/v1/jobs", json=REQUEST).json()["jobId"] for _ in range(args.background)]
     print(f"{len(background)} background jobs submitted; waiting until one is being processed…", flush=True)
     waited = time.monotonic()
@@ -171,7 +109,7 @@ def run(
     client.close()
 
     # What ran alongside: events the worker wrote during the window, by state.
-    work = Counter()
+    work: Counter[str] = Counter()
     processing_jobs: set[str] = set()
     after = first_event
     while True:

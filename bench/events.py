@@ -30,17 +30,13 @@ import contextlib
 import json
 import multiprocessing
 import os
-import platform
 import random
 import resource
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -48,19 +44,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import sqlalchemy as sa
-
+from _common import (
+    AUDIENCE,
+    HOST,
+    POSTGRES_URL,
+    free_port,
+    load,
+    machine,
+    percentile,
+    postgres_available,
+    postgres_schema,
+    process_cpu_seconds,
+    serve,
+    server_env,
+    wait_healthy,
+)
 from pixelmotion.jobs.models import JobSpec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.security import issue_token
 from pixelmotion.store import JobRepository, create_engine
 
-POSTGRES_URL = os.environ.get(
-    "PIXELMOTION_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-HOST = "127.0.0.1"
-AUDIENCE = "authenticated"
 USER = "bench-user"
 SPEC = JobSpec(prompt="a benchmark knight", width=32, height=32, color_count=8, fps=12)
 SUPABASE_FREE_TIER_CONNECTIONS = 200
@@ -68,21 +71,6 @@ TARGET_P95_MS = {"one process": 15.0, "across processes": 30.0}
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def raise_open_files(needed: int) -> int:
@@ -101,40 +89,8 @@ def process_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A database URL whose connections live in a fresh schema, dropped afterwards."""
-    schema = f"pm_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def postgres_available() -> bool:
-    try:
-        engine = sa.create_engine(POSTGRES_URL)
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 # ---------------------------------------------------------------- a raw SSE client
@@ -237,33 +193,6 @@ class Api:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
 
 
-def server_env(data_dir: Path, port: int, database_url: str, jwt_secret: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELMOTION_")}
-    env.update(
-        PIXELMOTION_DATA_DIR=str(data_dir),
-        PIXELMOTION_PORT=str(port),
-        PIXELMOTION_DATABASE_URL=database_url,
-        PIXELMOTION_JWT_SECRET=jwt_secret,
-        PIXELMOTION_SECRET_KEY=secrets.token_hex(16),
-        PIXELMOTION_PROVIDER="emulator",
-    )
-    return env
-
-
-def wait_healthy(port: int, alive: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            raise RuntimeError(f"{what} exited before answering")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/healthz", timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer /healthz within {timeout}s")
-
-
 @contextmanager
 def subprocess_api(database_url: str, open_files: int) -> Iterator[Api]:
     """``pixelmotion serve --no-worker`` in its own process; this process commits on its own engine."""
@@ -279,36 +208,20 @@ def subprocess_api(database_url: str, open_files: int) -> Iterator[Api]:
             limit = open_files if hard == resource.RLIM_INFINITY else min(open_files, hard)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
-        with open(log, "wb") as handle:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pixelmotion.cli", "serve", "--no-worker"],
-                env=env,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                preexec_fn=raise_limit,
-            )
-        engine = None
-        try:
-            wait_healthy(port, lambda: process.poll() is None, "pixelmotion serve")
+        with serve(env, log, worker=False, preexec_fn=raise_limit) as process:
             engine = create_engine(database_url)  # migrations were applied by the server
-            yield Api(
-                port=port,
-                token=issue_token(jwt_secret, USER, audience=AUDIENCE),
-                database_url=database_url,
-                pid=process.pid,
-                repository=JobRepository(engine),
-            )
-        except Exception:
-            sys.stderr.write(log.read_text()[-4000:])
-            raise
-        finally:
-            process.terminate()
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if engine is not None:
+                yield Api(
+                    port=port,
+                    token=issue_token(jwt_secret, USER, audience=AUDIENCE),
+                    database_url=database_url,
+                    pid=process.pid,
+                    repository=JobRepository(engine),
+                )
+            except Exception:
+                sys.stderr.write(log.read_text()[-4000:])
+                raise
+            finally:
                 engine.dispose()
 
 
@@ -542,20 +455,6 @@ def measure_streams(
 
 
 # ---------------------------------------------------------------- report
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def print_latency(results: list[LatencyResult]) -> bool:

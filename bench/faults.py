@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from _common import free_port
 from pixelmotion.jobs.states import PROCESSING_STEPS
 from pixelmotion.store import JobRepository, create_engine
 
@@ -333,14 +334,6 @@ def report(
         print(f"not injected (too few jobs): {', '.join(missing_kinds)}", file=sys.stderr)
     if lost or wrong or (payable and paid != payable):
         raise SystemExit(1)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":
