@@ -35,7 +35,10 @@ def check_user_limits(
     """Raise ``LimitReached`` if accepting ``spec`` would break one of the user's limits."""
     now = now or utcnow()
     midnight = start_of_day(now)
-    usage = repository.user_usage(user_id, since_hour=now - timedelta(hours=1), since_day=midnight)
+    budgeted = limits.daily_budget_usd is not None and not spec.is_import
+    usage = repository.user_usage(
+        user_id, since_hour=now - timedelta(hours=1), since_day=midnight if budgeted else None
+    )
     if usage["active"] >= limits.max_active_jobs:
         raise LimitReached(
             "TOO_MANY_ACTIVE_JOBS",
@@ -52,7 +55,7 @@ def check_user_limits(
             f"You have started {len(recent)} jobs in the last hour; the limit is {limits.jobs_per_hour}.",
             wait,
         )
-    if limits.daily_budget_usd is not None and not spec.is_import:
+    if budgeted and limits.daily_budget_usd is not None:
         spent = sum(estimated_cost_usd(*job) for job in usage["today"])
         cost = estimated_cost_usd(spec.model, spec.resolution, spec.aspect_ratio, spec.duration)
         if spent + cost > limits.daily_budget_usd:

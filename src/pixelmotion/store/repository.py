@@ -7,6 +7,7 @@ never move a job backwards and no change goes unrecorded.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
 import json
@@ -46,6 +47,7 @@ EVENTS_CHANNEL = "pixelmotion_events"
 PROVIDER_SLOTS_LOCK_KEY = 0x706D736C6F7473  # "pmslots": serializes reserve_provider_slot
 
 JOB_FIELDS = {f.name for f in fields(Job)} - {"extra", "status"}
+_INSERT_JOB = jobs_t.insert().returning(jobs_t)
 
 EventListener = Callable[[str, str, int], None]
 
@@ -179,7 +181,9 @@ class JobRepository:
                 progress=PROGRESS[JobStatus.PROCESSING],
                 progress_message="Importing video...",
             )
-        return _job(conn.execute(jobs_t.insert().values(values).returning(jobs_t)).one())
+        # One statement, values bound as parameters: SQLAlchemy compiles it once (building an
+        # insert with .values() per job cost about 0.25 ms of CPU, a tenth of a submission).
+        return _job(conn.execute(_INSERT_JOB, values).one())
 
     def create_once(
         self, spec: JobSpec, *, user_id: str, provider: str, key: str, fingerprint: str
@@ -616,21 +620,21 @@ class JobRepository:
             ).scalar()
 
     def queue_position(self, job: Job) -> int | None:
-        """Where a job not yet sent to the provider stands among those waiting (1: next).
+        """Where a job not yet sent to the provider stands among those waiting (1: next)."""
+        return self.queue_positions([job]).get(job.id)
 
-        Counts other users' jobs too, so it runs as the service, and says nothing but a number.
+    def queue_positions(self, jobs: list[Job]) -> dict[str, int]:
+        """Positions of those of ``jobs`` not yet sent, in one query (a page of a listing).
+
+        Counts other users' jobs too, so it runs as the service, and says nothing but numbers.
         """
-        if job.status is not JobStatus.PENDING or job.submitted_at is not None:
-            return None
-        ahead = sa.select(sa.func.count()).where(
-            _waiting_to_send(),
-            sa.or_(
-                jobs_t.c.created_at < job.created_at,
-                sa.and_(jobs_t.c.created_at == job.created_at, jobs_t.c.id < job.id),
-            ),
-        )
+        waiting = [job for job in jobs if job.status is JobStatus.PENDING and job.submitted_at is None]
+        if not waiting:
+            return {}
+        line = sa.select(jobs_t.c.created_at, jobs_t.c.id).where(_waiting_to_send())
         with self.engine.connect() as conn:
-            return int(conn.execute(ahead).scalar_one()) + 1
+            ahead = sorted((created, str(job_id)) for created, job_id in conn.execute(line))
+        return {job.id: bisect.bisect_left(ahead, (job.created_at, job.id)) + 1 for job in waiting}
 
     def renew_lease(self, job_id: str, owner: str, *, lease_seconds: float) -> bool:
         until = utcnow() + timedelta(seconds=lease_seconds)
@@ -682,8 +686,9 @@ class JobRepository:
 
     # --- per-user limits ------------------------------------------------------------------
 
-    def user_usage(self, user_id: str, *, since_hour: datetime, since_day: datetime) -> dict[str, Any]:
-        """What the user has running and has asked for lately (for the limits)."""
+    def user_usage(self, user_id: str, *, since_hour: datetime, since_day: datetime | None) -> dict[str, Any]:
+        """What the user has running and has asked for lately (for the limits); the day's
+        jobs only when asked for (``since_day``: a daily budget is set)."""
         active = [s.value for s in ACTIVE_STATES]
         with self._connect() as conn:
             active_count = conn.execute(
@@ -698,16 +703,20 @@ class JobRepository:
                 .scalars()
                 .all()
             )
-            day = conn.execute(
-                sa.select(
-                    jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
-                ).where(
-                    jobs_t.c.user_id == user_id,
-                    jobs_t.c.created_at >= since_day,
-                    jobs_t.c.provider != "import",
-                    jobs_t.c.status != JobStatus.CANCELED.value,
-                )
-            ).all()
+            day = (
+                []
+                if since_day is None
+                else conn.execute(
+                    sa.select(
+                        jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
+                    ).where(
+                        jobs_t.c.user_id == user_id,
+                        jobs_t.c.created_at >= since_day,
+                        jobs_t.c.provider != "import",
+                        jobs_t.c.status != JobStatus.CANCELED.value,
+                    )
+                ).all()
+            )
         return {
             "active": int(active_count),
             "created_last_hour": list(hour),

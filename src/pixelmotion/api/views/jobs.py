@@ -174,11 +174,9 @@ def list_jobs(
     )
     estimate = services.estimator.seconds()
     next_cursor = jobs[-1].created_at.isoformat() if len(jobs) == limit else None
+    positions = services.repository.queue_positions(jobs)
     return JobListResponse(
-        jobs=[
-            JobResponse.of(job, estimate=estimate, queue_position=services.repository.queue_position(job))
-            for job in jobs
-        ],
+        jobs=[JobResponse.of(job, estimate=estimate, queue_position=positions.get(job.id)) for job in jobs],
         next_cursor=next_cursor,
     )
 
