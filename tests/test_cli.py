@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,11 +14,10 @@ import pytest
 from pixelmotion.config import load_settings
 from pixelmotion.security import verify_token
 from tests.databases import postgres_schema_url
-from tests.running import CLIP_CACHE
+from tests.processes import PIXELMOTION, env_for, running, wait_healthy
 from tests.server import free_port, wait_for
 from tests.sse import Event, read_events
 
-PIXELMOTION = [sys.executable, "-m", "pixelmotion.cli"]
 REQUEST = {
     "prompt": "a purple dragon flying",
     "width": 32,
@@ -31,44 +26,6 @@ REQUEST = {
     "fps": 12,
     "resolution": "540p",
 }
-
-
-def env_for(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELMOTION_")}
-    env.update(
-        PIXELMOTION_DATA_DIR=str(data_dir),
-        PIXELMOTION_PORT=str(port),
-        PIXELMOTION_EMULATOR_DREAM_SECONDS="0.5",
-    )
-    env["PIXELMOTION_EMULATOR_CLIP_DIR"] = str(CLIP_CACHE)
-    env.update({f"PIXELMOTION_{k}": v for k, v in extra.items()})
-    return env
-
-
-@contextmanager
-def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as handle:
-        process = subprocess.Popen([*PIXELMOTION, *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    def up() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, timeout=60, what="the server to answer /healthz", interval=0.1)
 
 
 def run_job(url: str, token: str) -> dict[str, object]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import threading
+import time
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -61,9 +63,28 @@ def make_executor(settings: Settings) -> Executor:
     return ProcessPoolExecutor(
         max_workers=settings.process_workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=os.nice,
-        initargs=(10,),  # below the API: a render or a decode never delays an answer
+        initializer=start_pool_process,
+        initargs=(os.getpid(),),
     )
+
+
+def start_pool_process(parent_pid: int) -> None:
+    """Each process of the pool: niced below the API (a render or a decode never delays an
+    answer), and gone once its parent is. A pool process waits for work on a pipe its parent
+    may never close: a parent killed (SIGKILL), or stopped without shutting the pool down
+    (uvicorn re-raises SIGTERM after its shutdown; ``worker`` has no SIGTERM handler), would
+    leave it running for ever, holding its memory."""
+    os.nice(10)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+PARENT_CHECK_SECONDS = 1.0
 
 
 def make_store(settings: Settings) -> ObjectStore:

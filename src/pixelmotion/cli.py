@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,16 +109,23 @@ def worker(
         if services.engine.dialect.name == "postgresql":
             # Jobs created or moved by other processes wake this worker at once.
             tasks.append(asyncio.create_task(listen_for_events(settings.database_url, worker.nudge)))
+        # SIGTERM (a deploy, a scale-down) stops the worker as Ctrl-C does: its running jobs
+        # are cancelled and their leases released, so others take them over at once rather
+        # than after the lease runs out.
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
         try:
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await services.provider.aclose()
 
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
         services.close()

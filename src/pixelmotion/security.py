@@ -25,8 +25,15 @@ def callback_token(secret_key: str, job_id: str) -> str:
 def verify_callback_token(secret_keys: Sequence[str], job_id: str, token: str | None) -> bool:
     """True if ``token`` is the job's token under any of the keys (the current one, and the
     previous one while rotating, so callbacks of jobs already in flight stay valid)."""
-    matches = [hmac.compare_digest(callback_token(key, job_id), token or "") for key in secret_keys if key]
+    matches = [_same(callback_token(key, job_id), token or "") for key in secret_keys if key]
     return bool(token) and any(matches)
+
+
+def _same(expected: str, given: str) -> bool:
+    """A constant-time comparison of a hex secret with what a request carried. On bytes:
+    ``hmac.compare_digest`` raises TypeError for a str with non-ASCII characters, and any
+    text can arrive in a query string."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
 
 
 def callback_url(public_url: str, secret_key: str, job_id: str) -> str:
@@ -46,11 +53,7 @@ def verify_keyframe_signature(
 ) -> bool:
     if expires < now:
         return False
-    return any(
-        hmac.compare_digest(_keyframe_signature(key, owner, upload_id, expires), sig)
-        for key in secret_keys
-        if key
-    )
+    return any(_same(_keyframe_signature(key, owner, upload_id, expires), sig) for key in secret_keys if key)
 
 
 def _keyframe_signature(secret_key: str, owner: str, upload_id: str, expires: int) -> str:

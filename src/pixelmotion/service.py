@@ -81,6 +81,7 @@ def apply_generation(
         now=now or utcnow(),
         grace_seconds=grace_seconds,
         deadline_at=deadline_of(job, deadline_seconds),
+        generation_id=generation.id,  # news of an older generation never moves the job
     )
     if move is None:
         return None

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ import pytest
 
 from pixelmotion.store import JobRepository, create_engine
 from tests.databases import postgres_schema_url
+from tests.processes import PIXELMOTION, alive, children_of, env_for, running, wait_healthy
 from tests.reliability.conftest import DOWNLOADING, PROMPT, REQUEST, TERMINAL, bill
 from tests.server import free_port, wait_for
-from tests.test_cli import PIXELMOTION, env_for, running, wait_healthy
 
 
 class Deployment:
@@ -191,3 +192,45 @@ def test_the_emulator_keeps_a_generation_it_answered_for(tmp_path: Path) -> None
         wait_for(up, timeout=60, what="the emulator again", interval=0.1)
         again = httpx.get(f"{base}/generations/{created.json()['id']}", headers=headers)
         assert again.status_code == 200, again.text
+
+
+POOL_PARENT = """
+import os, sys, threading
+from pixelmotion.bootstrap import make_executor
+from pixelmotion.config import load_settings
+
+executor = make_executor(load_settings({"PIXELMOTION_DATA_DIR": sys.argv[1]}))
+print(executor.submit(os.getpid).result(), flush=True)
+threading.Event().wait()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="child processes are read from /proc")
+def test_the_process_pool_ends_with_its_process(tmp_path: Path) -> None:
+    """A killed worker's pool process would otherwise wait for work for ever (no one closes
+    its pipe), holding its memory: it notices its parent is gone and exits."""
+    parent = subprocess.Popen([sys.executable, "-c", POOL_PARENT, str(tmp_path)], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        pool_pid = int(parent.stdout.readline())
+        assert pool_pid in children_of(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    try:
+        wait_for(lambda: not alive(pool_pid), timeout=10, what="the pool process to exit", interval=0.1)
+    finally:
+        if alive(pool_pid):
+            os.kill(pool_pid, signal.SIGKILL)
+
+
+def test_sigterm_stops_a_worker_cleanly(tmp_path: Path) -> None:
+    """A deploy stops workers with SIGTERM: the worker cancels its jobs and releases their
+    leases (others take them over at once), then exits 0, rather than dying by the signal."""
+    env = env_for(tmp_path, free_port())
+    log = tmp_path / "worker.log"
+    with running(["worker"], env, log) as worker:
+        wait_for(lambda: "started (" in log.read_text(), timeout=60, what="the worker to start", interval=0.1)
+        worker.send_signal(signal.SIGTERM)
+        wait_for(lambda: worker.poll() is not None, timeout=20, what="the worker to exit", interval=0.1)
+        assert worker.returncode == 0, log.read_text()

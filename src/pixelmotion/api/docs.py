@@ -139,6 +139,28 @@ SSE_EXAMPLE = (
     + EXAMPLE_JOB_ID
     + '/animation.gif"},"...":"..."}\n\n'
 )
+# One message of a stream (keep-alive comments aside), as OpenAPI 3.1 tools read the schema of
+# a text/event-stream: each event, not the stream as one string.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "title": "JobEventMessage",
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": "The event id: send it back as Last-Event-ID to resume after it",
+        },
+        "event": {"const": "job"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/JobResponse"},
+            "description": "The job JSON as of this event",
+        },
+    },
+}
+SSE_STREAM = {"text/event-stream": {"schema": SSE_EVENT_SCHEMA, "example": SSE_EXAMPLE}}
 
 REDIRECT = {
     "description": "With S3 storage: the object's presigned GET URL (valid 15 minutes). Clients "
@@ -162,6 +184,8 @@ IN_FLIGHT = (
     "IDEMPOTENCY_KEY_IN_FLIGHT",
     "A request with this Idempotency-Key is being handled; retry shortly.",
 )
+# A JSON body whose bytes are not even text (not UTF-8): FastAPI answers 400, before any rule.
+UNREADABLE_BODY = ("BAD_REQUEST", "There was an error parsing the body")
 RESULT_ERRORS = {409: ("JOB_NOT_COMPLETED", "The job is dreaming; results come when it completes.")}
 CALLBACK_ERRORS = {
     400: ("INVALID_CALLBACK", "The callback body is not a Generation object: missing id"),
@@ -196,9 +220,9 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         "pixelated with no model (the job starts in `processing`); with `keyframe`, your "
         "uploaded image is the clip's first frame. Send an `Idempotency-Key` header and a retry "
         "of the same request returns the same job (`Idempotent-Replayed: true`).",
-        errors=(401, 409, 413, 422, 429),
+        errors=(400, 401, 409, 413, 422, 429),
         security=BEARER,
-        error_codes={409: IN_FLIGHT},
+        error_codes={400: UNREADABLE_BODY, 409: IN_FLIGHT},
     ),
     ("get", "/v1/jobs"): Doc(
         "List my jobs",
@@ -311,7 +335,12 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         errors=(401,),
         security=BEARER,
     ),
-    ("post", "/v1/webhooks"): Doc("Register a webhook endpoint", errors=(401, 422), security=BEARER),
+    ("post", "/v1/webhooks"): Doc(
+        "Register a webhook endpoint",
+        errors=(400, 401, 413, 422),
+        security=BEARER,
+        error_codes={400: UNREADABLE_BODY},
+    ),
     ("get", JOB_PATH + "/deliveries"): Doc("A job's webhook deliveries", errors=(401, 404), security=BEARER),
     ("post", JOB_PATH + "/deliveries/{delivery_id}/redeliver"): Doc(
         "Send a webhook delivery again",
@@ -333,7 +362,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         responses={
             "200": {
                 "description": "The event stream",
-                "content": {"text/event-stream": {"schema": {"type": "string"}, "example": SSE_EXAMPLE}},
+                "content": SSE_STREAM,
             },
             "204": {"description": "Reconnected after the job's last event: nothing more will come"},
         },
@@ -345,16 +374,16 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         responses={
             "200": {
                 "description": "The event stream; it stays open",
-                "content": {"text/event-stream": {"schema": {"type": "string"}, "example": SSE_EXAMPLE}},
+                "content": SSE_STREAM,
             }
         },
     ),
     ("post", "/functions/v1/video-generate"): Doc(
         "Create a job (the plan's route)",
         "Same as `POST /v1/jobs`, answered in the shape the plan's Supabase Edge Function used.",
-        errors=(401, 409, 413, 422, 429),
+        errors=(400, 401, 409, 413, 422, 429),
         security=BEARER,
-        error_codes={409: IN_FLIGHT},
+        error_codes={400: UNREADABLE_BODY, 409: IN_FLIGHT},
     ),
     ("post", "/v1/callbacks/luma/{job_id}"): Doc(
         "Luma's callback",

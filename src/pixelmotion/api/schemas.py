@@ -19,6 +19,11 @@ AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
 Dither = Literal["none", "bayer", "floyd"]
 Fit = Literal["crop", "contain", "stretch"]
 
+# Text we store: PostgreSQL's text and JSONB cannot hold NUL (0x00), so it is refused (422) on
+# both databases alike rather than failing the insert.
+NO_NUL = r"^[^\x00]*$"
+HTTP_URL = r"^https?://[^\x00]*$"
+
 # Examples shown in the OpenAPI description (and by /docs); one job throughout.
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8b-9c7d-2a1f0e6b9d55"
 EXAMPLE_UPLOAD_ID = "9b1c2d3e4f5a67890b1c2d3e4f5a6789"
@@ -82,7 +87,7 @@ class UrlSource(CamelModel):
     )
 
     type: Literal["url"]
-    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://")
+    url: str = Field(min_length=8, max_length=2048, pattern=HTTP_URL)
 
 
 class UploadSource(CamelModel):
@@ -147,7 +152,9 @@ class CreateJobRequest(CamelModel):
         },
     )
 
-    prompt: str | None = Field(default=None, min_length=rules.PROMPT_MIN, max_length=rules.PROMPT_MAX)
+    prompt: str | None = Field(
+        default=None, min_length=rules.PROMPT_MIN, max_length=rules.PROMPT_MAX, pattern=NO_NUL
+    )
     source: Annotated[UrlSource | UploadSource, Field(discriminator="type")] | None = None
     width: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
     height: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
@@ -160,11 +167,11 @@ class CreateJobRequest(CamelModel):
     loop: bool = False
     dither: Dither = "none"
     fit: Fit = "crop"
-    project_id: str | None = Field(default=None, max_length=200)
+    project_id: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
     keyframe: KeyframeSource | None = Field(
         default=None, description="An uploaded image the clip starts from"
     )
-    webhook_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    webhook_url: str | None = Field(default=None, max_length=2048, pattern=HTTP_URL)
     webhook_events: Literal["terminal", "all"] = "terminal"
 
 
@@ -326,7 +333,7 @@ class WebhookEndpointRequest(CamelModel):
         json_schema_extra={"examples": [{"url": "https://example.com/hooks/pixelmotion"}]},
     )
 
-    url: str = Field(max_length=2048, pattern=r"^https?://")
+    url: str = Field(max_length=2048, pattern=HTTP_URL)
 
 
 class WebhookEndpointResponse(CamelModel):

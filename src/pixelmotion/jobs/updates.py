@@ -34,6 +34,9 @@ class Move:
     values: dict[str, Any] = field(default_factory=dict)
     progress: int | None = None
     message: str | None = None
+    # News of a generation: the move applies only while this is still the job's generation.
+    # Its caller read the job before; meanwhile the job may have been sent again (resubmit).
+    generation_id: str | None = None
 
 
 def move_for_generation(
@@ -45,10 +48,12 @@ def move_for_generation(
     now: datetime,
     grace_seconds: float,
     deadline_at: datetime | None = None,
+    generation_id: str | None = None,
 ) -> Move | None:
     """The move a generation's state asks for, or None when it asks for nothing.
 
     ``deadline_at``: when the job's deadline passes; the next check is never later.
+    ``generation_id``: the generation the news is about; the move is bound to it.
     """
     if state == "queued":
         return None
@@ -60,6 +65,7 @@ def move_for_generation(
             JobStatus.DREAMING,
             sources_for(JobStatus.DREAMING),
             {"next_run_at": check_at},
+            generation_id=generation_id,
         )
     if state == "completed":
         provider_ms = _elapsed_ms(job.submitted_at, now)
@@ -74,6 +80,7 @@ def move_for_generation(
             },
             progress=PROGRESS[JobStatus.PROCESSING],
             message=MESSAGES[JobStatus.PROCESSING],
+            generation_id=generation_id,
         )
     if state == "failed":
         if failure_reason in TRANSIENT_FAILURE_REASONS and job.resubmits < MAX_RESUBMITS:
@@ -90,6 +97,7 @@ def move_for_generation(
                 },
                 progress=PROGRESS[JobStatus.PENDING],
                 message="The video model hit a passing error; trying once more...",
+                generation_id=generation_id,
             )
         reason = failure_reason or "The generation failed"
         return failure_move(
@@ -97,6 +105,7 @@ def move_for_generation(
             f"The video model could not make this clip: {reason}",
             {"failure_reason": failure_reason},
             sources=FAILABLE_BY_PROVIDER,
+            generation_id=generation_id,
         )
     return None
 
@@ -107,12 +116,14 @@ def failure_move(
     details: dict[str, Any] | None = None,
     *,
     sources: frozenset[JobStatus] | None = None,
+    generation_id: str | None = None,
 ) -> Move:
     return Move(
         JobStatus.FAILED,
         sources if sources is not None else sources_for(JobStatus.FAILED),
         {"error_code": str(code), "error_message": message, "error_details": details or {}},
         message=message,
+        generation_id=generation_id,
     )
 
 

@@ -274,7 +274,8 @@ class JobRepository:
     # --- changing state -----------------------------------------------------------------
 
     def apply(self, job_id: str, move: Move, *, now: datetime | None = None) -> Job | None:
-        """Apply ``move`` if the job is still in one of its source states; None if not."""
+        """Apply ``move`` if the job is still in one of its source states (and, for news of a
+        generation, still has that generation); None if not."""
         now = now or utcnow()
         values: dict[str, Any] = {
             "status": move.target.value,
@@ -289,7 +290,8 @@ class JobRepository:
             values.update(next_run_at=None, lease_owner=None, lease_until=None)
             if move.target is JobStatus.COMPLETED:
                 values["completed_at"] = now
-        return self._compare_and_set(job_id, [s.value for s in move.sources], values, now)
+        guard = None if move.generation_id is None else jobs_t.c.luma_generation_id == move.generation_id
+        return self._compare_and_set(job_id, [s.value for s in move.sources], values, now, guard)
 
     def report_progress(
         self,
@@ -317,11 +319,16 @@ class JobRepository:
         return _job(row) if row else None
 
     def _compare_and_set(
-        self, job_id: str, sources: list[str], values: dict[str, Any], now: datetime
+        self,
+        job_id: str,
+        sources: list[str],
+        values: dict[str, Any],
+        now: datetime,
+        guard: sa.ColumnElement[bool] | None = None,
     ) -> Job | None:
         statement = (
             jobs_t.update()
-            .where(jobs_t.c.id == job_id, jobs_t.c.status.in_(sources))
+            .where(jobs_t.c.id == job_id, jobs_t.c.status.in_(sources), *([] if guard is None else [guard]))
             .values(values)
             .returning(jobs_t)
         )
@@ -492,6 +499,8 @@ class JobRepository:
 
     def redeliver(self, job_id: str, delivery_id: str) -> dict[str, Any] | None:
         """Send a delivery again now, whatever became of it."""
+        if not _is_uuid(delivery_id):
+            return None  # PostgreSQL's uuid column refuses to compare with anything else
         statement = (
             webhook_deliveries.update()
             .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.job_id == job_id)
@@ -725,6 +734,8 @@ class JobRepository:
 
     def requeue(self, job_id: str) -> Job | None:
         """Make an unfinished job due now, whatever lease or backoff held it (admin)."""
+        if not _is_uuid(job_id):
+            return None
         statement = (
             jobs_t.update()
             .where(jobs_t.c.id == job_id, jobs_t.c.status.in_([s.value for s in ACTIVE_STATES]))

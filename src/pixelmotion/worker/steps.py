@@ -381,7 +381,10 @@ async def refresh_from_provider(ctx: StepContext, job: Job) -> Job | None:
     except GenerationNotFound:
         message = "The video model no longer knows this generation."
         return await asyncio.to_thread(
-            ctx.services.repository.apply, job.id, failure_move(ErrorCode.PROVIDER_LOST, message)
+            ctx.services.repository.apply,
+            job.id,
+            # Only if the job still has this generation: it may have been sent again meanwhile.
+            failure_move(ErrorCode.PROVIDER_LOST, message, generation_id=job.luma_generation_id),
         )
     except ProviderError as error:
         logger.warning("job %s: could not ask the provider (%s)", job.id, error.message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
@@ -37,8 +38,12 @@ async def handle_callback(
     if len(raw) > MAX_CALLBACK_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", "The callback body is too large.")
     try:
-        generation = parse_generation(json.loads(raw))
-    except (ValueError, TypeError) as error:
+        payload = json.loads(raw)
+        problem = _unstorable(payload)
+        if problem is not None:
+            raise ValueError(f"it holds {problem}")
+        generation = parse_generation(payload)
+    except (ValueError, TypeError, RecursionError) as error:  # RecursionError: nested too deep
         raise ApiError(
             400, "INVALID_CALLBACK", f"The callback body is not a Generation object: {error}"
         ) from None
@@ -58,6 +63,27 @@ async def handle_callback(
         logger.warning("job %s: callback names generation %s, not the job's", job_id, generation.id)
         raise ApiError(409, "GENERATION_MISMATCH", "This callback names another generation than the job's.")
     return {"received": True, "outcome": outcome.value}
+
+
+def _unstorable(value: Any) -> str | None:
+    """What the body holds that plain JSON, as Luma sends it, never does and PostgreSQL's
+    text and JSONB cannot store (the body is kept): NUL, a lone surrogate, NaN or Infinity."""
+    if isinstance(value, dict | list):
+        parts = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        for part in parts:
+            problem = _unstorable(part)
+            if problem is not None:
+                return problem
+    elif isinstance(value, str):
+        if "\x00" in value:
+            return "a NUL character"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "a lone surrogate"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "a number JSON cannot hold"
+    return None
 
 
 @router.post("/v1/callbacks/luma/{job_id}")

@@ -30,6 +30,9 @@ router = APIRouter(tags=["events"])
 KEEPALIVE_SECONDS = 15.0
 EVENTS_PAGE = 500  # events read per query
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+# Event ids are 64-bit integers: a larger one names no event, and the database cannot even
+# compare it (an overflow that would break the stream after its 200).
+MAX_EVENT_ID = 2**63 - 1
 
 
 def event_view(job: Job, event: JobEvent, estimate: int) -> dict[str, Any]:
@@ -51,11 +54,12 @@ def sse(event_id: int, data: dict[str, Any]) -> bytes:
 def parse_last_event_id(header: str | None, query: int | None) -> int | None:
     if header is not None and header.strip():
         try:
-            return max(0, int(header.strip()))
+            value: int | None = max(0, int(header.strip()))
         except ValueError:
-            raise ApiError(
-                400, "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an integer event id."
-            ) from None
+            value = None
+        if value is None or value > MAX_EVENT_ID:
+            raise ApiError(400, "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an integer event id.")
+        return value
     return query
 
 
@@ -66,7 +70,7 @@ async def job_events(
     services: ServicesDep,
     last_event_id: str | None = Header(None, alias="Last-Event-ID"),
     after: int | None = Query(
-        None, ge=0, description="Same as Last-Event-ID, for clients that cannot set it"
+        None, ge=0, le=MAX_EVENT_ID, description="Same as Last-Event-ID, for clients that cannot set it"
     ),
 ) -> Response:
     job = await run_in_threadpool(services.repository.get, job_id, user_id=caller.user_id)
@@ -150,7 +154,7 @@ async def my_events(
     caller: StreamCaller,
     services: ServicesDep,
     last_event_id: str | None = Header(None, alias="Last-Event-ID"),
-    after: int | None = Query(None, ge=0),
+    after: int | None = Query(None, ge=0, le=MAX_EVENT_ID),
 ) -> Response:
     """Every change of every job of the caller. Without Last-Event-ID: the active jobs' current
     state first, then every change."""

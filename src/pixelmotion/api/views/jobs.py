@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
@@ -16,6 +16,7 @@ from pixelmotion.api.auth import CurrentCaller
 from pixelmotion.api.deps import ServicesDep
 from pixelmotion.api.errors import ApiError
 from pixelmotion.api.schemas import (
+    NO_NUL,
     CreateJobRequest,
     CreateJobResponse,
     JobListResponse,
@@ -165,12 +166,16 @@ def list_jobs(
     caller: CurrentCaller,
     services: ServicesDep,
     limit: int = Query(20, ge=1, le=100),
-    cursor: datetime | None = Query(None, description="createdAt of the last job of the previous page"),
-    project_id: str | None = Query(None, alias="projectId"),
+    cursor: str | None = Query(
+        None,
+        description="createdAt of the last job of the previous page",
+        json_schema_extra={"format": "date-time"},
+    ),
+    project_id: str | None = Query(None, alias="projectId", max_length=200, pattern=NO_NUL),
     status: JobStatus | None = Query(None),
 ) -> JobListResponse:
     jobs = services.repository.as_user(caller.user_id).list_for_user(
-        caller.user_id, limit=limit, before=cursor, project_id=project_id, status=status
+        caller.user_id, limit=limit, before=parse_cursor(cursor), project_id=project_id, status=status
     )
     estimate = services.estimator.seconds()
     next_cursor = jobs[-1].created_at.isoformat() if len(jobs) == limit else None
@@ -179,6 +184,21 @@ def list_jobs(
         jobs=[JobResponse.of(job, estimate=estimate, queue_position=positions.get(job.id)) for job in jobs],
         next_cursor=next_cursor,
     )
+
+
+def parse_cursor(value: str | None) -> datetime | None:
+    """An ISO 8601 date-time with its offset, as ``nextCursor`` gives it, in UTC. Stricter than
+    pydantic's datetime, which reads a bare number as Unix seconds and takes a time without
+    an offset, which names no instant (the store compares instants in UTC)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            return moment.astimezone(UTC)  # OverflowError past year 9999 or before year 1
+    except (ValueError, OverflowError):
+        pass
+    raise InvalidRequest({"cursor": "must be a date-time with its offset, as nextCursor gives it"})
 
 
 def owned_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
