@@ -101,7 +101,7 @@ def deadline_of(job: Job, deadline_seconds: float | None) -> datetime | None:
     """Just past the moment the job's deadline passes (None: no deadline given)."""
     if deadline_seconds is None:
         return None
-    return job.created_at + timedelta(seconds=deadline_seconds) + DEADLINE_MARGIN
+    return job.attempt_started_at + timedelta(seconds=deadline_seconds) + DEADLINE_MARGIN
 
 
 def receive_callback(
@@ -186,6 +186,7 @@ def retry_job(repository: JobRepository, job: Job) -> Job | None:
     """
     if not job.source_object_key:
         raise NoPaidClip(job.id)
+    now = utcnow()
     move = Move(
         JobStatus.PROCESSING,
         RETRY_SOURCES,
@@ -194,8 +195,9 @@ def retry_job(repository: JobRepository, job: Job) -> Job | None:
             "error_message": None,
             "error_details": None,
             "attempts": 0,
-            "next_run_at": utcnow(),
+            "next_run_at": now,
             "completed_at": None,
+            "retried_at": now,  # a new attempt: the deadline counts from here
         },
         progress=PROGRESS[JobStatus.PROCESSING],
         message="Retrying from the stored clip...",

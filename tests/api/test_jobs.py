@@ -143,8 +143,11 @@ def emulator_created(app: Running) -> int:
 
 
 def test_a_failed_job_is_retried_from_the_paid_clip_without_a_new_generation(sqlite_app: Running) -> None:
+    from datetime import timedelta
+
     from pixelmotion.jobs.states import JobStatus
     from pixelmotion.jobs.updates import Move
+    from pixelmotion.store import utcnow
 
     app = sqlite_app
     with app.client() as client:
@@ -153,7 +156,14 @@ def test_a_failed_job_is_retried_from_the_paid_clip_without_a_new_generation(sql
         assert client.post(f"/v1/jobs/{job_id}/retry").json()["error"]["code"] == "JOB_NOT_FAILED"
         # Stage a processing failure after the clip was stored (say the encoder crashed):
         # the state machine has no completed -> failed move, so the test writes it directly.
-        crash = Move(JobStatus.FAILED, frozenset({JobStatus.COMPLETED}), {"error_code": "PROCESSING_FAILED"})
+        # The job is also made an hour old, past its deadline: a retry is a new attempt, with
+        # a deadline of its own.
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        crash = Move(
+            JobStatus.FAILED,
+            frozenset({JobStatus.COMPLETED}),
+            {"error_code": "PROCESSING_FAILED", "created_at": an_hour_ago},
+        )
         assert app.services.repository.apply(job_id, crash) is not None
         retried = client.post(f"/v1/jobs/{job_id}/retry")
         assert retried.status_code == 200, retried.text

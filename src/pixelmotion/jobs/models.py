@@ -91,11 +91,17 @@ class Job:
     next_run_at: datetime | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    retried_at: datetime | None = None  # the last POST /retry: a new attempt, a new deadline
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+    @property
+    def attempt_started_at(self) -> datetime:
+        """When the current attempt began (the deadline counts from it)."""
+        return self.retried_at or self.created_at
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ video_generation_jobs = sa.Table(
     sa.Column("next_run_at", UTCDateTime),  # NULL: no work due (terminal, or waiting on nothing)
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", UTCDateTime),
+    sa.Column("retried_at", UTCDateTime),  # the last retry: the deadline counts from it
     sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
     sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
 )

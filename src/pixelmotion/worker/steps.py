@@ -320,7 +320,7 @@ def by_deadline(ctx: StepContext, job: Job, when: datetime) -> datetime:
 
 
 def past_deadline(ctx: StepContext, job: Job) -> bool:
-    return (utcnow() - job.created_at).total_seconds() > ctx.services.settings.job_deadline_seconds
+    return (utcnow() - job.attempt_started_at).total_seconds() > ctx.services.settings.job_deadline_seconds
 
 
 async def expire(ctx: StepContext, job: Job) -> None:
