@@ -37,7 +37,10 @@ def check_user_limits(
     midnight = start_of_day(now)
     budgeted = limits.daily_budget_usd is not None and not spec.is_import
     usage = repository.user_usage(
-        user_id, since_hour=now - timedelta(hours=1), since_day=midnight if budgeted else None
+        user_id,
+        since_hour=now - timedelta(hours=1),
+        since_day=midnight if budgeted else None,
+        hour_limit=limits.jobs_per_hour,
     )
     if usage["active"] >= limits.max_active_jobs:
         raise LimitReached(
@@ -46,13 +49,14 @@ def check_user_limits(
             "Wait for one to finish.",
             30,
         )
-    recent: list[datetime] = usage["created_last_hour"]
-    if len(recent) >= limits.jobs_per_hour:
+    started: int = usage["created_last_hour_count"]
+    if started >= limits.jobs_per_hour:
+        recent: list[datetime] = usage["created_last_hour"]
         oldest = recent[len(recent) - limits.jobs_per_hour]
         wait = int((oldest + timedelta(hours=1) - now).total_seconds()) + 1
         raise LimitReached(
             "HOURLY_LIMIT",
-            f"You have started {len(recent)} jobs in the last hour; the limit is {limits.jobs_per_hour}.",
+            f"You have started {started} jobs in the last hour; the limit is {limits.jobs_per_hour}.",
             wait,
         )
     if budgeted and limits.daily_budget_usd is not None:

@@ -695,14 +695,22 @@ class JobRepository:
 
     # --- per-user limits ------------------------------------------------------------------
 
-    def user_usage(self, user_id: str, *, since_hour: datetime, since_day: datetime | None) -> dict[str, Any]:
-        """What the user has running and has asked for lately (for the limits); the day's
-        jobs only when asked for (``since_day``: a daily budget is set)."""
+    def user_usage(
+        self, user_id: str, *, since_hour: datetime, since_day: datetime | None, hour_limit: int = 0
+    ) -> dict[str, Any]:
+        """What the user has running and has asked for lately (for the limits): the times of
+        the last hour's jobs only once there are ``hour_limit`` of them, the day's jobs only
+        when asked for (``since_day``: a daily budget is set)."""
         active = [s.value for s in ACTIVE_STATES]
         with self._connect() as conn:
-            active_count = conn.execute(
-                sa.select(sa.func.count()).where(jobs_t.c.user_id == user_id, jobs_t.c.status.in_(active))
-            ).scalar_one()
+            # One pass over the user's jobs for both counts (a submission runs this every time).
+            active_count, hour_count = conn.execute(
+                sa.select(
+                    sa.func.count().filter(jobs_t.c.status.in_(active)),
+                    sa.func.count().filter(jobs_t.c.created_at >= since_hour),
+                ).where(jobs_t.c.user_id == user_id)
+            ).one()
+            # The times only at the limit, to say when a slot frees (Retry-After).
             hour = (
                 conn.execute(
                     sa.select(jobs_t.c.created_at)
@@ -711,6 +719,8 @@ class JobRepository:
                 )
                 .scalars()
                 .all()
+                if hour_count >= hour_limit
+                else []
             )
             day = (
                 []
@@ -728,6 +738,7 @@ class JobRepository:
             )
         return {
             "active": int(active_count),
+            "created_last_hour_count": int(hour_count),
             "created_last_hour": list(hour),
             "today": [(m, r, a, int(d)) for m, r, a, d in day],
         }
