@@ -176,7 +176,10 @@ def test_generate_against_a_server_downloads_the_results(tmp_path: Path) -> None
 
 
 def test_ctrl_c_leaves_the_job_running_and_says_how_to_resume(tmp_path: Path) -> None:
+    import os
+    import select
     import signal
+    import time
 
     port = free_port()
     env = env_for(tmp_path, port, EMULATOR_DREAM_SECONDS="4")
@@ -194,14 +197,24 @@ def test_ctrl_c_leaves_the_job_running_and_says_how_to_resume(tmp_path: Path) ->
             text=True,
         )
         headers = {"Authorization": f"Bearer {token}"}
-        wait_for(
-            lambda: httpx.get(f"{url}/v1/jobs", headers=headers).json()["jobs"], timeout=30, what="the job"
-        )
+        # Ctrl-C while it watches: once it has said the job started. Read from the pipe's fd
+        # itself, as communicate() does, so that nothing sits in a buffer it would not see.
+        assert generate.stderr is not None
+        said = b""
+        deadline = time.monotonic() + 60
+        while b" started\n" not in said:
+            ready, _, _ = select.select([generate.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"generate did not say the job started within 60 s: {said!r}"
+            chunk = os.read(generate.stderr.fileno(), 4096)
+            assert chunk, f"generate ended: {said!r}"
+            said += chunk
         generate.send_signal(signal.SIGINT)
-        _, stderr = generate.communicate(timeout=30)
+        out, rest = generate.communicate(timeout=30)
+        stderr = said.decode() + rest
         assert generate.returncode == 130
         job_id = httpx.get(f"{url}/v1/jobs", headers=headers).json()["jobs"][0]["jobId"]
-        assert f"pixelmotion wait {job_id}" in stderr
+        assert f"job {job_id} started" in stderr
+        assert f"pixelmotion wait {job_id}" in stderr, (stderr, out)
         resumed = subprocess.run(
             [*PIXELMOTION, "wait", job_id, "--url", url, "--token", token],
             env=env,

@@ -210,20 +210,29 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
+def stopped_watching(job_id: str) -> typer.Exit:
+    """Ctrl-C once the job exists: say how to pick it up again (exit status 130)."""
+    typer.echo(f"\nStopped watching; job {job_id} keeps running.", err=True)
+    typer.echo(f"Resume with: pixelmotion wait {job_id}", err=True)
+    return typer.Exit(130)
+
+
 def follow_job(client: Any, job_id: str, output: Path | None) -> None:
     """Show a live progress bar until the job ends; download its results when it completes.
     Ctrl-C stops watching only: the job keeps running on the server."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    try:  # from the first moment: a Ctrl-C anywhere in here says how to resume
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (
-        TextColumn("[bold]{task.fields[status]}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-    )
-    try:
-        with Progress(*columns) as progress:
+        columns = (
+            TextColumn("[bold]{task.fields[status]}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+        )
+        # No redirection of stdout/stderr: a Ctrl-C while the display starts would leave them
+        # redirected, and the message below would be lost.
+        with Progress(*columns, redirect_stdout=False, redirect_stderr=False) as progress:
             task = progress.add_task("", total=100, status="pending")
 
             def update(job: Any) -> None:
@@ -232,9 +241,7 @@ def follow_job(client: Any, job_id: str, output: Path | None) -> None:
 
             job = client.wait(job_id, on_update=update)
     except KeyboardInterrupt:
-        typer.echo(f"\nStopped watching; job {job_id} keeps running.", err=True)
-        typer.echo(f"Resume with: pixelmotion wait {job_id}", err=True)
-        raise typer.Exit(130) from None
+        raise stopped_watching(job_id) from None
     if job.status != "completed":
         message = job.error.message if job.error else job.status
         typer.echo(f"job {job_id} {job.status}: {message}", err=True)
@@ -277,11 +284,14 @@ def generate(
             url, token = stack.enter_context(local_server())
         client = stack.enter_context(_client(url, token))
         try:
-            job = client.create(prompt, **options)
+            job_id = client.submit(prompt, **options)
         except Exception as error:
             raise _fail(error) from None
-        typer.echo(f"job {job.id} started", err=True)
-        follow_job(client, job.id, output)
+        try:  # a Ctrl-C even while this line is written must say how to resume
+            typer.echo(f"job {job_id} started", err=True)
+        except KeyboardInterrupt:
+            raise stopped_watching(job_id) from None
+        follow_job(client, job_id, output)
 
 
 @app.command()

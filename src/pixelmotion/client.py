@@ -185,10 +185,16 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def create(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> Job:
+    def submit(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> str:
+        """Start a job; its id (one request: nothing between the answer and the caller)."""
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         response = _check(self._http.post("/v1/jobs", json=create_body(prompt, **options), headers=headers))
-        return self.get(response.json()["jobId"])
+        job_id: str = response.json()["jobId"]
+        return job_id
+
+    def create(self, prompt: str, *, idempotency_key: str | None = None, **options: Any) -> Job:
+        """Start a job and read it back (a worker may already have moved it on)."""
+        return self.get(self.submit(prompt, idempotency_key=idempotency_key, **options))
 
     def get(self, job_id: str) -> Job:
         return Job.from_json(_check(self._http.get(f"/v1/jobs/{job_id}")).json())
