@@ -17,7 +17,7 @@ import copy
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +212,21 @@ class Doc:
 
 
 JOB_PATH = "/v1/jobs/{job_id}"
+LUMA_CALLBACK = Doc(
+    "Luma's callback",
+    "Called by the video model (not by users) at each state of the job's generation. The "
+    "URL's `token` is an HMAC of the job id, made when the job was submitted. Answers 200 at "
+    "once; the heavy work is the worker's.",
+    errors=(400, 401, 404, 409, 413),
+    security=CALLBACK,
+    error_codes=CALLBACK_ERRORS,
+    request={
+        "required": True,
+        "description": "Luma's Generation object",
+        "content": {JSON: {"schema": {"type": "object"}, "example": GENERATION_EXAMPLE}},
+    },
+    examples={"200": {"received": True, "outcome": "applied"}},
+)
 OPERATIONS: dict[tuple[str, str], Doc] = {
     ("post", "/v1/jobs"): Doc(
         "Create a job",
@@ -385,32 +400,10 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         security=BEARER,
         error_codes={400: UNREADABLE_BODY, 409: IN_FLIGHT},
     ),
-    ("post", "/v1/callbacks/luma/{job_id}"): Doc(
-        "Luma's callback",
-        "Called by the video model (not by users) at each state of the job's generation. The "
-        "URL's `token` is an HMAC of the job id, made when the job was submitted. Answers 200 at "
-        "once; the heavy work is the worker's.",
-        errors=(400, 401, 404, 409, 413),
-        security=CALLBACK,
-        error_codes=CALLBACK_ERRORS,
-        request={
-            "required": True,
-            "description": "Luma's Generation object",
-            "content": {JSON: {"schema": {"type": "object"}, "example": GENERATION_EXAMPLE}},
-        },
-        examples={"200": {"received": True, "outcome": "applied"}},
-    ),
-    ("post", "/functions/v1/video-webhook"): Doc(
-        "Luma's callback (the plan's route)",
-        errors=(400, 401, 404, 409, 413),
-        security=CALLBACK,
-        error_codes=CALLBACK_ERRORS,
-        request={
-            "required": True,
-            "description": "Luma's Generation object",
-            "content": {JSON: {"schema": {"type": "object"}, "example": GENERATION_EXAMPLE}},
-        },
-        examples={"200": {"received": True, "outcome": "applied"}},
+    ("post", "/v1/callbacks/luma/{job_id}"): LUMA_CALLBACK,
+    # The same callback under the plan's path; its description is the route's docstring.
+    ("post", "/functions/v1/video-webhook"): replace(
+        LUMA_CALLBACK, summary="Luma's callback (the plan's route)", description=""
     ),
     ("get", "/v1/admin/jobs/{job_id}"): Doc(
         "Read any user's job (service role)",
