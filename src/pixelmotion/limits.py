@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pixelmotion.jobs.models import JobSpec
-from pixelmotion.jobs.pricing import estimated_cost_usd
+from pixelmotion.jobs.pricing import estimated_cost_usd, total_cost_usd
 from pixelmotion.store.repository import JobRepository, start_of_day, utcnow
 
 
@@ -60,7 +60,7 @@ def check_user_limits(
             wait,
         )
     if budgeted and limits.daily_budget_usd is not None:
-        spent = sum(estimated_cost_usd(*job) for job in usage["today"])
+        spent = total_cost_usd(usage["today"])
         cost = estimated_cost_usd(spec.model, spec.resolution, spec.aspect_ratio, spec.duration)
         if spent + cost > limits.daily_budget_usd:
             wait = int((midnight + timedelta(days=1) - now).total_seconds())

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pixelmotion.jobs.pricing import estimated_cost_usd
+from pixelmotion.jobs.pricing import total_cost_usd
 from pixelmotion.providers.base import Generation, GenerationRequest, ProviderError, VideoProvider
 from pixelmotion.store.repository import JobRepository, start_of_day
 
@@ -90,7 +90,7 @@ class DatabaseFigures(Collector):
             "Generations submitted since 00:00 UTC",
             value=len(submitted),
         )
-        spend = sum(estimated_cost_usd(*row) for row in submitted)
+        spend = total_cost_usd(submitted)
         yield GaugeMetricFamily(
             "pixelmotion_provider_spend_today_usd", "Estimated provider spend since 00:00 UTC", value=spend
         )

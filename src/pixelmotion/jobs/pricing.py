@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 # USD per million output pixels (luma-api.md: ray-2 720p 5 s ≈ $0.71, ray-flash-2 ≈ $0.24).
 USD_PER_MEGAPIXEL = {"ray-2": 0.0064, "ray-1-6": 0.0064, "ray-flash-2": 0.0022}
 SHORT_SIDE = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}
@@ -21,3 +24,8 @@ def estimated_cost_usd(model: str, resolution: str, aspect_ratio: str, duration_
     width, height = output_size(resolution, aspect_ratio)
     megapixels = width * height * CLIP_FPS * duration_seconds / 1_000_000
     return round(megapixels * USD_PER_MEGAPIXEL.get(model, USD_PER_MEGAPIXEL["ray-2"]), 4)
+
+
+def total_cost_usd(generations: Iterable[tuple[Any, ...]]) -> float:
+    """The estimated cost of several generations, each (model, resolution, aspect ratio, duration)."""
+    return sum(estimated_cost_usd(m, r, a, int(d)) for m, r, a, d in generations)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from pixelmotion.jobs.models import Job, JobEvent, JobSpec
-from pixelmotion.jobs.pricing import estimated_cost_usd
+from pixelmotion.jobs.pricing import total_cost_usd
 from pixelmotion.jobs.states import ACTIVE_STATES, MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
 from pixelmotion.jobs.summary import event_type, summary
 from pixelmotion.jobs.updates import Move
@@ -599,8 +599,8 @@ class JobRepository:
                         jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration
                     ).where(_sent_since(start_of_day(now)), others)
                 ).all()
-                spent = sum(estimated_cost_usd(m, r, a, int(d)) for m, r, a, d in today)
-                if spent + estimated_cost_usd(job[0], job[1], job[2], int(job[3])) > caps.daily_budget_usd:
+                spent = total_cost_usd(today)
+                if spent + total_cost_usd([job]) > caps.daily_budget_usd:
                     return "daily_budget"
             conn.execute(jobs_t.update().where(jobs_t.c.id == job_id).values(submitted_at=now))
         return None
@@ -613,7 +613,7 @@ class JobRepository:
             last_minute = conn.execute(
                 sa.select(sa.func.count()).where(_sent_since(now - timedelta(minutes=1)))
             ).scalar_one()
-        spent = sum(estimated_cost_usd(*job) for job in self.submitted_since(start_of_day(now)))
+        spent = total_cost_usd(self.submitted_since(start_of_day(now)))
         return {
             "inFlight": int(in_flight),
             "sentLastMinute": int(last_minute),
