@@ -34,13 +34,11 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -76,9 +74,8 @@ from pixelmotion.service import (
     receive_callback,
     retry_job,
 )
-from pixelmotion.store import JobRepository, create_engine, migrate
+from pixelmotion.store import JobRepository
 from pixelmotion.store.repository import utcnow
-from tests.databases import sqlite_url
 
 GRACE_SECONDS = 90.0
 STATES = ("queued", "dreaming", "completed", "failed")
@@ -473,15 +470,7 @@ def test_any_order_of_news_and_requests_keeps_a_job_legal_and_never_backwards() 
     )
 
 
-@pytest.fixture
-def sqlite_repository(tmp_path: Path) -> Iterator[JobRepository]:
-    engine = create_engine(sqlite_url(tmp_path))
-    migrate(engine, lock_dir=tmp_path)
-    yield JobRepository(engine)
-    engine.dispose()
-
-
-def on_sqlite(repository: JobRepository) -> Callable[[], JobLife]:
+def new_job_life(repository: JobRepository) -> Callable[[], JobLife]:
     spec = build_spec(prompt="a knight swinging a sword", width=16, height=16, color_count=4, fps=12)
 
     def machine() -> JobLife:
@@ -491,9 +480,10 @@ def on_sqlite(repository: JobRepository) -> Callable[[], JobLife]:
     return machine
 
 
-def test_the_same_holds_through_the_repository_on_sqlite(sqlite_repository: JobRepository) -> None:
+def test_the_same_holds_through_the_repository(repository: JobRepository) -> None:
+    """On a real SQLite file and the real PostgreSQL (the shared ``repository`` fixture)."""
     run_state_machine_as_test(
-        on_sqlite(sqlite_repository),
+        new_job_life(repository),
         settings=settings(
             max_examples=100,
             stateful_step_count=100,
@@ -505,9 +495,9 @@ def test_the_same_holds_through_the_repository_on_sqlite(sqlite_repository: JobR
     )
 
 
-def test_the_in_memory_store_is_the_repository_s_compare_and_set(sqlite_repository: JobRepository) -> None:
-    """The memory run stands for the SQLite one: the same moves give the same jobs and events."""
-    created = sqlite_repository.create(
+def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: JobRepository) -> None:
+    """The memory run stands for the repository's: the same moves give the same jobs and events."""
+    created = repository.create(
         build_spec(prompt="a knight swinging a sword", width=16, height=16, color_count=4, fps=12),
         user_id="alice",
         provider="emulator",
@@ -525,13 +515,13 @@ def test_the_in_memory_store_is_the_repository_s_compare_and_set(sqlite_reposito
         failure_move(ErrorCode.TIMEOUT, "too late"),  # refused: completed stays completed
     ]
     for move in moves:
-        stored, kept = sqlite_repository.apply(created.id, move), memory.apply(created.id, move)
+        stored, kept = repository.apply(created.id, move), memory.apply(created.id, move)
         assert (stored is None) == (kept is None), move
         if stored is not None and kept is not None:
             for name in ("status", "progress", "progress_message", "luma_generation_id", "error_code"):
                 assert getattr(stored, name) == getattr(kept, name), name
             assert (stored.completed_at is None) == (kept.completed_at is None)
             assert (stored.next_run_at is None) == (kept.next_run_at is None)
-    history = [(e.status, e.progress) for e in sqlite_repository.events_after(job_id=created.id)]
+    history = [(e.status, e.progress) for e in repository.events_after(job_id=created.id)]
     assert history == [(e.status, e.progress) for e in memory.events]
     assert history[-1] == (JobStatus.COMPLETED, 100)
