@@ -169,27 +169,32 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
 
 
 def test_the_emulator_keeps_a_generation_it_answered_for(tmp_path: Path) -> None:
-    port = free_port()
-    env = env_for(tmp_path, port, EMULATOR_DREAM_SECONDS="30")
-    base = f"http://127.0.0.1:{port}/dream-machine/v1"
+    env = env_for(tmp_path, free_port(), EMULATOR_DREAM_SECONDS="30")
     headers = {"Authorization": "Bearer emulator"}
     log = tmp_path / "emulator.log"
 
-    def up() -> bool:
+    def up(base: str, process: subprocess.Popen[bytes]) -> bool:
+        assert process.poll() is None, log.read_text()  # it died (e.g. its port was taken)
         try:
             return httpx.get(f"{base}/ping", headers=headers, timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/dream-machine/v1"
     with running(["emulator", "--port", str(port)], env, log) as emulator:
-        wait_for(up, timeout=60, what="the emulator", interval=0.1)
+        wait_for(lambda: up(base, emulator), timeout=60, what="the emulator", interval=0.1)
         body = {"model": "ray-2", "prompt": PROMPT, "resolution": "540p"}
         created = httpx.post(f"{base}/generations/video", json=body, headers=headers, timeout=10)
         assert created.status_code == 201
         emulator.send_signal(signal.SIGKILL)
         emulator.wait(timeout=10)
-    with running(["emulator", "--port", str(port)], env, log):
-        wait_for(up, timeout=60, what="the emulator again", interval=0.1)
+    # Back on a fresh port: while it was down, another test's connection may have taken the
+    # old one as its source port. What it keeps lives in its data directory, not its port.
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/dream-machine/v1"
+    with running(["emulator", "--port", str(port)], env, log) as emulator:
+        wait_for(lambda: up(base, emulator), timeout=60, what="the emulator again", interval=0.1)
         again = httpx.get(f"{base}/generations/{created.json()['id']}", headers=headers)
         assert again.status_code == 200, again.text
 
