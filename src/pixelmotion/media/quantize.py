@@ -101,10 +101,10 @@ def kmeans(points: FloatArray, weights: FloatArray, k: int) -> FloatArray:
     augmented = np.ones((len(points), 4), dtype=np.float64)
     augmented[:, :3] = points
     # Each point's weighted channels and weight, summed per cluster by one bincount.
-    sums_of = np.empty((len(points), 4), dtype=np.float64)
-    sums_of[:, :3] = points * weights[:, None]
-    sums_of[:, 3] = weights
-    sums_of = sums_of.reshape(-1)
+    per_point = np.empty((len(points), 4), dtype=np.float64)
+    per_point[:, :3] = points * weights[:, None]
+    per_point[:, 3] = weights
+    sums_of = per_point.reshape(-1)
     channel = np.arange(4)
     for _ in range(MAX_ITERATIONS):
         matrix = np.concatenate([-2.0 * centres.T, (centres * centres).sum(axis=1)[None, :]])
