@@ -15,7 +15,9 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 ByteArray = npt.NDArray[np.uint8]
 
-SAMPLE_PIXELS = 1 << 18
+# Palette sample: 128 K pixels gave the same PSNR as 256 K (±0.1 dB) on the benchmark clips
+# at 64, 128 and 256 px, in half the histogram time.
+SAMPLE_PIXELS = 1 << 17
 HIST_BITS = 5
 MAX_ITERATIONS = 40
 # Stop once no centre moves by this much (palette colours are rounded to whole levels).
