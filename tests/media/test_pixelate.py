@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pixelmotion.media import PRESETS, pixelate_video
+from pixelmotion.media import PRESETS, pixelate_video, quantize
 from pixelmotion.media.dither import NearestColor, map_frames
 from pixelmotion.media.palettes import resolve_palette
 from pixelmotion.media.quantize import build_palette
@@ -42,6 +42,25 @@ def test_kmeans_beats_uniform_quantisation(frames: np.ndarray) -> None:
     grey = np.linspace(0, 255, 16).astype(np.uint8)[:, None].repeat(3, axis=1)
     grey_mapped = grey[NearestColor(grey)(frames.reshape(-1, 3))].reshape(frames.shape)
     assert mse < 0.5 * ((grey_mapped.astype(float) - frames) ** 2).mean()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_palette_finds_every_colour_cluster_whatever_the_seed(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 colour clusters of very different sizes, 16 palette colours: each cluster gets its
+    own colour. Plain k-means++ seeding (one candidate per centre) misses one for some
+    seeds, and Lloyd's iterations cannot recover from that."""
+    monkeypatch.setattr(quantize, "SEED", seed)
+    rng = np.random.default_rng(1)
+    centres = rng.permutation(np.array(np.meshgrid(*[[40, 120, 200]] * 3)).reshape(3, -1).T)[:16]
+    shares = np.geomspace(1, 40, 16)
+    labels = rng.choice(16, size=(24, 32, 32), p=shares / shares.sum())
+    noise = rng.integers(-3, 4, size=(*labels.shape, 3))
+    frames = np.clip(centres[labels] + noise, 0, 255).astype(np.uint8)
+    palette = build_palette(frames, 16).astype(int)
+    distance = np.abs(centres[:, None, :] - palette[None, :, :]).max(axis=2).min(axis=1)
+    assert distance.max() <= 4, f"clusters without a colour of their own: {centres[distance > 4].tolist()}"
 
 
 def test_lut_path_matches_exact(frames: np.ndarray) -> None:
