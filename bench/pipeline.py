@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/pipeline.py [--rounds 5] [--quick]   (about 4–5 mi
 
 For each clip and case it times (median of N rounds after one warm-up, runs interleaved so
 machine noise hits all three alike; N = --rounds for the headline 64×64 case, half as many
-(at least 2) for the others): our pipeline in-process (``pixelate_video`` + GIF), the
+(at least 3) for the others): our pipeline in-process (``pixelate_video`` + GIF), the
 ffmpeg CLI (``palettegen``/``paletteuse`` to a GIF, the static binary of imageio-ffmpeg), and
 PyAV decoding alone (the floor). Quality, for us and for ffmpeg: PSNR against the exact
 area-downscaled source frames, and flicker (share of pixels whose output colour changes
@@ -398,12 +398,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the 64x64 case (default 5)")
     parser.add_argument(
-        "--other-rounds", type=int, default=None, help="rounds of the larger cases (default: half, >= 2)"
+        "--other-rounds", type=int, default=None, help="rounds of the larger cases (default: half, >= 3)"
     )
     parser.add_argument("--quick", action="store_true", help="only the 64x64 case")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    other_rounds = args.other_rounds if args.other_rounds is not None else max(2, args.rounds // 2)
+    other_rounds = args.other_rounds if args.other_rounds is not None else max(3, args.rounds // 2)
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = [reference_clip(), *real_clips()]
     more = more_real_clips()
