@@ -71,9 +71,8 @@ def make_executor(settings: Settings) -> Executor:
 def start_pool_process(parent_pid: int) -> None:
     """Each process of the pool: niced below the API (a render or a decode never delays an
     answer), and gone once its parent is. A pool process waits for work on a pipe its parent
-    may never close: a parent killed (SIGKILL), or stopped without shutting the pool down
-    (uvicorn re-raises SIGTERM after its shutdown; ``worker`` has no SIGTERM handler), would
-    leave it running for ever, holding its memory."""
+    may never close: a parent killed (SIGKILL), or stopped in any other way that skips
+    shutting the pool down, would leave it running for ever, holding its memory."""
     os.nice(10)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
 

@@ -63,6 +63,10 @@ def serve(
     typer.echo(f"Open: {settings.public_url}/?token={token}", err=True)
     typer.echo(f"Token (user local-user): {token}", err=True)
     application = create_app(services, run_worker=not no_worker)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
+    # handler it found restored: this one ends the process through ``finally`` (services
+    # closed, exit 0) rather than by the signal.
+    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         uvicorn.run(
             application,
@@ -72,6 +76,11 @@ def serve(
         )
     finally:
         services.close()
+        typer.echo("pixelmotion stopped", err=True)
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()

@@ -239,3 +239,18 @@ def test_sigterm_stops_a_worker_cleanly(tmp_path: Path) -> None:
         worker.send_signal(signal.SIGTERM)
         wait_for(lambda: worker.poll() is not None, timeout=20, what="the worker to exit", interval=0.1)
         assert worker.returncode == 0, log.read_text()
+
+
+def test_sigterm_stops_serve_cleanly(tmp_path: Path) -> None:
+    """``serve`` on SIGTERM: uvicorn's graceful shutdown, then the services are closed (the
+    database connections, the process pool) and the process exits 0, rather than dying by
+    the signal uvicorn raises again once it has shut down."""
+    port = free_port()
+    env = env_for(tmp_path, port)
+    log = tmp_path / "serve.log"
+    with running(["serve"], env, log) as server:
+        wait_for(lambda: "Uvicorn running" in log.read_text(), timeout=60, what="serve to start", interval=0.1)
+        server.send_signal(signal.SIGTERM)
+        wait_for(lambda: server.poll() is not None, timeout=20, what="serve to exit", interval=0.1)
+        assert server.returncode == 0, log.read_text()
+        assert "pixelmotion stopped" in log.read_text()
