@@ -249,7 +249,9 @@ def test_sigterm_stops_serve_cleanly(tmp_path: Path) -> None:
     env = env_for(tmp_path, port)
     log = tmp_path / "serve.log"
     with running(["serve"], env, log) as server:
-        wait_for(lambda: "Uvicorn running" in log.read_text(), timeout=60, what="serve to start", interval=0.1)
+        wait_for(
+            lambda: "Uvicorn running" in log.read_text(), timeout=60, what="serve to start", interval=0.1
+        )
         server.send_signal(signal.SIGTERM)
         wait_for(lambda: server.poll() is not None, timeout=20, what="serve to exit", interval=0.1)
         assert server.returncode == 0, log.read_text()
