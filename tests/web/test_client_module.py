@@ -4,11 +4,14 @@ stream, and by polling where there is no EventSource."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.running import Running
+from tests.databases import sqlite_url
+from tests.running import Running, start
 from tests.web.conftest import REQUIRE_BROWSER, NewContext, PageErrors
 
 if not REQUIRE_BROWSER:
@@ -94,4 +97,48 @@ def test_without_event_source_the_client_polls(
 ) -> None:
     result = follow(new_context, site, page_errors, init="delete window.EventSource;")
     check_completed(result)
+    assert page_errors.messages == []
+
+
+# Three jobs behind a provider cap of one; follow the last while it waits its turn.
+WAIT_IN_LINE = """async ({token}) => {
+  const pm = await import('/static/pixelmotion.js');
+  pm.configure({token, pollIntervalMs: 250});
+  const params = {prompt: 'a slime bouncing', width: 16, height: 12, colorCount: 4, fps: 12};
+  await pm.startVideoGeneration(params);
+  await pm.startVideoGeneration(params);
+  const last = await pm.startVideoGeneration(params);
+  return await new Promise((resolve, reject) => {
+    const seen = [];
+    const timer = setTimeout(() => reject(new Error('no end: ' + JSON.stringify(seen))), 60000);
+    const stop = pm.subscribeToVideoJob(last.jobId, (job) => {
+      seen.push({status: job.status, queuePosition: job.queuePosition});
+      if (!['completed', 'failed', 'canceled'].includes(job.status)) return;
+      clearTimeout(timer);
+      stop();
+      resolve(seen);
+    }, {frames: false});
+  });
+}"""
+
+
+@pytest.fixture(scope="module")
+def capped_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A service allowed one generation in flight, each dreaming long enough to queue behind."""
+    directory: Path = tmp_path_factory.mktemp("capped")
+    yield from start(directory, sqlite_url(directory), provider_max_in_flight="1", emulator_dream_seconds="2")
+
+
+def test_a_job_waiting_in_line_counts_down_over_the_event_stream(
+    new_context: NewContext, capped_site: Running, page_errors: PageErrors
+) -> None:
+    """Its place in line changes with no event of its own: the client reads the job again
+    while it is pending, so an editor sees #2, then #1, then the job going through."""
+    page = page_errors.watch(new_context().new_page())
+    page.goto(f"{capped_site.url}/")
+    seen = page.evaluate(WAIT_IN_LINE, {"token": capped_site.token(f"queued-{uuid.uuid4().hex[:8]}")})
+    positions = [step["queuePosition"] for step in seen if step["queuePosition"] is not None]
+    assert list(dict.fromkeys(positions)) == [2, 1], seen
+    assert all(step["status"] == "pending" for step in seen if step["queuePosition"] is not None)
+    assert seen[-1]["status"] == "completed", seen
     assert page_errors.messages == []

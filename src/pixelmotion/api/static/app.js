@@ -622,8 +622,9 @@ function showResult(animation) {
 
 function onCurrentJob(job, apiJob) {
   if (apiJob.jobId !== state.currentId) return;
-  upsertJob(apiJob);
-  state.currentJob = apiJob;
+  // Merged with what is known: an event does not carry the job's place in line.
+  const merged = upsertJob(apiJob);
+  state.currentJob = merged;
   if (!TERMINAL.has(apiJob.status)) state.seenActive.add(apiJob.jobId);
   if (apiJob.status === "completed") {
     if (job.frames) {
@@ -633,7 +634,7 @@ function onCurrentJob(job, apiJob) {
       toast({ kind: "error", title: t("framesFailed"), body: job.framesError || "" });
     }
   }
-  renderProgress(apiJob);
+  renderProgress(merged);
   announce(apiJob);
   // Seen ending (or already ended) here: never announced again on a later visit.
   if (TERMINAL.has(apiJob.status) && !state.announced.has(apiJob.jobId)) markAnnounced(apiJob.jobId);

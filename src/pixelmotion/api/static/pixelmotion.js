@@ -37,11 +37,15 @@
  *                             width:     number, height: number }
  *                         `new ImageData(f.imageData, f.width, f.height)` draws it.
  *   framesError           set instead of frames when the frames could not be fetched
+ *   queuePosition         while "pending" behind the provider account's limits: the job's
+ *                         place in line (1 is next); null otherwise
  *
  * Transport: an EventSource on /v1/jobs/{id}/events?access_token=... (it resumes by itself
  * after a network drop, with no event lost), falling back to polling GET /v1/jobs/{id} when
- * EventSource is missing or the stream cannot be opened. The callback is called once per
- * change, and the subscription ends by itself after a final state.
+ * EventSource is missing or the stream cannot be opened. While the job is "pending" it is
+ * also read every pollIntervalMs: its place in line changes as other jobs move on, with no
+ * event of its own. The callback is called once per change, and the subscription ends by
+ * itself after a final state.
  */
 
 const TERMINAL = new Set(["completed", "failed", "canceled"]);
@@ -252,6 +256,7 @@ export function toVideoGenerationJob(job, animation = null) {
     width: job.width,
     height: job.height,
     fps: job.fps,
+    queuePosition: job.queuePosition ?? null,
   };
   if (animation) {
     result.frames = animation.frames;
@@ -284,12 +289,15 @@ export function subscribeToVideoJob(jobId, callback, options = {}) {
   let lastKey = null;
   let source = null;
   let timer = null;
+  let queueTimer = null;
 
   const stopTransports = () => {
     if (source) source.close();
     source = null;
     clearTimeout(timer);
     timer = null;
+    clearTimeout(queueTimer);
+    queueTimer = null;
   };
 
   const emit = (job, animation) => {
@@ -303,7 +311,8 @@ export function subscribeToVideoJob(jobId, callback, options = {}) {
 
   const deliver = (job) => {
     if (closed || finished) return;
-    const key = `${job.status}|${job.progress}|${job.progressMessage}`;
+    if (job.status === "pending") watchQueue();
+    const key = `${job.status}|${job.progress}|${job.progressMessage}|${job.queuePosition ?? ""}`;
     if (key === lastKey) return;
     lastKey = key;
     if (!TERMINAL.has(job.status)) {
@@ -344,6 +353,21 @@ export function subscribeToVideoJob(jobId, callback, options = {}) {
       }
     }
     if (!closed && !finished) timer = setTimeout(poll, pollMs);
+  };
+
+  // Over the stream, a pending job is read again now and then: its place in line moves
+  // without an event (polling reads it anyway).
+  const watchQueue = () => {
+    if (queueTimer || !source || closed || finished) return;
+    queueTimer = setTimeout(async () => {
+      queueTimer = null;
+      if (closed || finished) return;
+      try {
+        deliver(await getJob(jobId));
+      } catch (error) {
+        if (error instanceof PixelmotionError && (error.status === 401 || error.status === 404)) onError(error);
+      }
+    }, pollMs);
   };
 
   const openStream = () => {
