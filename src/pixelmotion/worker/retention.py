@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pixelmotion.bootstrap import Services
+from pixelmotion.objects import uploads
 from pixelmotion.store.repository import utcnow
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
         report.jobs += len(job_ids)
         if len(job_ids) < BATCH:
             break
-    report.uploads = store.delete_older_than("uploads", cutoff)
+    report.uploads = store.delete_older_than(uploads.PREFIX, cutoff)
     report.callbacks = repository.delete_orphan_callbacks_before(cutoff)
     if report.jobs or report.uploads or report.callbacks:
         logger.info(

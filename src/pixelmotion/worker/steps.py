@@ -24,6 +24,7 @@ from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
 from pixelmotion.jobs.updates import Move, failure_move
 from pixelmotion.media import MediaError, download_video, render_outputs
 from pixelmotion.media.guard import AddressGuard
+from pixelmotion.objects.uploads import split_upload_key
 from pixelmotion.providers.base import (
     Generation,
     GenerationNotFound,
@@ -156,7 +157,7 @@ def keyframe_link(services: Services, job: Job) -> str | None:
     """A signed link, valid for an hour, through which the provider fetches the job's keyframe."""
     if not job.keyframe_object_key:
         return None
-    _, owner, upload_id = job.keyframe_object_key.split("/")
+    owner, upload_id = split_upload_key(job.keyframe_object_key)
     expires = int(time.time()) + KEYFRAME_LINK_SECONDS
     return keyframe_url(services.settings.public_url, services.settings.secret_key, owner, upload_id, expires)
 

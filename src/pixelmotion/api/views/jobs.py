@@ -24,13 +24,14 @@ from pixelmotion.api.schemas import (
     UploadSource,
     UrlSource,
 )
-from pixelmotion.api.views.uploads import image_type, upload_key
+from pixelmotion.api.views.uploads import image_type
 from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.limits import LimitReached, UserLimits, check_user_limits
 from pixelmotion.objects import ObjectNotFound
+from pixelmotion.objects.uploads import upload_key
 from pixelmotion.service import NoPaidClip, cancel_job, create_job, delete_generation, retry_job
 from pixelmotion.store.repository import KeyInFlight, KeyReused
 from pixelmotion.webhooks import new_secret

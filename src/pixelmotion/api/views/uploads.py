@@ -4,7 +4,6 @@ which the provider fetches a keyframe image."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 import uuid
@@ -20,15 +19,10 @@ from pixelmotion.api.errors import ApiError
 from pixelmotion.api.schemas import UploadResponse
 from pixelmotion.media.download import SNIFF_BYTES, looks_like_video
 from pixelmotion.objects import ObjectNotFound
+from pixelmotion.objects.uploads import owner_key, upload_key
 from pixelmotion.security import verify_keyframe_signature
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
-
-
-def upload_key(user_id: str, upload_id: str) -> str:
-    """Uploads live under their owner's prefix, so an id alone never reaches another's file."""
-    owner = hashlib.sha256(user_id.encode()).hexdigest()[:24]
-    return f"uploads/{owner}/{upload_id}"
 
 
 @router.post("/uploads", status_code=201, response_model=UploadResponse, response_model_by_alias=True)
@@ -81,7 +75,7 @@ def keyframe(upload_id: str, owner: str, expires: int, sig: str, services: Servi
     ):
         raise ApiError(403, "LINK_EXPIRED", "This keyframe link is invalid or has expired.")
     try:
-        data = services.store.get_bytes(f"uploads/{owner}/{upload_id}")
+        data = services.store.get_bytes(owner_key(owner, upload_id))
     except (ObjectNotFound, ValueError):
         raise ApiError(404, "NOT_FOUND", "No such keyframe.") from None
     media_type = image_type(data[:SNIFF_BYTES])
