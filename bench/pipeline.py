@@ -47,7 +47,7 @@ import av
 import numpy as np
 from PIL import Image, ImageSequence
 
-from pixelmotion.media import pixelate_video
+from pixelmotion.media import Animation, pixelate_video
 from pixelmotion.providers.emulator.render import render_clip
 
 CACHE = Path(os.environ.get("PIXELMOTION_BENCH_CACHE", Path.home() / ".cache/pixelmotion-bench"))
@@ -197,10 +197,10 @@ def clip_1080p() -> tuple[str, Path]:
 # ---------------------------------------------------------------- runs
 
 
-def run_ours(src: Path, out: Path, w: int, h: int, colors: int, fps: int) -> np.ndarray:
+def run_ours(src: Path, out: Path, w: int, h: int, colors: int, fps: int) -> Animation:
     animation = pixelate_video(src, width=w, height=h, colors=colors, fps=fps, fit="stretch")
     animation.save_gif(out)
-    return animation.rgb()
+    return animation
 
 
 def run_ffmpeg(src: Path, out: Path, w: int, h: int, colors: int, fps: int) -> None:
@@ -330,7 +330,7 @@ def bench_case(
             cpus[key].append(cpu)
     med = {k: statistics.median(v) for k, v in times.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
-    ours_rgb = warm["ours"]  # same frames as every timed run (deterministic)
+    ours_rgb = warm["ours"].rgb()  # same frames as every timed run (deterministic)
     ref_t, refs = reference_frames(src, w, h)
     ours_q = quality(ours_rgb, fps, ref_t, refs)
     ff_q = quality(read_gif(ff_gif), fps, ref_t, refs)

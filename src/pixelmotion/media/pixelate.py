@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,13 +50,26 @@ def _ms_since(start: float) -> float:
 
 
 def _collect(decoder: Decoder, progress: Progress | None) -> npt.NDArray[np.uint8]:
+    """All output pictures in one N×H×W×4 array, filled as they are decoded (no copy of the
+    whole animation at the end)."""
+
     def decode_progress(fraction: float) -> None:
         if progress is not None:
             progress(fraction * _DECODE_SHARE)
 
+    expected = max(1, math.ceil(decoder.info.duration_ms / 1000 * decoder.opts.fps) + 1)
+    frames: npt.NDArray[np.uint8] | None = None
+    count = 0
     # Four bytes per pixel: the palette mapping and the stability test work on 32-bit words.
-    pictures = list(decoder.frames(decode_progress if progress else None, channels=4))
-    return np.stack(pictures)
+    for picture in decoder.frames(decode_progress if progress else None, channels=4):
+        if frames is None:
+            frames = np.empty((expected, *picture.shape), dtype=np.uint8)
+        elif count == len(frames):  # longer than the container said
+            frames = np.concatenate([frames, np.empty_like(frames)])
+        frames[count] = picture
+        count += 1
+    assert frames is not None  # the decoder yields at least one picture or raises
+    return frames[:count]
 
 
 def pixelate_video(
