@@ -87,7 +87,8 @@ def _seed_centres(points: FloatArray, weights: FloatArray, k: int) -> FloatArray
         picks = np.searchsorted(np.cumsum(score), rng.random(trials) * total)
         picks = np.minimum(picks, len(points) - 1)
         # |p - c|² for every candidate c and point p, as one product.
-        distances = norms[None, :] - 2.0 * (points[picks] @ points.T) + norms[picks][:, None]
+        products = single_thread_matmul(points, np.ascontiguousarray(points[picks].T)).T
+        distances = norms[None, :] - 2.0 * products + norms[picks][:, None]
         candidates = np.minimum(closest[None, :], distances)
         best = int(np.argmin(candidates @ weights))
         chosen.append(int(picks[best]))
