@@ -246,6 +246,8 @@ def follow_job(client: Any, job_id: str, output: Path | None) -> None:
 
             def update(job: Any) -> None:
                 message = job.progress_message or ""
+                if job.status == "pending" and job.queue_position:
+                    message = f"{message} (#{job.queue_position} in line)".strip()
                 progress.update(task, completed=job.progress, description=message, status=job.status)
 
             job = client.wait(job_id, on_update=update)

@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
+# How often a job waiting in line is read again while followed (its place moves silently).
+QUEUE_POLL_SECONDS = 2.0
 OUTPUT_FILES = {
     "gif": "animation.gif",
     "sheet": "sheet.png",
@@ -62,6 +64,8 @@ class Job:
     error: JobError | None
     outputs: dict[str, str]
     estimated_time_seconds: int | None
+    # While pending behind the provider account's limits: the place in line (1 is next).
+    queue_position: int | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -80,6 +84,7 @@ class Job:
             error=JobError(error["code"], error["message"]) if error else None,
             outputs=dict(data.get("outputs") or {}),
             estimated_time_seconds=data.get("estimatedTimeSeconds"),
+            queue_position=data.get("queuePosition"),
             raw=data,
         )
 
@@ -240,6 +245,13 @@ class Client:
         while not job.done:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            if job.queue_position is not None:
+                # Waiting in line: the place changes with no event of its own; read it again.
+                time.sleep(QUEUE_POLL_SECONDS)
+                job = self.get(job_id)
+                if on_update:
+                    on_update(job)
+                continue
             try:
                 for update in self.events(job_id):
                     job = update
@@ -352,6 +364,13 @@ class AsyncClient:
             if on_update:
                 on_update(job)
             while not job.done:
+                if job.queue_position is not None:
+                    # Waiting in line: the place changes with no event of its own; read it again.
+                    await asyncio.sleep(QUEUE_POLL_SECONDS)
+                    job = await self.get(job_id)
+                    if on_update:
+                        on_update(job)
+                    continue
                 try:
                     async for update in self.events(job_id):
                         job = update
