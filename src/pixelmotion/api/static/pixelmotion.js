@@ -340,18 +340,23 @@ export function subscribeToVideoJob(jobId, callback, options = {}) {
     emit(job);
   };
 
-  const poll = async () => {
-    timer = null;
-    if (closed || finished) return;
+  // Read the job once; a refusal (401) or a job gone (404) ends the subscription.
+  const readJob = async () => {
     try {
       deliver(await getJob(jobId));
     } catch (error) {
       if (error instanceof PixelmotionError && (error.status === 401 || error.status === 404)) {
         finished = true;
+        stopTransports();
         onError(error);
-        return;
       }
     }
+  };
+
+  const poll = async () => {
+    timer = null;
+    if (closed || finished) return;
+    await readJob();
     if (!closed && !finished) timer = setTimeout(poll, pollMs);
   };
 
@@ -359,14 +364,9 @@ export function subscribeToVideoJob(jobId, callback, options = {}) {
   // without an event (polling reads it anyway).
   const watchQueue = () => {
     if (queueTimer || !source || closed || finished) return;
-    queueTimer = setTimeout(async () => {
+    queueTimer = setTimeout(() => {
       queueTimer = null;
-      if (closed || finished) return;
-      try {
-        deliver(await getJob(jobId));
-      } catch (error) {
-        if (error instanceof PixelmotionError && (error.status === 401 || error.status === 404)) onError(error);
-      }
+      if (!closed && !finished) readJob();
     }, pollMs);
   };
 
