@@ -44,3 +44,11 @@ def app(tmp_path: Path, database_url: str) -> Iterator[Running]:
 def sqlite_app(tmp_path: Path) -> Iterator[Running]:
     """Served on SQLite only, for checks the database does not change."""
     yield from start(tmp_path, f"sqlite:///{tmp_path / 'pixelmotion.db'}")
+
+
+@pytest.fixture(scope="module")
+def capped_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A service allowed one generation in flight at a time, each dreaming long enough for
+    later jobs to wait in line behind it."""
+    directory = tmp_path_factory.mktemp("capped")
+    yield from start(directory, sqlite_url(directory), provider_max_in_flight="1", emulator_dream_seconds="2")

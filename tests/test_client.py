@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from pixelmotion.client import AsyncClient, Client, Job, PixelmotionError
-from tests.databases import sqlite_url
-from tests.running import Running, start
+from tests.running import Running
 from tests.server import run_async
 
 OPTIONS = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
@@ -93,15 +91,8 @@ def test_connection_settings_come_from_the_environment(
     assert resolve_connection("http://127.0.0.1:1/", "arg") == ("http://127.0.0.1:1", "arg")
 
 
-@pytest.fixture(scope="module")
-def capped_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """One generation in flight at a time, each dreaming long enough to queue behind."""
-    directory = tmp_path_factory.mktemp("capped")
-    yield from start(directory, sqlite_url(directory), provider_max_in_flight="1", emulator_dream_seconds="2")
-
-
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_waiting_in_line_counts_down(capped_app: Running, kind: str) -> None:
+def test_waiting_in_line_counts_down(capped_site: Running, kind: str) -> None:
     """A job behind the provider cap has no event while its place in line moves: wait()
     reads it again, so the caller sees #2, then #1, then the job going through."""
     seen: list[tuple[str, int | None]] = []
@@ -109,15 +100,15 @@ def test_waiting_in_line_counts_down(capped_app: Running, kind: str) -> None:
     def record(job: Job) -> None:
         seen.append((job.status, job.queue_position))
 
-    token = capped_app.token(f"liner-{kind}")
+    token = capped_site.token(f"liner-{kind}")
     if kind == "sync":
-        with Client(capped_app.url, token) as client:
+        with Client(capped_site.url, token) as client:
             last = [client.create("a bouncing slime", **OPTIONS) for _ in range(3)][-1]
             done = client.wait(last.id, timeout=90, on_update=record)
     else:
 
         async def follow() -> Job:
-            async with AsyncClient(capped_app.url, token) as client:
+            async with AsyncClient(capped_site.url, token) as client:
                 jobs = [await client.create("a bouncing slime", **OPTIONS) for _ in range(3)]
                 return await client.wait(jobs[-1].id, timeout=90, on_update=record)
 

@@ -4,14 +4,11 @@ stream, and by polling where there is no EventSource."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.databases import sqlite_url
-from tests.running import Running, start
+from tests.running import Running
 from tests.web.conftest import REQUIRE_BROWSER, NewContext, PageErrors
 
 if not REQUIRE_BROWSER:
@@ -120,13 +117,6 @@ WAIT_IN_LINE = """async ({token}) => {
     }, {frames: false});
   });
 }"""
-
-
-@pytest.fixture(scope="module")
-def capped_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """A service allowed one generation in flight, each dreaming long enough to queue behind."""
-    directory: Path = tmp_path_factory.mktemp("capped")
-    yield from start(directory, sqlite_url(directory), provider_max_in_flight="1", emulator_dream_seconds="2")
 
 
 def test_a_job_waiting_in_line_counts_down_over_the_event_stream(
