@@ -91,6 +91,7 @@ from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus
 from pixelmotion.providers.caps import ProviderCaps
 from pixelmotion.security import CALLBACK_PATH, callback_token, callback_url, issue_token
 from pixelmotion.store import JobRepository, create_engine, migrate, utcnow
+from pixelmotion.store.repository import new_job_row
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 
 TARGET_SUBMISSIONS = 2000.0  # per second, SQLite, one process
@@ -461,35 +462,22 @@ def queued_job_rows(count: int, now: datetime) -> list[dict[str, Any]]:
     )
     rows = []
     for n in range(count):
-        rows.append(
-            {
-                "id": str(uuid.uuid4()),
-                "user_id": f"callback-user-{n % 1000}",
-                "prompt": spec.prompt,
-                "provider_prompt": spec.provider_prompt,
-                "width": spec.width,
-                "height": spec.height,
-                "color_count": spec.color_count,
-                "fps": spec.fps,
-                "duration": spec.duration,
-                "model": spec.model,
-                "resolution": spec.resolution,
-                "aspect_ratio": spec.aspect_ratio,
-                "loop": spec.loop,
-                "dither": spec.dither,
-                "fit": spec.fit,
-                "provider": "emulator",
-                "status": JobStatus.QUEUED.value,
-                "progress": PROGRESS[JobStatus.QUEUED],
-                "progress_message": MESSAGES[JobStatus.QUEUED],
-                "luma_generation_id": str(uuid.uuid4()),
-                "created_at": now,
-                "updated_at": now,
-                "submitted_at": now,
-                "next_run_at": now + timedelta(seconds=90),  # the callback grace period
-                "attempts": 0,
-            }
+        row = new_job_row(
+            spec,
+            job_id=str(uuid.uuid4()),
+            user_id=f"callback-user-{n % 1000}",
+            provider="emulator",
+            now=now,
+            run_at=now + timedelta(seconds=90),  # the callback grace period
         )
+        row.update(
+            status=JobStatus.QUEUED.value,
+            progress=PROGRESS[JobStatus.QUEUED],
+            progress_message=MESSAGES[JobStatus.QUEUED],
+            luma_generation_id=str(uuid.uuid4()),
+            submitted_at=now,
+        )
+        rows.append(row)
     return rows
 
 

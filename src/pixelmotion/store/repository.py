@@ -141,46 +141,9 @@ class JobRepository:
         now: datetime,
         run_at: datetime | None,
     ) -> Job:
-        job_id = str(uuid.uuid4())
-        values = {
-            "id": job_id,
-            "user_id": user_id,
-            "project_id": spec.project_id,
-            "prompt": spec.prompt,
-            "provider_prompt": spec.provider_prompt,
-            "width": spec.width,
-            "height": spec.height,
-            "color_count": spec.color_count,
-            "fps": spec.fps,
-            "duration": spec.duration,
-            "model": spec.model,
-            "resolution": spec.resolution,
-            "aspect_ratio": spec.aspect_ratio,
-            "loop": spec.loop,
-            "dither": spec.dither,
-            "fit": spec.fit,
-            "provider": provider,
-            "status": JobStatus.PENDING.value,
-            "progress": PROGRESS[JobStatus.PENDING],
-            "progress_message": MESSAGES[JobStatus.PENDING],
-            "luma_video_url": spec.source_url,
-            "webhook_endpoint_id": spec.webhook_endpoint_id,
-            "webhook_events": spec.webhook_events,
-            "keyframe_object_key": spec.keyframe_object_key,
-            "source_object_key": spec.source_object_key,
-            "created_at": now,
-            "updated_at": now,
-            "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
-            "attempts": 0,
-        }
-        if spec.is_import:
-            # The user's own video: no model in between, straight to processing.
-            values.update(
-                provider="import",
-                status=JobStatus.PROCESSING.value,
-                progress=PROGRESS[JobStatus.PROCESSING],
-                progress_message="Importing video...",
-            )
+        values = new_job_row(
+            spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
+        )
         # One statement, values bound as parameters: SQLAlchemy compiles it once (building an
         # insert with .values() per job cost about 0.25 ms of CPU, a tenth of a submission).
         return _job(conn.execute(_INSERT_JOB, values).one())
@@ -939,6 +902,52 @@ class KeyInFlight(Exception):
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def new_job_row(
+    spec: JobSpec, *, job_id: str, user_id: str, provider: str, now: datetime, run_at: datetime | None = None
+) -> dict[str, Any]:
+    """The row a new job is inserted as: ``pending`` and due at ``run_at`` (default now), or
+    ``processing`` for an import (the user's own video: no model in between)."""
+    values: dict[str, Any] = {
+        "id": job_id,
+        "user_id": user_id,
+        "project_id": spec.project_id,
+        "prompt": spec.prompt,
+        "provider_prompt": spec.provider_prompt,
+        "width": spec.width,
+        "height": spec.height,
+        "color_count": spec.color_count,
+        "fps": spec.fps,
+        "duration": spec.duration,
+        "model": spec.model,
+        "resolution": spec.resolution,
+        "aspect_ratio": spec.aspect_ratio,
+        "loop": spec.loop,
+        "dither": spec.dither,
+        "fit": spec.fit,
+        "provider": provider,
+        "status": JobStatus.PENDING.value,
+        "progress": PROGRESS[JobStatus.PENDING],
+        "progress_message": MESSAGES[JobStatus.PENDING],
+        "luma_video_url": spec.source_url,
+        "webhook_endpoint_id": spec.webhook_endpoint_id,
+        "webhook_events": spec.webhook_events,
+        "keyframe_object_key": spec.keyframe_object_key,
+        "source_object_key": spec.source_object_key,
+        "created_at": now,
+        "updated_at": now,
+        "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
+        "attempts": 0,
+    }
+    if spec.is_import:
+        values.update(
+            provider="import",
+            status=JobStatus.PROCESSING.value,
+            progress=PROGRESS[JobStatus.PROCESSING],
+            progress_message="Importing video...",
+        )
+    return values
 
 
 def start_of_day(now: datetime) -> datetime:
