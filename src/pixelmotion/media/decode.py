@@ -339,8 +339,13 @@ class Decoder:
             )
 
 
+def declared_output_frames(info: SourceInfo, opts: DecodeOptions) -> int:
+    """How many output frames the container's declared duration gives."""
+    return math.ceil(info.duration_ms / 1000 * opts.fps)
+
+
 def check_output_size(info: SourceInfo, opts: DecodeOptions) -> None:
     """Refuse jobs whose output would not fit in memory."""
-    frames = math.ceil(info.duration_ms / 1000 * opts.fps)
+    frames = declared_output_frames(info, opts)
     if frames > MAX_OUTPUT_FRAMES:
         raise MediaError(VIDEO_TOO_LARGE, f"{frames} output frames (limit {MAX_OUTPUT_FRAMES})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .animation import Animation
-from .decode import DecodeOptions, Decoder, check_output_size
+from .decode import DecodeOptions, Decoder, check_output_size, declared_output_frames
 from .dither import check_dither, map_frames
 from .encode import delays_ms
 from .errors import INVALID_OPTIONS, MediaError
@@ -57,7 +56,7 @@ def _collect(decoder: Decoder, progress: Progress | None) -> npt.NDArray[np.uint
         if progress is not None:
             progress(fraction * _DECODE_SHARE)
 
-    expected = max(1, math.ceil(decoder.info.duration_ms / 1000 * decoder.opts.fps) + 1)
+    expected = declared_output_frames(decoder.info, decoder.opts) + 1
     frames: npt.NDArray[np.uint8] | None = None
     count = 0
     # Four bytes per pixel: the palette mapping and the stability test work on 32-bit words.
