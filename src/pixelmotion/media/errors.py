@@ -9,6 +9,7 @@ VIDEO_TOO_LARGE = "VIDEO_TOO_LARGE"
 DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
 URL_NOT_ALLOWED = "URL_NOT_ALLOWED"  # the SSRF guard refused the address
 INVALID_OPTIONS = "INVALID_OPTIONS"
+INVALID_PALETTE = "INVALID_PALETTE"  # no colours, over 256, or a malformed palette file
 
 CODES = frozenset(
     {
@@ -19,6 +20,7 @@ CODES = frozenset(
         DOWNLOAD_FAILED,
         URL_NOT_ALLOWED,
         INVALID_OPTIONS,
+        INVALID_PALETTE,
     }
 )
 
