@@ -16,7 +16,12 @@ from .palettes import to_hex
 
 @dataclass
 class Animation:
-    """``frames``: N×H×W uint8 palette indices; ``palette``: K×3 uint8 RGB."""
+    """``frames``: N×H×W uint8 palette indices; ``palette``: K×3 uint8 RGB.
+
+    ``transparent_index``: the palette index that is fully transparent (None: all opaque).
+    ``tag_direction``: how the animation plays, as Aseprite's tag directions: ``forward``,
+    ``reverse`` or ``pingpong``.
+    """
 
     frames: npt.NDArray[np.uint8]
     palette: npt.NDArray[np.uint8]
@@ -24,6 +29,8 @@ class Animation:
     fps: int
     source: SourceInfo | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    transparent_index: int | None = None
+    tag_direction: str = "forward"
 
     @property
     def width(self) -> int:
@@ -47,7 +54,9 @@ class Animation:
     def save_sheet(self, path: str | Path, layout: str = "hash") -> Path:
         """Indexed PNG sprite sheet plus its JSON sidecar (``x.png`` → ``x.json``)."""
         target = encode.ensure_parent(path)
-        return encode.save_sheet(target, self.frames, self.palette, self.delays_ms, layout)
+        return encode.save_sheet(
+            target, self.frames, self.palette, self.delays_ms, layout, direction=self.tag_direction
+        )
 
     def save_gif(self, path: str | Path) -> None:
         encode.save_gif(encode.ensure_parent(path), self.frames, self.palette, self.fps)

@@ -30,6 +30,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # 1–2 % on footage: 0.8–1.8 s against 0.4 s for a 150-frame 256×256 sheet).
 PNG_BEST_LIMIT = 4 << 20
 VERSION = "1"
+TAG_NAME = "animation"
 
 
 def delays_ms(count: int, fps: int) -> list[int]:
@@ -119,10 +120,23 @@ def sheet_pixels(frames: IndexArray) -> IndexArray:
     return np.ascontiguousarray(grid.reshape(rows * h, columns * w))
 
 
+TAG_DIRECTIONS = ("forward", "reverse", "pingpong")
+
+
 def sheet_metadata(
-    frames: IndexArray, delays: Sequence[int], image_name: str, layout: str = "hash"
+    frames: IndexArray,
+    delays: Sequence[int],
+    image_name: str,
+    layout: str = "hash",
+    *,
+    direction: str = "forward",
+    index_names: bool = False,
 ) -> dict[str, Any]:
-    """The TexturePacker/Aseprite JSON ("hash" or "array" layout) of a sheet."""
+    """The TexturePacker/Aseprite JSON ("hash" or "array" layout) of a sheet.
+
+    Frames are named ``frame_0000``…, or with ``index_names`` ``0``, ``1``… as Aseprite names
+    them with ``--filename-format {frame}`` (what Phaser's ``createFromAseprite`` looks up).
+    """
     n, h, w = frames.shape
     columns, rows = sheet_grid(n, w, h)
     entries = []
@@ -130,7 +144,7 @@ def sheet_metadata(
         x, y = (i % columns) * w, (i // columns) * h
         entries.append(
             {
-                "filename": f"frame_{i:04d}",
+                "filename": str(i) if index_names else f"frame_{i:04d}",
                 "frame": {"x": x, "y": y, "w": w, "h": h},
                 "rotated": False,
                 "trimmed": False,
@@ -151,18 +165,24 @@ def sheet_metadata(
             "format": "I8",
             "size": {"w": columns * w, "h": rows * h},
             "scale": "1",
-            "frameTags": [{"name": "animation", "from": 0, "to": n - 1, "direction": "forward"}],
+            "frameTags": [{"name": TAG_NAME, "from": 0, "to": n - 1, "direction": direction}],
         },
     }
 
 
 def save_sheet(
-    path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int], layout: str = "hash"
+    path: Path,
+    frames: IndexArray,
+    palette: Palette,
+    delays: Sequence[int],
+    layout: str = "hash",
+    *,
+    direction: str = "forward",
 ) -> Path:
     """Write the sheet PNG and its JSON sidecar (same name, ``.json``); return the sidecar."""
     save_indexed_png(path, sheet_pixels(frames), palette)
     sidecar = path.with_suffix(".json")
-    meta = sheet_metadata(frames, delays, path.name, layout)
+    meta = sheet_metadata(frames, delays, path.name, layout, direction=direction)
     sidecar.write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return sidecar
 

@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from .animation import Animation
+from .aseprite import save_aseprite
+from .atlas import save_atlas_layouts
+from .encode import save_indexed_png, sheet_pixels
 from .errors import INVALID_OPTIONS, MediaError
+from .framezip import save_frames_zip
+from .godot import save_sprite_frames
 from .pixelate import pixelate_video
 
-FORMATS = ("sheet", "gif", "json", "webp", "apng", "pngs")
+# sheet: sheet.png + sheet.json · gif: animation.gif · json: frames.json(.gz) ·
+# webp: animation.webp · apng: animation.png · pngs: frames/0000.png… · zip: frames.zip ·
+# aseprite: animation.aseprite · atlas: sheet.png + sheet.hash.json + sheet.array.json ·
+# godot: sheet.png + animation.tres
+FORMATS = ("sheet", "gif", "json", "webp", "apng", "pngs", "zip", "aseprite", "atlas", "godot")
 GZIP_LEVEL = 6
 
 
@@ -26,11 +35,54 @@ def _write_gzip(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def write_outputs(animation: Animation, out_dir: Path, formats: Sequence[str]) -> dict[str, str]:
-    """Write the requested files; return their names relative to ``out_dir``."""
+def check_formats(formats: Sequence[str]) -> None:
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
-        raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)}")
+        raise MediaError(
+            INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)} (known: {', '.join(FORMATS)})"
+        )
+
+
+def _write_exports(
+    animation: Animation, out_dir: Path, formats: Sequence[str], files: dict[str, str]
+) -> None:
+    """The editor and engine exports (issue 13)."""
+    frames, palette, delays = animation.frames, animation.palette, animation.delays_ms
+    direction = animation.tag_direction
+    if ("atlas" in formats or "godot" in formats) and "sheet" not in files:
+        save_indexed_png(out_dir / "sheet.png", sheet_pixels(frames), palette)
+        files["sheet"] = "sheet.png"
+    if "atlas" in formats:
+        layouts = save_atlas_layouts(out_dir, frames, delays, direction=direction)
+        files["sheetHash"], files["sheetArray"] = layouts["hash"], layouts["array"]
+    if "godot" in formats:
+        n, h, w = frames.shape
+        save_sprite_frames(out_dir / "animation.tres", n, w, h, delays, animation.fps, direction=direction)
+        files["godot"] = "animation.tres"
+    if "aseprite" in formats:
+        save_aseprite(
+            out_dir / "animation.aseprite",
+            frames,
+            palette,
+            delays,
+            transparent_index=animation.transparent_index,
+            direction=direction,
+        )
+        files["aseprite"] = "animation.aseprite"
+    if "zip" in formats:
+        save_frames_zip(out_dir / "frames.zip", frames, palette)
+        files["zip"] = "frames.zip"
+
+
+def write_outputs(
+    animation: Animation, out_dir: Path, formats: Sequence[str], *, server: bool = True
+) -> dict[str, str]:
+    """Write the requested files; return their names relative to ``out_dir``.
+
+    ``server=False`` (the offline ``convert`` command): the frames JSON is written plain
+    (``frames.json``) and the compact indexed form the server's API reads is left out.
+    """
+    check_formats(formats)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     if "sheet" in formats:
@@ -48,12 +100,17 @@ def write_outputs(animation: Animation, out_dir: Path, formats: Sequence[str]) -
     if "pngs" in formats:
         animation.save_pngs(out_dir / "frames")
         files["pngs"] = "frames/"
-    if "json" in formats:
+    _write_exports(animation, out_dir, formats, files)
+    if "json" in formats and not server:
+        (out_dir / "frames.json").write_bytes(animation.frames_json_bytes())
+        files["frames"] = "frames.json"
+    elif "json" in formats:
         _write_gzip(out_dir / "frames.json.gz", animation.frames_json_bytes())
         files["frames"] = "frames.json.gz"
-    indexed = json.dumps(animation.to_indexed_json(), separators=(",", ":")).encode("ascii")
-    _write_gzip(out_dir / "frames.indexed.json.gz", indexed)
-    files["indexed"] = "frames.indexed.json.gz"
+    if server:
+        indexed = json.dumps(animation.to_indexed_json(), separators=(",", ":")).encode("ascii")
+        _write_gzip(out_dir / "frames.indexed.json.gz", indexed)
+        files["indexed"] = "frames.indexed.json.gz"
     return files
 
 
@@ -74,9 +131,7 @@ def render_outputs(
 
     ``frames.indexed.json.gz`` is always written. Returns a JSON-ready summary.
     """
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)}")
+    check_formats(formats)
     animation = pixelate_video(
         source,
         width=width,
