@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pixelmotion.cli_convert import convert, parse_size
 from pixelmotion.config import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -155,6 +156,9 @@ def emulator(
     serve_emulator(host, port, emulator_settings(settings, f"http://{host}:{port}"))
 
 
+app.command("convert")(convert)
+
+
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations, then exit."""
@@ -193,14 +197,6 @@ def token(
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Server URL [PIXELMOTION_URL].")]
 TokenOption = Annotated[str | None, typer.Option("--token", help="Bearer token [PIXELMOTION_TOKEN].")]
-
-
-def parse_size(value: str) -> tuple[int, int]:
-    try:
-        width, _, height = value.lower().partition("x")
-        return int(width), int(height or width)
-    except ValueError:
-        raise typer.BadParameter("use WIDTHxHEIGHT, e.g. 64x64") from None
 
 
 def _client(url: str | None, token: str | None) -> Any:

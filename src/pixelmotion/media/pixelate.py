@@ -17,6 +17,7 @@ from .errors import INVALID_OPTIONS, MediaError
 from .geometry import FITS
 from .palettes import MAX_COLORS, resolve_palette
 from .quantize import build_palette
+from .webp import WebPDecoder, open_decoder
 
 MAX_SIZE = 1024
 MAX_FPS = 60
@@ -48,7 +49,7 @@ def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def _collect(decoder: Decoder, progress: Progress | None) -> npt.NDArray[np.uint8]:
+def _collect(decoder: Decoder | WebPDecoder, progress: Progress | None) -> npt.NDArray[np.uint8]:
     """All output pictures in one N×H×W×4 array, filled as they are decoded (no copy of the
     whole animation at the end)."""
 
@@ -90,7 +91,7 @@ def pixelate_video(
     validate_options(width, height, colors, fps, dither, fit)
     fixed = resolve_palette(palette) if palette is not None else None
     started = time.perf_counter()
-    decoder = Decoder(Path(source), DecodeOptions(width, height, fps, fit))
+    decoder = open_decoder(Path(source), DecodeOptions(width, height, fps, fit))
     try:
         check_output_size(decoder.info, decoder.opts)
         frames = _collect(decoder, progress)
