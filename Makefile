@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Phaser for the browser test of our sprite sheets (tests/web/test_phaser.py), pinned in
+# tests/web/package.json and package-lock.json; npm ci installs exactly the locked version.
+WEB_DEPS := tests/web/node_modules/.installed
 
 .PHONY: run test lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-load clean
 
@@ -12,10 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+$(WEB_DEPS): tests/web/package.json tests/web/package-lock.json
+	cd tests/web && npm ci --no-audit --no-fund
+	@touch $(WEB_DEPS)
+
 run: $(STAMP)
 	$(BIN)/pixelmotion serve
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_DEPS)
 	@scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
@@ -49,4 +56,4 @@ bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/web/node_modules

@@ -7,6 +7,7 @@ Chromium is the system's (``/usr/bin/chromium``); no browser is ever downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from tests.databases import sqlite_url
 from tests.running import Running, start
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 CHROMIUM = Path(os.environ.get("PIXELMOTION_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -52,8 +53,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 @pytest.fixture(scope="session")
-def browser(site: Running) -> Iterator[Browser]:
-    """Started after the site (so closed before it: no stream is left open at its shutdown)."""
+def playwright() -> Iterator[Playwright]:
+    """One Playwright driver for the session (the sync API allows only one at a time)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -65,12 +66,31 @@ def browser(site: Running) -> Iterator[Browser]:
 
     # Every wait has a deadline; on a busy machine a few seconds may not be enough.
     expect.set_options(timeout=20_000)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@contextlib.contextmanager
+def launched_chromium(driver: Playwright) -> Iterator[Browser]:
+    launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser(site: Running, playwright: Playwright) -> Iterator[Browser]:
+    """Started after the site (so closed before it: no stream is left open at its shutdown)."""
+    with launched_chromium(playwright) as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def bare_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium without the pixelmotion site, for pages served by the test itself."""
+    with launched_chromium(playwright) as launched:
+        yield launched
 
 
 class PageErrors:
