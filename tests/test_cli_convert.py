@@ -69,14 +69,37 @@ def test_every_export_format_with_a_palette_file(clip: Path, tmp_path: Path) -> 
     assert _colours(out / "frames" / "0000.png") <= set(colours)
 
 
-@pytest.mark.parametrize("palette", ["endesga-32", "#000000,#ff0000,#00ff00,#0000ff"])
-def test_presets_and_hex_lists(clip: Path, tmp_path: Path, palette: str) -> None:
+FOUR = ["#000000", "#ff0000", "#00ff00", "#0000ff"]
+
+
+def _palette_file(directory: Path, kind: str) -> Path:
+    rgb = [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in FOUR]
+    path = directory / f"four.{kind}"
+    if kind == "hex":
+        path.write_text("\n".join(c[1:] for c in FOUR) + "\n")
+    elif kind == "pal":
+        path.write_text("\r\n".join(["JASC-PAL", "0100", "4", *(f"{r} {g} {b}" for r, g, b in rgb), ""]))
+    else:
+        swatches = np.repeat(np.array([rgb], dtype=np.uint8), 8, axis=1).repeat(8, axis=0)
+        Image.fromarray(swatches, "RGB").save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["preset", "hex list", "hex", "pal", "png"])
+def test_every_kind_of_palette(clip: Path, tmp_path: Path, kind: str) -> None:
+    allowed = set(PRESETS["endesga-32"]) if kind == "preset" else set(FOUR)
+    palette: str | Path = {"preset": "endesga-32", "hex list": ",".join(FOUR)}.get(kind) or _palette_file(
+        tmp_path, kind
+    )
+    out = tmp_path / "out"
     done = convert(
-        clip, "-o", tmp_path, "--size", "24x24", "--fps", "4", "--palette", palette, "--formats", "sheet"
+        clip, "-o", out, "--size", "24x24", "--fps", "4", "--palette", palette, "--formats", "sheet"
     )
     assert done.returncode == 0, done.stderr
-    allowed = set(PRESETS.get(palette, palette.split(",")))
-    assert _colours(tmp_path / "sheet.png") <= allowed
+    sheet = json.loads((out / "sheet.json").read_text())
+    assert len(sheet["frames"]) == 8
+    used = _colours(out / "sheet.png")
+    assert used <= allowed and len(used) > 1
 
 
 @pytest.mark.parametrize(
