@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Phaser for the browser test of our sprite sheets (tests/web/test_phaser.py), pinned in
+# Phaser (tests/web/test_phaser.py) and ase-parser (tests/media/test_aseprite.py), pinned in
 # tests/web/package.json and package-lock.json; npm ci installs exactly the locked version.
 WEB_DEPS := tests/web/node_modules/.installed
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +69,32 @@ def test_bad_direction_and_index_are_refused() -> None:
         aseprite_bytes(frames, palette, [10], direction="sideways")
     with pytest.raises(MediaError):
         aseprite_bytes(frames, palette, [10], transparent_index=5)
+
+
+NODE_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
+
+
+def test_the_npm_reader_ase_parser_reads_it_too(tmp_path: Path) -> None:
+    """A second, maintained reader (npm's ase-parser, installed by ``make test`` next to Phaser)."""
+    if not (NODE_MODULES / "ase-parser").exists():
+        pytest.fail("ase-parser is missing: run `npm ci` in tests/web (make test does)", pytrace=False)
+    rng = np.random.default_rng(9)
+    frames = rng.integers(0, 5, (4, 6, 9), dtype=np.uint8)
+    palette = np.array([[0, 0, 0], [255, 0, 77], [41, 173, 255], [255, 241, 232], [9, 8, 7]], dtype=np.uint8)
+    path = tmp_path / "a.aseprite"
+    path.write_bytes(
+        aseprite_bytes(frames, palette, [100, 120, 80, 60], transparent_index=4, direction="pingpong")
+    )
+    script = Path(__file__).with_name("read_aseprite.js")
+    env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
+    done = subprocess.run(
+        ["node", str(script), str(path)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    read = json.loads(done.stdout)
+    assert (read["width"], read["height"], read["depth"], read["transparentIndex"]) == (9, 6, 8, 4)
+    assert read["durations"] == [100, 120, 80, 60]
+    assert read["palette"] == palette.tolist()
+    assert read["layers"] == [{"name": "Layer 1", "background": False}]
+    assert read["tags"] == [{"name": "animation", "from": 0, "to": 3, "direction": "Ping-pong"}]
+    assert read["cels"] == [frame.reshape(-1).tolist() for frame in frames]
