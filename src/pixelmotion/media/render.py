@@ -27,11 +27,16 @@ def _write_gzip(path: Path, data: bytes) -> None:
 
 
 def write_outputs(animation: Animation, out_dir: Path, formats: Sequence[str]) -> dict[str, str]:
-    """Write the requested files; return their names relative to ``out_dir``."""
+    """Write the requested files; return their names relative to ``out_dir``.
+
+    None of these formats has a play direction: a ``pingpong`` animation is written with
+    its frames doubled (:meth:`Animation.unrolled`).
+    """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    animation = animation.unrolled()
     files: dict[str, str] = {}
     if "sheet" in formats:
         animation.save_sheet(out_dir / "sheet.png")
@@ -69,10 +74,18 @@ def render_outputs(
     fit: str = "crop",
     palette: list[str] | str | None = None,
     formats: Sequence[str] = ("sheet", "gif", "json"),
+    background: str = "keep",
+    key_color: str | None = None,
+    loop: str = "none",
 ) -> dict[str, Any]:
     """Pixelate ``source`` and write the chosen formats into ``out_dir``.
 
-    ``frames.indexed.json.gz`` is always written. Returns a JSON-ready summary.
+    ``frames.indexed.json.gz`` is always written. Returns a JSON-ready summary; with
+    ``background="remove"`` it has ``transparentIndex`` (palette entry 0, listed first in
+    ``palette``, not counted within ``colors``) and ``keyColor`` (the key colour used); with
+    a ``loop`` other than ``none``, ``loop``: ``{"mode", "start", "frames", "seam"}``
+    (``seam``: the jump from the last frame back to the first over the median
+    frame-to-frame difference, for ``trim``).
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -86,19 +99,29 @@ def render_outputs(
         dither=dither,
         fit=fit,
         palette=palette,
+        background=background,
+        key_color=key_color,
+        loop=loop,
     )
     started = time.perf_counter()
     files = write_outputs(animation, Path(out_dir), formats)
     timings = dict(animation.timings_ms)
     timings["encode"] = round((time.perf_counter() - started) * 1000, 1)
-    return {
-        "totalFrames": len(animation.frames),
+    played = animation.unrolled()
+    summary: dict[str, Any] = {
+        "totalFrames": len(played.frames),
         "width": animation.width,
         "height": animation.height,
         "fps": animation.fps,
-        "durationMs": animation.duration_ms,
+        "durationMs": played.duration_ms,
         "palette": animation.palette_hex(),
         "files": files,
         "timingsMs": timings,
         "source": animation.source.as_dict() if animation.source else None,
     }
+    if animation.transparent_index is not None:
+        summary["transparentIndex"] = animation.transparent_index
+        summary["keyColor"] = animation.palette_hex()[animation.transparent_index]
+    if animation.loop is not None:
+        summary["loop"] = animation.loop.as_dict()
+    return summary

@@ -119,7 +119,7 @@ def add_noise(packed: Image, fields: list[npt.NDArray[np.int16]] | None, index: 
     if fields is None:
         return packed
     noisy = packed.astype(np.int16) + fields[(index * 3) % len(fields)]
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(noisy, 0, 255), dtype=np.uint8)
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,8 @@ def render_clip(
     target = Path(path)
     key = keyscene.key_colour_of(prompt) if keyframe is None else None
     if key is not None:
-        scene = key_scene(prompt, width, height, fps, imperfections)
-        return _write(target, width, height, fps, fps * seconds, _key_frames(scene))
+        keyed = key_scene(prompt, width, height, fps, imperfections)
+        return _write(target, width, height, fps, fps * seconds, _key_frames(keyed))
     rng = random.Random(_seed(prompt))
     scene = _build_scene(rng, width, height, keyframe)
     return _write(target, width, height, fps, fps * seconds, lambda i: _draw_frame(scene, i / fps).packed)
@@ -345,7 +345,7 @@ def _box_grid(
     y0, y1 = max(0, math.floor(top * scale)), min(height, math.ceil(bottom * scale))
     if x0 >= x1 or y0 >= y1:
         return None
-    xs = (np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5) / scale
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :] / scale + 0.5
     ys = (np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5) / scale
     return slice(y0, y1), slice(x0, x1), xs, ys
 
