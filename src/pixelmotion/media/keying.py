@@ -35,6 +35,7 @@ from .palettes import parse_color
 ByteArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
+IndexArray = npt.NDArray[np.intp]
 Colour = tuple[int, int, int]
 
 BACKGROUNDS = ("keep", "remove")
@@ -49,6 +50,8 @@ BORDER_SHARE = 0.04
 # A border pixel takes part in the background fit when no channel is further than this
 # from the key colour (the ±20 gradient plus noise fits; a shadow or the subject does not).
 INLIER_LEVELS = 48
+# Border pixels looked at per frame (evenly strided) for the background fit.
+BORDER_SAMPLES = 8000
 MIN_INLIER_SHARE = 0.05
 # Brightness scale range of the background model: shadows down to 35 % of the key's light.
 MIN_SCALE, MAX_SCALE = 0.35, 1.3
@@ -145,6 +148,7 @@ class Keyer:
     ramp_start: float = RAMP_START
     model: BackgroundModel | None = None
     hold: MatteHold = field(default_factory=lambda: MatteHold())
+    _border: tuple[tuple[int, ...], IndexArray, IndexArray] | None = None
 
     def prepare(self, frames: list[ByteArray]) -> None:
         """Estimate the key colour (unless given) and the noise from the first frames."""
@@ -154,29 +158,34 @@ class Keyer:
         for frame in frames[:ESTIMATE_FRAMES]:
             model = self._fit(frame)
             if model is not None:
-                inliers = self._inliers(frame)
-                pixels = frame[inliers][:, :3].astype(np.float32)
-                background = model.planes(*frame.shape[:2])[inliers]
+                ys, xs = self._inliers(frame)
+                pixels = frame[ys, xs, :3].astype(np.float32)
+                background = model.planes(*frame.shape[:2])[ys, xs]
                 distances.append(_distance(pixels, background))
         if distances:
             noise = float(np.percentile(np.concatenate(distances), 99))
             self.ramp_start = float(np.clip(RAMP_NOISE * noise, RAMP_START, MAX_RAMP_START))
 
-    def _inliers(self, frame: ByteArray) -> BoolArray:
+    def _inliers(self, frame: ByteArray) -> tuple[IndexArray, IndexArray]:
+        """(rows, columns) of the border pixels near the key colour (a strided sample)."""
         assert self.key is not None
-        near = np.abs(frame[..., :3].astype(np.int16) - np.array(self.key, dtype=np.int16)).max(axis=-1)
-        inliers = _border_mask(*frame.shape[:2]) & (near <= INLIER_LEVELS) & (frame[..., 3] > 0)
-        return np.asarray(inliers, dtype=bool)
+        shape = frame.shape[:2]
+        if self._border is None or self._border[0] != shape:
+            ys, xs = np.nonzero(_border_mask(*shape))
+            step = max(1, len(xs) // BORDER_SAMPLES)
+            self._border = (shape, ys[::step], xs[::step])
+        _, ys, xs = self._border
+        samples = frame[ys, xs].astype(np.int16)
+        near = np.abs(samples[:, :3] - np.array(self.key, dtype=np.int16)).max(axis=1)
+        keep = (near <= INLIER_LEVELS) & (samples[:, 3] > 0)
+        return ys[keep], xs[keep]
 
     def _fit(self, frame: ByteArray) -> BackgroundModel | None:
         h, w = frame.shape[:2]
-        inliers = self._inliers(frame)
-        border = _border_mask(h, w).sum()
-        if inliers.sum() < MIN_INLIER_SHARE * border:
+        ys, xs = self._inliers(frame)
+        assert self._border is not None
+        if len(xs) < MIN_INLIER_SHARE * len(self._border[1]):
             return None
-        ys, xs = np.nonzero(inliers)
-        step = max(1, len(xs) // 8000)
-        xs, ys = xs[::step], ys[::step]
         x = (xs.astype(np.float32) + 0.5) / w
         y = (ys.astype(np.float32) + 0.5) / h
         design = np.stack([np.ones_like(x), x, y, x * y], axis=1)
@@ -216,13 +225,19 @@ class Keyer:
         weight *= weight
         subject *= weight[..., None]
         f = self.factor
-        oh, ow = h // f, w // f
-        mass = weight.reshape(oh, f, ow, f).sum(axis=(1, 3))
-        sums = subject.reshape(oh, f, ow, f, 3).sum(axis=(1, 3))
-        colour = sums / np.maximum(mass, 1e-12)[..., None]
-        colour = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
-        coverage = alpha.reshape(oh, f, ow, f).mean(axis=(1, 3))
+        mass = _block_sum(weight[..., None], f)[..., 0]
+        sums = _block_sum(subject, f)
+        mean = sums / np.maximum(mass, 1e-12)[..., None]
+        colour = np.asarray(np.clip(np.rint(mean), 0, 255), dtype=np.uint8)
+        coverage = _block_sum(alpha[..., None], f)[..., 0] / (f * f)
         return colour, np.asarray(coverage, dtype=np.float32)
+
+
+def _block_sum(values: FloatArray, f: int) -> FloatArray:
+    """Sums over f×f blocks of an H×W×C array (rows first: long contiguous additions)."""
+    h, w, c = values.shape
+    rows = values.reshape(h // f, f, w * c).sum(axis=1)
+    return np.asarray(rows.reshape(h // f, w // f, f, c).sum(axis=2), dtype=np.float32)
 
 
 def _local_max(values: FloatArray, radius: int) -> FloatArray:

@@ -6,9 +6,12 @@ picture normally changes in one step). A run ``s..e`` played in a loop goes from
 to ``s``; that step looks like any other when the motion continues across it, i.e. when
 ``s`` looks like the frame that followed ``e`` and ``e`` like the frame that preceded ``s``:
 
-    cost(s, e) = mean(D[e + 1, s], D[e, s - 1])     (the terms that exist)
+    cost(s, e) = mean of D[e + 1 + j, s + j] for j in -2, -1, 0, 1   (those that exist)
 
-(the whole clip, which has neither, costs ``max(0, D[e, s] - m)``). Among the runs of at
+Two frames on each side, so a pose that merely repeats while moving the other way (the
+middle of a stride) does not pass for a seamless seam. A run with fewer than two of these
+terms (near both ends of the clip) costs at least ``D[e, s]``, about ``m`` at best, so a run
+whose motion is seen to continue across the seam wins over it. Among the runs of at
 least one second whose cost is within ``TOLERANCE · m`` of the best, the longest wins, and
 among those the one with the smallest jump ``D[e, s]``. The reported seam figure is
 ``D[e, s] / m``: 1 means the loop's seam moves as much as an ordinary step.
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 LOOPS = ("none", "trim", "pingpong")
 TOLERANCE = 0.1
+CONTINUATION = (-2, -1, 0, 1)
 # Frames are compared on an evenly strided sample of pixels: at most COMPARE_PIXELS, fewer
 # for long clips (the pairwise products cost frames² × pixels).
 COMPARE_PIXELS = 4096
@@ -78,14 +82,18 @@ def best_trim(distances: FloatArray, min_frames: int) -> tuple[int, int, float]:
     cost = np.full((n, n), np.inf)  # [start, end]
     for start in range(n - shortest + 1):
         ends = np.arange(start + shortest - 1, n)
-        terms = np.full((2, len(ends)), np.nan)
-        terms[0, :-1] = distances[ends[:-1] + 1, start]  # the frame after the end ≈ start
-        if start >= 1:
-            terms[1] = distances[ends, start - 1]  # the end ≈ the frame before the start
+        terms = np.full((len(CONTINUATION), len(ends)), np.nan)
+        for row, j in enumerate(CONTINUATION):
+            # f[e + 1 + j] ≈ f[s + j]: the frames around the seam repeat those around the start.
+            later, earlier = ends + 1 + j, start + j
+            if earlier < 0 or earlier >= n:
+                continue
+            inside = later < n
+            terms[row, inside] = distances[later[inside], earlier]
         have = np.isfinite(terms).sum(axis=0)
         jump = distances[ends, start]
         mean = np.nansum(terms, axis=0) / np.maximum(have, 1)
-        cost[start, ends] = np.where(have > 0, mean, np.maximum(0.0, jump - typical))
+        cost[start, ends] = np.where(have >= 2, mean, np.maximum(jump, mean))
     starts, ends = np.nonzero(cost <= cost.min() + TOLERANCE * typical)
     lengths = ends - starts + 1
     longest = lengths == lengths.max()

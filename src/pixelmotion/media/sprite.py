@@ -24,15 +24,19 @@ from .quantize import build_palette
 ByteArray = npt.NDArray[np.uint8]
 TRANSPARENT_INDEX = 0
 # The first pass of fit "subject" keys pictures of at most this long a side.
-SUBJECT_PASS_SIDE = 192
+SUBJECT_PASS_SIDE = 160
 
 
-def keyed_decoder(path: Path, opts: DecodeOptions, key: tuple[int, int, int] | None) -> tuple[Decoder, Keyer]:
-    """A decoder of working pictures (``factor`` × the output size) and the keyer for them."""
+def keyed_decoder(
+    path: Path, opts: DecodeOptions, key: tuple[int, int, int] | None, factor: int | None = None
+) -> tuple[Decoder, Keyer]:
+    """A decoder of working pictures (``factor`` × the output size; by default as many
+    as :func:`working_factor` allows) and the keyer for them."""
     decoder = Decoder(path, opts)
     info = decoder.info
-    crop = place(info.width, info.height, opts.width, opts.height, opts.fit, 1.0, opts.subject)
-    factor = working_factor(crop.src_w, crop.src_h, crop.dst_w, crop.dst_h)
+    if factor is None:
+        crop = place(info.width, info.height, opts.width, opts.height, opts.fit, 1.0, opts.subject)
+        factor = working_factor(crop.src_w, crop.src_h, crop.dst_w, crop.dst_h)
     decoder.opts = DecodeOptions(opts.width * factor, opts.height * factor, opts.fps, opts.fit, opts.subject)
     return decoder, Keyer(factor, key)
 
@@ -63,9 +67,10 @@ def collect_keyed(
     opts: DecodeOptions,
     key: tuple[int, int, int] | None,
     progress: Callable[[float], None] | None,
+    factor: int | None = None,
 ) -> tuple[ByteArray, Decoder, Keyer]:
     """All keyed output pictures of a clip in one N×H×W×4 array."""
-    decoder, keyer = keyed_decoder(path, opts, key)
+    decoder, keyer = keyed_decoder(path, opts, key, factor)
     try:
         check_output_size(decoder.info, opts)
         expected = declared_output_frames(decoder.info, opts) + 1
@@ -92,7 +97,8 @@ def subject_box(path: Path, fps: int, key: tuple[int, int, int] | None) -> Box |
     probe.close()
     scale = min(1.0, SUBJECT_PASS_SIDE / max(width, height))
     small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
-    frames, _, _ = collect_keyed(path, DecodeOptions(small_w, small_h, fps, "stretch"), key, None)
+    # One sample per pixel: a box needs no area-accurate edge.
+    frames, _, _ = collect_keyed(path, DecodeOptions(small_w, small_h, fps, "stretch"), key, None, factor=1)
     seen = np.asarray((frames[..., 3] > 0).any(axis=0), dtype=bool)
     if not seen.any():
         return None
