@@ -26,7 +26,7 @@ from pixelmotion.providers.emulator.keyscene import IMPERFECTIONS, PERIOD_FRAMES
 from pixelmotion.providers.emulator.render import render_clip, true_matte
 
 PROMPT = "a knight walking in place, on a plain flat green (#00ff00) background, static camera"
-SOURCE = {"width": 1280, "height": 720, "fps": 24}
+WIDTH, HEIGHT, FPS = 1280, 720, 24
 SECONDS = 3
 CASES: dict[str, tuple[str, ...]] = {name: (name,) for name in IMPERFECTIONS} | {"all": IMPERFECTIONS}
 SIZES = (64, 128)
@@ -45,7 +45,13 @@ def keying_figures(rounds: int = 3) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         for case, flaws in CASES.items():
             clip = render_clip(
-                PROMPT, Path(tmp) / f"{case}.mp4", seconds=SECONDS, imperfections=flaws, **SOURCE
+                PROMPT,
+                Path(tmp) / f"{case}.mp4",
+                seconds=SECONDS,
+                imperfections=flaws,
+                width=WIDTH,
+                height=HEIGHT,
+                fps=FPS,
             )
             for size in SIZES:
                 animation = pixelate_video(
@@ -53,7 +59,11 @@ def keying_figures(rounds: int = 3) -> list[dict[str, Any]]:
                 )
                 opaque = animation.frames != animation.transparent_index
                 truth = [
-                    downscale_matte(true_matte(PROMPT, i, imperfections=flaws, **SOURCE), size, size)
+                    downscale_matte(
+                        true_matte(PROMPT, i, imperfections=flaws, width=WIDTH, height=HEIGHT, fps=FPS),
+                        size,
+                        size,
+                    )
                     for i in range(len(opaque))
                 ]
                 figures = score(opaque, animation.rgb(), truth, (0, 255, 0)).as_dict()

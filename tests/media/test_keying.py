@@ -110,3 +110,24 @@ def test_background_model_follows_a_gradient() -> None:
     out = keyer(frame)
     assert out[20:40, 30:50, 3].min() == 255
     assert out[..., 3].sum() == 255 * 400
+
+
+def test_lighting_change_over_time_stays_background() -> None:
+    """The background model is fitted per frame: the key colour dimming by 20 % over the
+    clip (and a gradient) never turns the background opaque, and the subject stays."""
+    frames = []
+    for i in range(20):
+        light = 1.0 - 0.01 * i
+        frame = np.zeros((64, 96, 4), dtype=np.uint8)
+        ramp = np.linspace(-15, 15, 96)[None, :]
+        frame[..., 1] = np.clip((235 + ramp) * light, 0, 255)
+        frame[..., 0] = frame[..., 2] = 10
+        frame[..., 3] = 255
+        frame[24:48, 40:56, :3] = (200, 60, 180)
+        frames.append(frame)
+    keyer = keying.Keyer(factor=2)
+    keyer.prepare(frames[:12])
+    for frame in frames:
+        out = keyer(frame)
+        assert out.shape == (32, 48, 4)
+        assert (out[..., 3] > 0).sum() == 8 * 12  # exactly the subject's 16×24 / (2×2)

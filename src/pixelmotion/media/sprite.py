@@ -91,14 +91,19 @@ def collect_keyed(
 
 def subject_box(path: Path, fps: int, key: tuple[int, int, int] | None) -> Box | None:
     """The union of the subject's bounding boxes over all frames, in coded source pixels
-    (None when no frame has any subject), from a first pass at reduced resolution."""
+    (None when no frame has any subject, or the source is rotated: the caller then shows the
+    whole frame, letterboxed), from a first pass at reduced resolution."""
     probe = Decoder(path, DecodeOptions(1, 1, fps, "stretch"))
     width, height = probe.info.width, probe.info.height
     probe.close()
     scale = min(1.0, SUBJECT_PASS_SIDE / max(width, height))
     small_w, small_h = max(1, round(width * scale)), max(1, round(height * scale))
     # One sample per pixel: a box needs no area-accurate edge.
-    frames, _, _ = collect_keyed(path, DecodeOptions(small_w, small_h, fps, "stretch"), key, None, factor=1)
+    frames, decoder, _ = collect_keyed(
+        path, DecodeOptions(small_w, small_h, fps, "stretch"), key, None, factor=1
+    )
+    if decoder.rotation:
+        return None  # the box would be in turned pixels; such clips get the whole frame
     seen = np.asarray((frames[..., 3] > 0).any(axis=0), dtype=bool)
     if not seen.any():
         return None

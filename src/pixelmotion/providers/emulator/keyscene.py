@@ -83,11 +83,6 @@ class KeyScene:
         return (235, 120, 40) if self.key[1] > 128 else (240, 220, 60)
 
 
-def period_frames() -> int:
-    """The walk cycle's period in frames of the rendered clip."""
-    return PERIOD_FRAMES
-
-
 def background_rgb(scene: KeyScene) -> Image:
     """The static background: the key colour, its gradient and the shadow, H×W×3."""
     h, w = scene.height, scene.width
