@@ -50,11 +50,12 @@ def test_matte_matches_the_true_matte(key_clips: dict[str, Path], case: str, siz
     assert figures.flicker <= 0.005, figures
 
 
-def test_given_key_colour_is_used(key_clips: dict[str, Path]) -> None:
+def test_given_key_colour_is_matched_to_the_footage(key_clips: dict[str, Path]) -> None:
+    # Said to be a darker green than it is: the keyer finds the real background near it.
     animation = pixelate_video(
-        key_clips["all"], width=64, height=64, colors=8, fps=24, background="remove", key_color="#00ff00"
+        key_clips["all"], width=64, height=64, colors=8, fps=24, background="remove", key_color="#20c020"
     )
-    assert animation.palette[0].tolist() == [0, 255, 0]
+    assert np.abs(animation.palette[0].astype(int) - (0, 255, 0)).max() <= 24
     assert len(animation.palette) == 9  # 8 opaque colours + the transparent entry
     opaque = animation.frames != 0
     assert 0.05 < opaque.mean() < 0.5

@@ -50,6 +50,8 @@ BORDER_SHARE = 0.04
 # A border pixel takes part in the background fit when no channel is further than this
 # from the key colour (the ±20 gradient plus noise fits; a shadow or the subject does not).
 INLIER_LEVELS = 48
+# A given key colour is matched to the clip's background within this many levels.
+GIVEN_KEY_LEVELS = 96
 # Border pixels looked at per frame (evenly strided) for the background fit.
 BORDER_SAMPLES = 8000
 MIN_INLIER_SHARE = 0.05
@@ -112,6 +114,17 @@ def estimate_key(frames: list[ByteArray]) -> Colour:
     return (int(median[0]), int(median[1]), int(median[2]))
 
 
+def refine_key(frames: list[ByteArray], given: Colour) -> Colour:
+    """A given key colour moved to the median of the border samples near it: footage shot
+    on "#00ff00" is rarely exactly that green. Unchanged when few samples are near."""
+    samples = np.concatenate([_border_samples(f) for f in frames])
+    near = samples[np.abs(samples.astype(np.int32) - np.array(given)).max(axis=1) <= GIVEN_KEY_LEVELS]
+    if len(near) < MIN_INLIER_SHARE * max(1, len(samples)):
+        return given
+    median = np.median(near, axis=0)
+    return (int(median[0]), int(median[1]), int(median[2]))
+
+
 def _border_samples(frame: ByteArray) -> ByteArray:
     mask = _border_mask(*frame.shape[:2]) & (frame[..., 3] > 0)
     return np.ascontiguousarray(frame[mask][:, :3])
@@ -154,6 +167,8 @@ class Keyer:
         """Estimate the key colour (unless given) and the noise from the first frames."""
         if self.key is None:
             self.key = estimate_key(frames[:ESTIMATE_FRAMES])
+        else:
+            self.key = refine_key(frames[:ESTIMATE_FRAMES], self.key)
         distances = []
         for frame in frames[:ESTIMATE_FRAMES]:
             model = self._fit(frame)
