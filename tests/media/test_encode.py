@@ -117,3 +117,75 @@ def test_indexed_json(animation: Animation) -> None:
     assert data["delaysMs"] == animation.delays_ms
     raw = np.frombuffer(base64.b64decode(data["frames"][2]), dtype=np.uint8)
     assert np.array_equal(raw.reshape(16, 24), animation.frames[2])
+
+
+def _sprite() -> Animation:
+    """Three frames on a transparent background (index 0); the subject moves, so pixels turn
+    from opaque back to transparent."""
+    palette = np.array([[0, 255, 0], [200, 30, 30], [30, 30, 200]], dtype=np.uint8)
+    frames = np.zeros((3, 12, 10), dtype=np.uint8)
+    frames[0, 2:8, 2:6] = 1
+    frames[1, 4:10, 4:8] = 2
+    frames[2, 0:3, 0:3] = 1
+    return Animation(frames=frames, palette=palette, delays_ms=[100, 100, 100], fps=10, transparent_index=0)
+
+
+def _alpha_frames(path: Path) -> list[np.ndarray]:
+    with Image.open(path) as image:
+        return [np.asarray(frame.convert("RGBA"))[..., 3] for frame in ImageSequence.Iterator(image)]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [("gif", "animation.gif"), ("webp", "animation.webp"), ("apng", "animation.png")],
+)
+def test_transparent_background_in_animated_formats(tmp_path: Path, fmt: str, name: str) -> None:
+    from pixelmotion.media.render import write_outputs
+
+    sprite = _sprite()
+    write_outputs(sprite, tmp_path, [fmt])
+    alphas = _alpha_frames(tmp_path / name)
+    assert len(alphas) == 3
+    for alpha, frame in zip(alphas, sprite.frames, strict=True):
+        assert (alpha[frame == 0] == 0).all()
+        assert (alpha[frame != 0] == 255).all()
+
+
+def test_transparent_background_in_sheet_pngs_and_json(tmp_path: Path) -> None:
+    from pixelmotion.media.render import write_outputs
+
+    sprite = _sprite()
+    files = write_outputs(sprite, tmp_path, ["sheet", "pngs", "json"])
+    with Image.open(tmp_path / "sheet.png") as sheet:
+        alpha = np.asarray(sheet.convert("RGBA"))[..., 3]
+    assert (alpha[:12, :10][sprite.frames[0] == 0] == 0).all()
+    assert (alpha[:12, :10][sprite.frames[0] != 0] == 255).all()
+    assert (alpha == 0).sum() == (sprite.frames == 0).sum() + (alpha.size - sprite.frames.size)
+    for i in range(3):
+        with Image.open(tmp_path / "frames" / f"{i:04d}.png") as png:
+            assert ((np.asarray(png.convert("RGBA"))[..., 3] == 255) == (sprite.frames[i] != 0)).all()
+    import gzip
+
+    data = json.loads(gzip.decompress((tmp_path / files["frames"]).read_bytes()))
+    rgba = np.array(data["frames"][1]["imageData"]).reshape(12, 10, 4)
+    assert ((rgba[..., 3] == 255) == (sprite.frames[1] != 0)).all()
+    assert ((rgba[..., 3] == 0) == (sprite.frames[1] == 0)).all()
+    indexed = json.loads(gzip.decompress((tmp_path / files["indexed"]).read_bytes()))
+    assert indexed["transparentIndex"] == 0
+    assert sprite.to_frames_json()["frames"][1]["imageData"][3] == 0
+
+
+def test_pingpong_is_doubled_where_there_is_no_direction(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pixelmotion.media.render import write_outputs
+
+    sprite = replace(_sprite(), tag_direction="pingpong")
+    assert len(sprite.unrolled().frames) == 4  # 0 1 2 1
+    write_outputs(sprite, tmp_path, ["gif", "sheet"])
+    assert len(_alpha_frames(tmp_path / "animation.gif")) == 4
+    # The sheet has a direction of its own (its frame tag, as Phaser and Aseprite read it):
+    # it keeps each frame once and says pingpong.
+    meta = json.loads((tmp_path / "sheet.json").read_text())
+    assert len(meta["frames"]) == 3
+    assert meta["meta"]["frameTags"][0]["direction"] == "pingpong"

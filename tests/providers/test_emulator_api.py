@@ -122,6 +122,29 @@ def test_list_pages_newest_first(emulator_server: EmulatorServer) -> None:
         client.generations.delete(generation_id)
 
 
+def test_concepts_are_listed_taken_and_echoed(emulator_server: EmulatorServer) -> None:
+    client = sdk(emulator_server)
+    listed = client.generations.concepts.list()
+    assert "static" in listed and all(isinstance(key, str) for key in listed)
+    created = client.generations.create(model="ray-2", prompt=PROMPT, concepts=[{"key": "static"}], **SMALL)
+    assert created.request is not None
+    echoed = client.generations.get(created.id).request
+    assert echoed is not None and [concept.key for concept in echoed.concepts or []] == ["static"]
+    client.generations.delete(created.id)
+
+
+def test_list_without_limit_answers_lumas_default_of_100(emulator_server: EmulatorServer) -> None:
+    client = sdk(emulator_server)
+    ids = [client.generations.create(model="ray-2", prompt=PROMPT, **SMALL).id for _ in range(12)]
+    answer = httpx.get(emulator_server.api + "/generations", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert answer.status_code == 200
+    page = answer.json()
+    assert page["limit"] == 100 and page["offset"] == 0
+    assert set(ids) <= {generation["id"] for generation in page["generations"]}
+    for generation_id in ids:
+        client.generations.delete(generation_id)
+
+
 @pytest.mark.parametrize("key", ["wrong", ""])
 def test_bad_key_gets_lumas_401(emulator_server: EmulatorServer, key: str) -> None:
     with pytest.raises(lumaai.AuthenticationError) as refused:
@@ -182,6 +205,17 @@ def _create(server: EmulatorServer, body: Any) -> httpx.Response:
             "duration: Input should be '5s' or '9s'",
         ),
         ({"model": "ray-2", "prompt": 5}, 422, "prompt: Input should be a valid string"),
+        (
+            {"model": "ray-2", "prompt": "a cat", "concepts": "static"},
+            422,
+            "concepts: Input should be a valid list",
+        ),
+        ({"model": "ray-2", "prompt": "a cat", "concepts": [{}]}, 422, "concepts.0.key: Field required"),
+        (
+            {"model": "ray-2", "prompt": "a cat", "concepts": [{"key": "static"}, "pan_left"]},
+            422,
+            "concepts.1: Input should be a valid dictionary or object",
+        ),
         ([1, 2], 422, "body: Input should be a valid dictionary or object"),
     ],
 )

@@ -142,3 +142,12 @@ def test_provider_named_emulator_when_it_talks_to_the_emulator(
             await provider.aclose()
 
     assert run_async(scenario()) == "queued"
+
+
+def test_concepts_are_sent_as_lumas_key_objects() -> None:
+    from pixelmotion.providers.base import GenerationRequest
+    from pixelmotion.providers.luma import create_params
+
+    params = create_params(GenerationRequest(prompt="a knight", concepts=("static",)))
+    assert params["concepts"] == [{"key": "static"}]
+    assert "concepts" not in create_params(GenerationRequest(prompt="a knight"))

@@ -44,3 +44,50 @@ def test_clip_has_the_asked_shape_and_moves(tmp_path: Path) -> None:
 
 def test_render_clip_can_be_sent_to_a_process_pool() -> None:
     assert pickle.loads(pickle.dumps(render_clip)) is render_clip
+
+
+KEY_PROMPT = "a knight walking in place, on a plain flat green (#00ff00) background, static camera"
+
+
+def test_key_colour_is_read_from_the_prompt() -> None:
+    from pixelmotion.providers.emulator.keyscene import key_colour_of
+
+    assert key_colour_of(KEY_PROMPT) == (0, 255, 0)
+    assert key_colour_of("a cat on a plain flat magenta (#ff00ff) background") == (255, 0, 255)
+    assert key_colour_of("a cat in front of a green screen") == (0, 255, 0)
+    assert key_colour_of("a bouncing ball") is None
+
+
+def test_key_clip_shows_its_true_matte_on_the_key_colour(tmp_path: Path) -> None:
+    import numpy as np
+
+    from pixelmotion.providers.emulator.keyscene import PERIOD_FRAMES
+    from pixelmotion.providers.emulator.render import true_matte
+
+    size = {"width": 320, "height": 180, "fps": 24}
+    path = render_clip(KEY_PROMPT, tmp_path / "key.mp4", seconds=1, **size)
+    with av.open(str(path)) as container:
+        frames = [frame.to_ndarray(format="rgb24").astype(int) for frame in container.decode(video=0)]
+    for index in (0, 7):
+        matte = true_matte(KEY_PROMPT, index, **size)
+        assert 0.03 < matte.mean() < 0.3
+        background = frames[index][~matte]
+        # The key colour, give or take the gradient, noise and shadow...
+        assert np.median(np.abs(background - (0, 255, 0)).max(axis=1)) <= 30
+        # ...and the subject clearly off it (the near-key body is ~64 levels away).
+        inside = frames[index][matte]
+        assert np.median(np.abs(inside - (0, 255, 0)).max(axis=1)) >= 50
+    # The walk repeats exactly every PERIOD_FRAMES frames, and not before.
+    assert (true_matte(KEY_PROMPT, 3, **size) == true_matte(KEY_PROMPT, 3 + PERIOD_FRAMES, **size)).all()
+    assert (true_matte(KEY_PROMPT, 3, **size) != true_matte(KEY_PROMPT, 8, **size)).any()
+
+
+def test_each_imperfection_can_be_left_out(tmp_path: Path) -> None:
+    import numpy as np
+
+    size = {"width": 160, "height": 90, "fps": 24, "seconds": 1}
+    clean = render_clip(KEY_PROMPT, tmp_path / "clean.mp4", imperfections=(), **size)
+    with av.open(str(clean)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    corner = frame[:10, :10].reshape(-1, 3)
+    assert np.abs(corner - (0, 255, 0)).max() <= 6  # flat: no gradient, no noise

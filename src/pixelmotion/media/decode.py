@@ -90,6 +90,8 @@ class DecodeOptions:
     height: int
     fps: int
     fit: str
+    # The subject's box in coded source pixels, for fit "subject".
+    subject: tuple[float, float, float, float] | None = None
 
 
 def mp4_box_overrun(path: Path) -> bool | None:
@@ -241,7 +243,7 @@ class Decoder:
             out_w, out_h = out_h, out_w
         sar = self.stream.sample_aspect_ratio
         aspect = float(sar) if sar else 1.0
-        placement = place(frame.width, frame.height, out_w, out_h, self.opts.fit, aspect)
+        placement = place(frame.width, frame.height, out_w, out_h, self.opts.fit, aspect, self.opts.subject)
         self.rotation = rotation
         return AreaScaler(frame.width, frame.height, out_w, out_h, placement, self.channels)
 

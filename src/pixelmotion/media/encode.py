@@ -1,5 +1,10 @@
 """Writers for an indexed animation: sprite sheet + JSON sidecar, GIF, WebP, APNG, PNGs,
-and the two JSON forms (the plan's RGBA frames, and the compact indexed form)."""
+and the two JSON forms (the plan's RGBA frames, and the compact indexed form).
+
+``transparent``: the palette index that is fully transparent, or None. Each format carries
+it its own way: GIF's transparency index, PNG's ``tRNS``, alpha in WebP, alpha 0 in the
+frames JSON, ``transparentIndex`` in the indexed JSON.
+"""
 
 from __future__ import annotations
 
@@ -50,10 +55,20 @@ def _bits_for(colors: int) -> int:
     return 8
 
 
-def _indexed_image(indices: IndexArray, palette: Palette) -> Image.Image:
+def _indexed_image(indices: IndexArray, palette: Palette, transparent: int | None = None) -> Image.Image:
     image = Image.fromarray(np.ascontiguousarray(indices), "P")
     image.putpalette(palette.reshape(-1).tolist(), rawmode="RGB")
+    if transparent is not None:
+        image.info["transparency"] = transparent
     return image
+
+
+def rgba_palette(palette: Palette, transparent: int | None) -> npt.NDArray[np.uint8]:
+    """K×4 RGBA: every entry opaque but ``transparent``."""
+    table = np.concatenate([palette, np.full((len(palette), 1), 255, np.uint8)], axis=1)
+    if transparent is not None:
+        table[transparent, 3] = 0
+    return table
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -75,7 +90,7 @@ def pack_rows(indices: IndexArray, bits: int) -> IndexArray:
     return out
 
 
-def indexed_png_bytes(indices: IndexArray, palette: Palette) -> bytes:
+def indexed_png_bytes(indices: IndexArray, palette: Palette, transparent: int | None = None) -> bytes:
     """An indexed-colour PNG at the smallest bit depth that holds the palette.
 
     Written here rather than by Pillow: no row filter (the PNG filters only hurt palette
@@ -88,20 +103,24 @@ def indexed_png_bytes(indices: IndexArray, palette: Palette) -> bytes:
     raw = np.zeros((h, rows.shape[1] + 1), dtype=np.uint8)  # filter byte 0 (none) per row
     raw[:, 1:] = rows
     header = struct.pack(">IIBBBBB", w, h, bits, 3, 0, 0, 0)  # colour type 3: indexed
-    return b"".join(
-        [
-            PNG_SIGNATURE,
-            _png_chunk(b"IHDR", header),
-            _png_chunk(b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes()),
-            _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 9 if raw.size <= PNG_BEST_LIMIT else 6)),
-            _png_chunk(b"IEND", b""),
-        ]
-    )
+    chunks = [
+        PNG_SIGNATURE,
+        _png_chunk(b"IHDR", header),
+        _png_chunk(b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes()),
+    ]
+    if transparent is not None:
+        # tRNS: one alpha per entry up to the last non-opaque one (the rest are opaque).
+        chunks.append(_png_chunk(b"tRNS", b"\xff" * transparent + b"\x00"))
+    chunks.append(_png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 9 if raw.size <= PNG_BEST_LIMIT else 6)))
+    chunks.append(_png_chunk(b"IEND", b""))
+    return b"".join(chunks)
 
 
-def save_indexed_png(path: Path, indices: IndexArray, palette: Palette) -> None:
+def save_indexed_png(
+    path: Path, indices: IndexArray, palette: Palette, transparent: int | None = None
+) -> None:
     """An indexed-colour PNG at the smallest bit depth that holds the palette."""
-    path.write_bytes(indexed_png_bytes(indices, palette))
+    path.write_bytes(indexed_png_bytes(indices, palette, transparent))
 
 
 def sheet_grid(count: int, width: int, height: int) -> tuple[int, int]:
@@ -110,11 +129,11 @@ def sheet_grid(count: int, width: int, height: int) -> tuple[int, int]:
     return columns, math.ceil(count / columns)
 
 
-def sheet_pixels(frames: IndexArray) -> IndexArray:
-    """Tile N×H×W frames left to right, top to bottom (unused cells are index 0)."""
+def sheet_pixels(frames: IndexArray, fill: int = 0) -> IndexArray:
+    """Tile N×H×W frames left to right, top to bottom (unused cells are index ``fill``)."""
     n, h, w = frames.shape
     columns, rows = sheet_grid(n, w, h)
-    padded = np.zeros((rows * columns, h, w), dtype=np.uint8)
+    padded = np.full((rows * columns, h, w), fill, dtype=np.uint8)
     padded[:n] = frames
     grid = padded.reshape(rows, columns, h, w).transpose(0, 2, 1, 3)
     return np.ascontiguousarray(grid.reshape(rows * h, columns * w))
@@ -177,18 +196,23 @@ def save_sheet(
     delays: Sequence[int],
     layout: str = "hash",
     *,
+    transparent: int | None = None,
     direction: str = "forward",
 ) -> Path:
-    """Write the sheet PNG and its JSON sidecar (same name, ``.json``); return the sidecar."""
-    save_indexed_png(path, sheet_pixels(frames), palette)
+    """Write the sheet PNG and its JSON sidecar (same name, ``.json``); return the sidecar.
+
+    With a ``transparent`` index, unused cells are transparent too.
+    """
+    fill = transparent if transparent is not None else 0
+    save_indexed_png(path, sheet_pixels(frames, fill), palette, transparent)
     sidecar = path.with_suffix(".json")
     meta = sheet_metadata(frames, delays, path.name, layout, direction=direction)
     sidecar.write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return sidecar
 
 
-def _frame_images(frames: IndexArray, palette: Palette) -> list[Image.Image]:
-    return [_indexed_image(f, palette) for f in frames]
+def _frame_images(frames: IndexArray, palette: Palette, transparent: int | None = None) -> list[Image.Image]:
+    return [_indexed_image(f, palette, transparent) for f in frames]
 
 
 def _argb_palette(palette: Palette) -> npt.NDArray[np.uint8]:
@@ -201,14 +225,20 @@ def _argb_palette(palette: Palette) -> npt.NDArray[np.uint8]:
     return table
 
 
-def save_gif(path: Path, frames: IndexArray, palette: Palette, fps: int) -> None:
+def save_gif(
+    path: Path, frames: IndexArray, palette: Palette, fps: int, transparent: int | None = None
+) -> None:
     """Looping GIF; delays accumulated in 1/100 s so the total length is exact.
 
     Written by FFmpeg's GIF encoder and muxer through PyAV (C, LZW at the palette's bit
-    depth, unchanged pixels as transparency, each frame cropped to what changed).
+    depth, unchanged pixels as transparency, each frame cropped to what changed). With a
+    ``transparent`` entry (alpha 0 in the palette) FFmpeg makes it the GIF's transparency
+    index and disposes each frame to the background, so pixels that turn transparent clear.
     """
     n, h, w = frames.shape
     table = _argb_palette(palette)
+    if transparent is not None:
+        table[transparent, 0] = 0
     delays = delays_cs(n, fps)
     with av.open(os.fspath(path), mode="w", format="gif") as container:
         stream = container.add_stream("gif", rate=fps)
@@ -227,9 +257,15 @@ def save_gif(path: Path, frames: IndexArray, palette: Palette, fps: int) -> None
         container.mux(stream.encode(None))
 
 
-def save_webp(path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int]) -> None:
-    """Lossless animated WebP."""
-    images = [Image.fromarray(palette[f], "RGB") for f in frames]
+def save_webp(
+    path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int], transparent: int | None = None
+) -> None:
+    """Lossless animated WebP (RGBA when there is a ``transparent`` entry)."""
+    if transparent is None:
+        images = [Image.fromarray(palette[f], "RGB") for f in frames]
+    else:
+        table = rgba_palette(palette, transparent)
+        images = [Image.fromarray(table[f], "RGBA") for f in frames]
     images[0].save(
         path,
         format="WEBP",
@@ -243,9 +279,12 @@ def save_webp(path: Path, frames: IndexArray, palette: Palette, delays: Sequence
     )
 
 
-def save_apng(path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int]) -> None:
-    """Animated PNG (indexed colour)."""
-    images = _frame_images(frames, palette)
+def save_apng(
+    path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int], transparent: int | None = None
+) -> None:
+    """Animated PNG (indexed colour, ``tRNS`` for a ``transparent`` entry; each frame
+    replaces the canvas, blend "source", so pixels that turn transparent clear)."""
+    images = _frame_images(frames, palette, transparent)
     images[0].save(
         path,
         format="PNG",
@@ -259,21 +298,25 @@ def save_apng(path: Path, frames: IndexArray, palette: Palette, delays: Sequence
     )
 
 
-def save_pngs(directory: Path, frames: IndexArray, palette: Palette) -> list[Path]:
+def save_pngs(
+    directory: Path, frames: IndexArray, palette: Palette, transparent: int | None = None
+) -> list[Path]:
     """One indexed PNG per frame: ``0000.png``, ``0001.png``…"""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(frames):
         target = directory / f"{i:04d}.png"
-        save_indexed_png(target, frame, palette)
+        save_indexed_png(target, frame, palette, transparent)
         paths.append(target)
     return paths
 
 
-def frames_json(frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int) -> dict[str, Any]:
-    """The plan's frames JSON: RGBA ``imageData`` per frame."""
+def frames_json(
+    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int, transparent: int | None = None
+) -> dict[str, Any]:
+    """The plan's frames JSON: RGBA ``imageData`` per frame (alpha 0 where transparent)."""
     n, h, w = frames.shape
-    rgba = np.concatenate([palette, np.full((len(palette), 1), 255, np.uint8)], axis=1)
+    rgba = rgba_palette(palette, transparent)
     return {
         "width": w,
         "height": h,
@@ -285,10 +328,12 @@ def frames_json(frames: IndexArray, palette: Palette, delays: Sequence[int], fps
     }
 
 
-def frames_json_bytes(frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int) -> bytes:
+def frames_json_bytes(
+    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int, transparent: int | None = None
+) -> bytes:
     """``json.dumps(frames_json(...), separators=(",", ":"))``, built much faster."""
     n, h, w = frames.shape
-    pixel_text = [f"{r},{g},{b},255" for r, g, b in palette.tolist()]
+    pixel_text = [f"{r},{g},{b},{a}" for r, g, b, a in rgba_palette(palette, transparent).tolist()]
     head = json.dumps(
         {"width": w, "height": h, "fps": fps, "palette": to_hex(palette)},
         separators=(",", ":"),
@@ -303,10 +348,13 @@ def frames_json_bytes(frames: IndexArray, palette: Palette, delays: Sequence[int
     return "".join(parts).encode("ascii")
 
 
-def indexed_json(frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int) -> dict[str, Any]:
-    """Compact form: palette, delays and base64 of each frame's H×W index bytes."""
+def indexed_json(
+    frames: IndexArray, palette: Palette, delays: Sequence[int], fps: int, transparent: int | None = None
+) -> dict[str, Any]:
+    """Compact form: palette, delays and base64 of each frame's H×W index bytes;
+    ``transparentIndex`` when an entry is transparent."""
     n, h, w = frames.shape
-    return {
+    out: dict[str, Any] = {
         "width": w,
         "height": h,
         "fps": fps,
@@ -314,6 +362,9 @@ def indexed_json(frames: IndexArray, palette: Palette, delays: Sequence[int], fp
         "delaysMs": [int(d) for d in delays],
         "frames": [base64.b64encode(frames[i].tobytes()).decode("ascii") for i in range(n)],
     }
+    if transparent is not None:
+        out["transparentIndex"] = transparent
+    return out
 
 
 def ensure_parent(path: str | os.PathLike[str]) -> Path:

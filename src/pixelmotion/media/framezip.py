@@ -19,9 +19,11 @@ def frame_name(index: int, count: int) -> str:
     return f"{index:0{max(4, len(str(count - 1)))}d}.png"
 
 
-def save_frames_zip(path: Path, frames: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8]) -> None:
+def save_frames_zip(
+    path: Path, frames: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], transparent: int | None = None
+) -> None:
     count = len(frames)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         for i in range(count):
             info = zipfile.ZipInfo(frame_name(i, count), date_time=_FIXED_TIME)
-            archive.writestr(info, indexed_png_bytes(frames[i], palette))
+            archive.writestr(info, indexed_png_bytes(frames[i], palette, transparent))

@@ -1,4 +1,9 @@
-"""``pixelate_video``: decode, area downscale, one palette, dithering, in one call."""
+"""``pixelate_video``: decode, area downscale, one palette, dithering, in one call.
+
+With ``background="remove"`` the decoder hands out larger working pictures that
+:mod:`.keying` turns into output pictures with a hard alpha (:mod:`.sprite`); with ``keep``
+(the default) nothing of that runs.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,11 @@ from .dither import check_dither, map_frames
 from .encode import delays_ms
 from .errors import INVALID_OPTIONS, MediaError
 from .geometry import FITS
+from .keying import check_background
+from .loops import LOOPS, apply_loop
 from .palettes import MAX_COLORS, resolve_palette
 from .quantize import build_palette
+from .sprite import TRANSPARENT_INDEX, collect_keyed, index_with_transparency, subject_box
 from .webp import WebPDecoder, open_decoder
 
 MAX_SIZE = 1024
@@ -34,7 +42,16 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
-def validate_options(width: int, height: int, colors: int, fps: int, dither: str, fit: str) -> None:
+def validate_options(
+    width: int,
+    height: int,
+    colors: int,
+    fps: int,
+    dither: str,
+    fit: str,
+    background: str = "keep",
+    loop: str = "none",
+) -> None:
     """Raise ``INVALID_OPTIONS`` for anything out of range."""
     _check_int("width", width, 1, MAX_SIZE)
     _check_int("height", height, 1, MAX_SIZE)
@@ -43,6 +60,10 @@ def validate_options(width: int, height: int, colors: int, fps: int, dither: str
     check_dither(dither)
     if fit not in FITS:
         raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
+    if fit == "subject" and background != "remove":
+        raise MediaError(INVALID_OPTIONS, "fit 'subject' needs background 'remove'")
+    if loop not in LOOPS:
+        raise MediaError(INVALID_OPTIONS, f"loop must be one of {', '.join(LOOPS)}, not {loop!r}")
 
 
 def _ms_since(start: float) -> float:
@@ -83,15 +104,88 @@ def pixelate_video(
     fit: str = "crop",
     palette: list[str] | str | None = None,
     progress: Progress | None = None,
+    background: str = "keep",
+    key_color: str | None = None,
+    loop: str = "none",
 ) -> Animation:
     """Turn a video file into an indexed pixel-art :class:`Animation`.
 
+    ``background="remove"`` keys out a plain background (``key_color`` ``#rrggbb``, or
+    estimated from the clip): palette entry 0 is then transparent and does not count within
+    ``colors`` (``colors`` opaque colours + 1, at most 256 entries). ``fit="subject"`` (with
+    ``remove``) frames the subject's box over the whole clip, bottom-centred. ``loop``:
+    ``none``, ``trim`` (the run of at least 1 s that loops with the least visible seam) or
+    ``pingpong`` (see :mod:`.loops`).
+
     Raises :class:`MediaError` for bad options (``INVALID_OPTIONS``) and bad input.
     """
-    validate_options(width, height, colors, fps, dither, fit)
+    validate_options(width, height, colors, fps, dither, fit, background, loop)
+    key = check_background(background, key_color)
     fixed = resolve_palette(palette) if palette is not None else None
+    if background == "remove" and fixed is not None and len(fixed) >= MAX_COLORS:
+        raise MediaError(
+            INVALID_OPTIONS, f"with background 'remove' a palette has at most {MAX_COLORS - 1} colours"
+        )
+    if background == "remove":
+        animation = _pixelate_keyed(
+            Path(source), width, height, colors, fps, dither, fit, fixed, key, progress
+        )
+    else:
+        animation = _pixelate_opaque(Path(source), width, height, colors, fps, dither, fit, fixed, progress)
+    return apply_loop(animation, loop)
+
+
+def _pixelate_keyed(
+    source: Path,
+    width: int,
+    height: int,
+    colors: int,
+    fps: int,
+    dither: str,
+    fit: str,
+    fixed: npt.NDArray[np.uint8] | None,
+    key: tuple[int, int, int] | None,
+    progress: Progress | None,
+) -> Animation:
     started = time.perf_counter()
-    decoder = open_decoder(Path(source), DecodeOptions(width, height, fps, fit))
+    box = subject_box(source, fps, key) if fit == "subject" else None
+    opts = DecodeOptions(width, height, fps, "contain" if fit == "subject" and box is None else fit, box)
+
+    def decode_progress(fraction: float) -> None:
+        if progress is not None:
+            progress(fraction * _DECODE_SHARE)
+
+    frames, decoder, keyer = collect_keyed(source, opts, key, decode_progress if progress else None)
+    timings = {"decode": _ms_since(started)}
+    step = time.perf_counter()
+    indices, chosen = index_with_transparency(frames, colors, fixed, dither, keyer.key)
+    timings["palette"] = _ms_since(step)
+    if progress is not None:
+        progress(1.0)
+    return Animation(
+        frames=indices,
+        palette=chosen,
+        delays_ms=delays_ms(len(indices), fps),
+        fps=fps,
+        source=decoder.info,
+        timings_ms=timings,
+        transparent_index=TRANSPARENT_INDEX,
+    )
+
+
+def _pixelate_opaque(
+    source: Path,
+    width: int,
+    height: int,
+    colors: int,
+    fps: int,
+    dither: str,
+    fit: str,
+    fixed: npt.NDArray[np.uint8] | None,
+    progress: Progress | None,
+) -> Animation:
+    started = time.perf_counter()
+    decoder = open_decoder(source, DecodeOptions(width, height, fps, fit))
     try:
         check_output_size(decoder.info, decoder.opts)
         frames = _collect(decoder, progress)

@@ -50,7 +50,10 @@ def _write_exports(
     frames, palette, delays = animation.frames, animation.palette, animation.delays_ms
     direction = animation.tag_direction
     if ("atlas" in formats or "godot" in formats) and "sheet" not in files:
-        save_indexed_png(out_dir / "sheet.png", sheet_pixels(frames), palette)
+        fill = animation.transparent_index or 0
+        save_indexed_png(
+            out_dir / "sheet.png", sheet_pixels(frames, fill), palette, animation.transparent_index
+        )
         files["sheet"] = "sheet.png"
     if "atlas" in formats:
         layouts = save_atlas_layouts(out_dir, frames, delays, direction=direction)
@@ -69,9 +72,6 @@ def _write_exports(
             direction=direction,
         )
         files["aseprite"] = "animation.aseprite"
-    if "zip" in formats:
-        save_frames_zip(out_dir / "frames.zip", frames, palette)
-        files["zip"] = "frames.zip"
 
 
 def write_outputs(
@@ -79,6 +79,9 @@ def write_outputs(
 ) -> dict[str, str]:
     """Write the requested files; return their names relative to ``out_dir``.
 
+    The sheet and the editor/engine exports keep the frames once and carry the play
+    direction (a tag); the formats without a direction (GIF, WebP, APNG, PNGs, frames JSON)
+    get a ``pingpong`` animation with its frames doubled (:meth:`Animation.unrolled`).
     ``server=False`` (the offline ``convert`` command): the frames JSON is written plain
     (``frames.json``) and the compact indexed form the server's API reads is left out.
     """
@@ -88,6 +91,8 @@ def write_outputs(
     if "sheet" in formats:
         animation.save_sheet(out_dir / "sheet.png")
         files["sheet"], files["sheetJson"] = "sheet.png", "sheet.json"
+    _write_exports(animation, out_dir, formats, files)
+    animation = animation.unrolled()
     if "gif" in formats:
         animation.save_gif(out_dir / "animation.gif")
         files["gif"] = "animation.gif"
@@ -100,7 +105,11 @@ def write_outputs(
     if "pngs" in formats:
         animation.save_pngs(out_dir / "frames")
         files["pngs"] = "frames/"
-    _write_exports(animation, out_dir, formats, files)
+    if "zip" in formats:
+        save_frames_zip(
+            out_dir / "frames.zip", animation.frames, animation.palette, animation.transparent_index
+        )
+        files["zip"] = "frames.zip"
     if "json" in formats and not server:
         (out_dir / "frames.json").write_bytes(animation.frames_json_bytes())
         files["frames"] = "frames.json"
@@ -126,10 +135,18 @@ def render_outputs(
     fit: str = "crop",
     palette: list[str] | str | None = None,
     formats: Sequence[str] = ("sheet", "gif", "json"),
+    background: str = "keep",
+    key_color: str | None = None,
+    loop: str = "none",
 ) -> dict[str, Any]:
     """Pixelate ``source`` and write the chosen formats into ``out_dir``.
 
-    ``frames.indexed.json.gz`` is always written. Returns a JSON-ready summary.
+    ``frames.indexed.json.gz`` is always written. Returns a JSON-ready summary; with
+    ``background="remove"`` it has ``transparentIndex`` (palette entry 0, listed first in
+    ``palette``, not counted within ``colors``) and ``keyColor`` (the key colour used); with
+    a ``loop`` other than ``none``, ``loop``: ``{"mode", "start", "frames", "seam"}``
+    (``seam``: the jump from the last frame back to the first over the median
+    frame-to-frame difference, for ``trim``).
     """
     check_formats(formats)
     animation = pixelate_video(
@@ -141,19 +158,29 @@ def render_outputs(
         dither=dither,
         fit=fit,
         palette=palette,
+        background=background,
+        key_color=key_color,
+        loop=loop,
     )
     started = time.perf_counter()
     files = write_outputs(animation, Path(out_dir), formats)
     timings = dict(animation.timings_ms)
     timings["encode"] = round((time.perf_counter() - started) * 1000, 1)
-    return {
-        "totalFrames": len(animation.frames),
+    played = animation.unrolled()
+    summary: dict[str, Any] = {
+        "totalFrames": len(played.frames),
         "width": animation.width,
         "height": animation.height,
         "fps": animation.fps,
-        "durationMs": animation.duration_ms,
+        "durationMs": played.duration_ms,
         "palette": animation.palette_hex(),
         "files": files,
         "timingsMs": timings,
         "source": animation.source.as_dict() if animation.source else None,
     }
+    if animation.transparent_index is not None:
+        summary["transparentIndex"] = animation.transparent_index
+        summary["keyColor"] = animation.palette_hex()[animation.transparent_index]
+    if animation.loop is not None:
+        summary["loop"] = animation.loop.as_dict()
+    return summary

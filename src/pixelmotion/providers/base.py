@@ -24,6 +24,8 @@ class GenerationRequest:
     loop: bool = False
     callback_url: str | None = None
     keyframe_url: str | None = None
+    # Luma's concept keys (camera moves such as "static"), sent as [{"key": ...}].
+    concepts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

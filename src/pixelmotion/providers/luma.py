@@ -121,6 +121,8 @@ def create_params(request: GenerationRequest) -> dict[str, Any]:
         params["callback_url"] = request.callback_url
     if request.keyframe_url:
         params["keyframes"] = {"frame0": {"type": "image", "url": request.keyframe_url}}
+    if request.concepts:
+        params["concepts"] = [{"key": key} for key in request.concepts]
     return params
 
 

@@ -37,7 +37,7 @@ from .faults import FaultInjector, strip_directives
 from .settings import EmulatorSettings
 from .state import Lifecycle
 from .store import GenerationRecord, GenerationStore
-from .validation import FPS, CreateRequest, LumaRequestError, parse_create_request
+from .validation import CONCEPTS, FPS, CreateRequest, LumaRequestError, parse_create_request
 
 log = logging.getLogger(__name__)
 
@@ -360,9 +360,13 @@ def _api_router(emulator: Emulator) -> APIRouter:
 
     @router.get("/generations")
     async def list_generations(
-        limit: int = Query(10, ge=1, le=1000), offset: int = Query(0, ge=0)
+        limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> JSONResponse:
-        return JSONResponse(emulator.list_generations(limit, offset))
+        return JSONResponse(emulator.list_generations(limit, offset))  # Luma's default limit: 100
+
+    @router.get("/generations/concepts/list")
+    async def list_concepts() -> JSONResponse:
+        return JSONResponse(list(CONCEPTS))
 
     @router.get("/generations/{generation_id}")
     async def get_generation(generation_id: str) -> JSONResponse:

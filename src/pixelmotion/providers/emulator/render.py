@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +26,8 @@ from pathlib import Path
 import av
 import numpy as np
 import numpy.typing as npt
+
+from . import keyscene
 
 Image = npt.NDArray[np.uint8]  # height x width x 3, RGB
 Colour = tuple[int, int, int]
@@ -67,27 +70,83 @@ def render_clip(
     fps: int = 24,
     seconds: int = 5,
     keyframe: str | Path | None = None,
+    imperfections: Iterable[str] = keyscene.IMPERFECTIONS,
 ) -> Path:
-    """Write an MP4 (H.264, yuv420p, ``fps`` frames a second, ``seconds`` long) to ``path``."""
+    """Write an MP4 (H.264, yuv420p, ``fps`` frames a second, ``seconds`` long) to ``path``.
+
+    A prompt that asks for a plain key-colour background (:func:`keyscene.key_colour_of`)
+    gets the key-colour scene with the given ``imperfections`` (all of them by default).
+    """
     if width % 2 or height % 2:
         raise ValueError("yuv420p needs an even width and height")
     target = Path(path)
+    key = keyscene.key_colour_of(prompt) if keyframe is None else None
+    if key is not None:
+        keyed = key_scene(prompt, width, height, fps, imperfections)
+        return _write(target, width, height, fps, fps * seconds, _key_frames(keyed))
     rng = random.Random(_seed(prompt))
     scene = _build_scene(rng, width, height, keyframe)
-    frame_count = fps * seconds
+    return _write(target, width, height, fps, fps * seconds, lambda i: _draw_frame(scene, i / fps).packed)
+
+
+def _write(target: Path, width: int, height: int, fps: int, count: int, draw: Callable[[int], Image]) -> Path:
     with av.open(str(target), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps, options=dict(X264_OPTIONS))
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"
-        for index in range(frame_count):
-            canvas = _draw_frame(scene, index / fps)
-            frame = av.VideoFrame.from_ndarray(canvas.packed, format="yuv420p")
+        for index in range(count):
+            frame = av.VideoFrame.from_ndarray(draw(index), format="yuv420p")
             frame.pts = index
             frame.time_base = Fraction(1, fps)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return target
+
+
+# --- the key-colour scene (keyscene.py says what it shows) ----------------------------------
+
+
+def key_scene(
+    prompt: str, width: int, height: int, fps: int, imperfections: Iterable[str] = keyscene.IMPERFECTIONS
+) -> keyscene.KeyScene:
+    """The key-colour scene a prompt renders (ValueError if it asks for no key colour)."""
+    key = keyscene.key_colour_of(prompt)
+    if key is None:
+        raise ValueError("the prompt asks for no key-colour background")
+    unknown = set(imperfections) - set(keyscene.IMPERFECTIONS)
+    if unknown:
+        raise ValueError(f"unknown imperfections: {sorted(unknown)}")
+    return keyscene.KeyScene(width, height, fps, key, frozenset(imperfections))
+
+
+def true_matte(
+    prompt: str,
+    frame_index: int,
+    *,
+    width: int,
+    height: int,
+    fps: int = 24,
+    imperfections: Iterable[str] = keyscene.IMPERFECTIONS,
+) -> npt.NDArray[np.bool_]:
+    """The exact subject mask (H×W bool) of frame ``frame_index`` of a key-colour clip."""
+    return keyscene.true_matte(key_scene(prompt, width, height, fps, imperfections), frame_index)
+
+
+def _key_frames(scene: keyscene.KeyScene) -> Callable[[int], Image]:
+    background = _to_yuv420(keyscene.background_rgb(scene))
+    fields = keyscene.noise_fields(scene, background.shape)
+
+    def draw(index: int) -> Image:
+        canvas = Canvas(background.copy(), scene.width, scene.height)
+        for kind, box, colour in keyscene.shapes(scene, index):
+            if kind == "box":
+                _paint_box(canvas, box[0], box[1], box[2], box[3], colour)
+            else:
+                _paint_ellipse(canvas, box[0], box[1], box[2], box[3], colour)
+        return keyscene.add_noise(canvas.packed, fields, index)
+
+    return draw
 
 
 def _seed(prompt: str) -> int:
@@ -286,7 +345,7 @@ def _box_grid(
     y0, y1 = max(0, math.floor(top * scale)), min(height, math.ceil(bottom * scale))
     if x0 >= x1 or y0 >= y1:
         return None
-    xs = (np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5) / scale
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :] / scale + 0.5
     ys = (np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5) / scale
     return slice(y0, y1), slice(x0, x1), xs, ys
 

@@ -37,6 +37,28 @@ ASPECT_RATIOS = {
     "9:21": (9, 21),
 }
 DURATIONS = {"5s": 5, "9s": 9}
+# What ``GET /generations/concepts/list`` answers: camera concepts, as Luma lists them
+# (clients should read the list, not hard-code it). The emulator accepts any key and echoes
+# it; none changes its picture (its camera is static).
+CONCEPTS = (
+    "static",
+    "handheld",
+    "zoom_in",
+    "zoom_out",
+    "pan_left",
+    "pan_right",
+    "tilt_up",
+    "tilt_down",
+    "orbit_left",
+    "orbit_right",
+    "crane_up",
+    "crane_down",
+    "push_in",
+    "pull_out",
+    "truck_left",
+    "truck_right",
+    "dolly_zoom",
+)
 DEFAULT_RESOLUTION = "720p"
 DEFAULT_DURATION = "5s"
 DEFAULT_ASPECT_RATIO = "16:9"
@@ -79,6 +101,7 @@ class CreateRequest:
     loop: bool
     callback_url: str | None
     keyframe_image_url: str | None
+    concepts: tuple[str, ...] = ()
 
 
 def output_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
@@ -103,7 +126,7 @@ def parse_create_request(body: Any) -> CreateRequest:
     prompt = _typed_field(body, "prompt", str, "a valid string")
     loop = _typed_field(body, "loop", bool, "a valid boolean")
     callback_url = _typed_field(body, "callback_url", str, "a valid string")
-    _typed_field(body, "concepts", list, "a valid list")
+    concepts = _concepts(body.get("concepts"))
     keyframes = _keyframes(body.get("keyframes"))
 
     frame0, frame1 = keyframes.get("frame0"), keyframes.get("frame1")
@@ -116,6 +139,8 @@ def parse_create_request(body: Any) -> CreateRequest:
 
     width, height = output_size(resolution, aspect_ratio)
     echo = {name: body[name] for name in KNOWN_FIELDS if name in body}
+    if concepts:
+        echo["concepts"] = [{"key": key} for key in concepts]
     return CreateRequest(
         echo=echo,
         model=model or MODELS[1],
@@ -126,6 +151,7 @@ def parse_create_request(body: Any) -> CreateRequest:
         loop=bool(loop),
         callback_url=callback_url,
         keyframe_image_url=frame0["url"] if starts_from_image and frame0 else None,
+        concepts=concepts,
     )
 
 
@@ -153,6 +179,25 @@ def _typed_field(body: dict[str, Any], name: str, kind: type, description: str) 
     if value is not None and not isinstance(value, kind):
         raise _schema_error(name, f"Input should be {description}")
     return value
+
+
+def _concepts(value: Any) -> tuple[str, ...]:
+    """``[{"key": "static"}, ...]`` to ``("static", ...)``; 422 for any other shape."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _schema_error("concepts", "Input should be a valid list")
+    keys = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _schema_error(f"concepts.{index}", "Input should be a valid dictionary or object")
+        key = item.get("key")
+        if key is None:
+            raise _schema_error(f"concepts.{index}.key", "Field required")
+        if not isinstance(key, str):
+            raise _schema_error(f"concepts.{index}.key", "Input should be a valid string")
+        keys.append(key)
+    return tuple(keys)
 
 
 def _keyframes(value: Any) -> dict[str, dict[str, str]]:
