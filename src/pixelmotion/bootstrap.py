@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from pixelmotion.config import Settings
+from pixelmotion.config import Settings, own_url_prefix
 from pixelmotion.events import EventHub
 from pixelmotion.media.guard import AddressGuard
 from pixelmotion.metrics import MeasuredProvider, Metrics
@@ -122,6 +122,12 @@ def emulator_settings(settings: Settings, public_base_url: str, executor: Execut
         public_base_url=public_base_url,
         render_executor=executor,
         faults=settings.emulator_faults,
+        prompt_faults=settings.emulator_prompt_faults,
+        # Loopback only for our own callback and keyframe paths, on PUBLIC_URL's port.
+        outbound_hosts=settings.emulator_allowed_hosts,
+        outbound_prefixes=frozenset(
+            own_url_prefix(settings.public_url, path) for path in ("/v1/callbacks/luma/", "/v1/keyframes/")
+        ),
         max_in_flight=settings.emulator_max_in_flight,
         creates_per_minute=settings.emulator_creates_per_minute,
         credit_balance=settings.emulator_credit_cents,
@@ -131,7 +137,7 @@ def emulator_settings(settings: Settings, public_base_url: str, executor: Execut
 def make_emulator(settings: Settings, executor: Executor) -> Any:
     from pixelmotion.providers.emulator import Emulator
 
-    return Emulator(emulator_settings(settings, f"{settings.public_url}/emulator/luma", executor))
+    return Emulator(emulator_settings(settings, settings.emulator_root_url, executor))
 
 
 def make_admission(settings: Settings) -> Admission:
@@ -173,6 +179,12 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
         executor=executor,
         emulator=make_emulator(settings, executor) if embedded else None,
     )
+
+
+def asset_guard(settings: Settings) -> AddressGuard:
+    """The SSRF guard of clip downloads and imports: public addresses, the hosts allowed by
+    PIXELMOTION_ALLOWED_ASSET_HOSTS, and the embedded emulator's asset path on our address."""
+    return AddressGuard(settings.allowed_asset_hosts, settings.allowed_asset_prefixes)
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:
