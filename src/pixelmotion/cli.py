@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,18 +51,18 @@ def serve(
     from pixelmotion.api.app import create_app
     from pixelmotion.bootstrap import bootstrap
     from pixelmotion.logs import logging_config
-    from pixelmotion.security import issue_token
 
     settings = _settings(host=host, port=port)
     services = bootstrap(settings)
-    token = issue_token(settings.jwt_secret, "local-user", audience=settings.jwt_audience)
     typer.echo(
         f"pixelmotion on {settings.public_url} "
         f"(provider: {settings.provider}, database: {services.engine.dialect.name})",
         err=True,
     )
-    typer.echo(f"Open: {settings.public_url}/?token={token}", err=True)
-    typer.echo(f"Token (user local-user): {token}", err=True)
+    if services.emulator is not None:
+        typer.echo(f"Luma emulator (this host only): {settings.emulator_base_url}", err=True)
+    for line in sign_in_lines(settings, interactive=sys.stdout.isatty()):
+        typer.echo(line, err=True)
     application = create_app(services, run_worker=not no_worker)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
     # handler it found restored: this one ends the process through ``finally`` (services
@@ -77,6 +78,24 @@ def serve(
     finally:
         services.close()
         typer.echo("pixelmotion stopped", err=True)
+
+
+def sign_in_lines(settings: Settings, *, interactive: bool) -> list[str]:
+    """What ``serve`` says about signing in. A token only to a person at a terminal or on a
+    loopback-only server: anything else may be a log collector, and a token there is a
+    30-day key to the local user's account."""
+    import ipaddress
+
+    from pixelmotion.security import issue_token
+
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not (interactive or loopback):
+        return ["Get a sign-in token with: pixelmotion token --user USER"]
+    token = issue_token(settings.jwt_secret, "local-user", audience=settings.jwt_audience)
+    return [f"Open: {settings.public_url}/?token={token}", f"Token (user local-user): {token}"]
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
