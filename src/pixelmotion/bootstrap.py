@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from pixelmotion.config import Settings, own_url_prefix
+from pixelmotion.datadir import create_private_dir, create_private_file, tighten
 from pixelmotion.events import EventHub
 from pixelmotion.media.guard import AddressGuard
 from pixelmotion.metrics import MeasuredProvider, Metrics
@@ -151,10 +152,13 @@ def make_admission(settings: Settings) -> Admission:
 
 def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator: bool = True) -> Services:
     """Build every service; ``embed_emulator=False`` for a worker-only process."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private_dir(settings.data_dir)
+    if settings.database_file is not None:
+        create_private_file(settings.database_file)  # before SQLite makes it 0644
     engine = create_engine(settings.database_url)
     if run_migrations:
         migrate(engine, lock_dir=settings.data_dir)
+    tighten(settings.data_dir, settings.database_file)
     repository = JobRepository(engine)
     hub = EventHub()
     repository.add_listener(hub.publish)

@@ -180,10 +180,15 @@ def migrate() -> None:
     from pixelmotion.store import create_engine
     from pixelmotion.store import migrate as apply_migrations
 
+    from pixelmotion.datadir import create_private_file, tighten
+
     settings = _settings()
+    if settings.database_file is not None:
+        create_private_file(settings.database_file)
     engine = create_engine(settings.database_url)
     apply_migrations(engine, lock_dir=settings.data_dir)
     engine.dispose()
+    tighten(settings.data_dir, settings.database_file)
     typer.echo("database is up to date", err=True)
 
 
