@@ -269,4 +269,6 @@ def test_serve_prints_a_token_only_to_a_terminal_or_on_loopback(tmp_path: Path) 
         shown = lines(host, interactive)
         token = shown[-1].rsplit(" ", 1)[1]
         settings = load_settings({"PIXELMOTION_DATA_DIR": str(tmp_path)})
-        assert verify_token(token, secret=settings.jwt_secret, audience="authenticated").user_id == "local-user"
+        assert (
+            verify_token(token, secret=settings.jwt_secret, audience="authenticated").user_id == "local-user"
+        )

@@ -51,6 +51,7 @@ def serve(
     from pixelmotion.api.app import create_app
     from pixelmotion.bootstrap import bootstrap
     from pixelmotion.logs import logging_config
+    from pixelmotion.serving import server_options
 
     settings = _settings(host=host, port=port)
     services = bootstrap(settings)
@@ -74,6 +75,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_config=logging_config(settings.log_format),
+            **server_options(settings.header_timeout_seconds, settings.max_connections),
         )
     finally:
         services.close()
@@ -177,10 +179,9 @@ def emulator(
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations, then exit."""
+    from pixelmotion.datadir import create_private_file, tighten
     from pixelmotion.store import create_engine
     from pixelmotion.store import migrate as apply_migrations
-
-    from pixelmotion.datadir import create_private_file, tighten
 
     settings = _settings()
     if settings.database_file is not None:
@@ -406,7 +407,15 @@ def local_server() -> Iterator[tuple[str, str]]:
         port = sock.getsockname()[1]
     settings = _settings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
     services = bootstrap(settings)
-    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    from pixelmotion.serving import server_options
+
+    config = uvicorn.Config(
+        create_app(services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **server_options(settings.header_timeout_seconds, settings.max_connections),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -92,6 +92,10 @@ class Settings:
     daily_budget_usd: float | None = None
     credit_check_seconds: float = 60.0
     max_request_bytes: int = 1024 * 1024
+    # A connection whose request headers are not complete this long after they start is
+    # closed (slow loris); connections past max_connections are refused (0: no cap).
+    header_timeout_seconds: float = 10.0
+    max_connections: int | None = 1000
     log_format: str = "json"
     allowed_webhook_hosts: frozenset[str] = frozenset()
     webhook_retry_schedule: str = ""
@@ -206,10 +210,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PIXELMOTION_CREDIT_CHECK_SECONDS",
         ),
         max_request_bytes=_int(get("MAX_REQUEST_BYTES", str(1024 * 1024)), "PIXELMOTION_MAX_REQUEST_BYTES"),
+        header_timeout_seconds=_positive(
+            _float(get("HEADER_TIMEOUT_SECONDS", "10"), "PIXELMOTION_HEADER_TIMEOUT_SECONDS"),
+            "PIXELMOTION_HEADER_TIMEOUT_SECONDS",
+        ),
+        max_connections=_cap(get("MAX_CONNECTIONS"), 1000, "PIXELMOTION_MAX_CONNECTIONS"),
         cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
-        secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
-        secret_key_previous=get("SECRET_KEY_PREVIOUS"),
-        jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
+        secret_key=_given_secret(get("SECRET_KEY"), "PIXELMOTION_SECRET_KEY")
+        or _kept_secret(data_dir, "secret_key"),
+        secret_key_previous=_given_secret(get("SECRET_KEY_PREVIOUS"), "PIXELMOTION_SECRET_KEY_PREVIOUS"),
+        jwt_secret=_given_secret(get("JWT_SECRET"), "PIXELMOTION_JWT_SECRET")
+        or _kept_secret(data_dir, "jwt_secret"),
         jwt_audience=get("JWT_AUDIENCE", "authenticated"),
         jwks_url=get("JWKS_URL"),
         luma_api_key=luma_api_key,
@@ -279,6 +290,26 @@ def _storage_url(url: str) -> str:
     if url.startswith("s3://") and not url[len("s3://") :].split("/", 1)[0]:
         raise SettingsError("PIXELMOTION_STORAGE_URL needs a bucket: s3://BUCKET[/PREFIX]")
     return url
+
+
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-me")
+
+
+def _given_secret(value: str, name: str) -> str:
+    """A secret from the environment: refused when it is a placeholder (as in
+    deploy/pixelmotion.env.example) or too short to resist guessing; empty stays empty
+    (then one is generated and kept in the data directory)."""
+    if not value:
+        return value
+    if value.lower().startswith(PLACEHOLDER_PREFIXES):
+        raise SettingsError(f"{name} is a placeholder; set a random value (openssl rand -base64 32)")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_BYTES} bytes long (openssl rand -base64 32); "
+            "unset, one is generated and kept in the data directory"
+        )
+    return value
 
 
 def _kept_secret(data_dir: Path, name: str) -> str:
