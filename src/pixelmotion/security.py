@@ -83,6 +83,22 @@ def _redact_parameter(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """True if the JSON text ``raw`` nests arrays/objects deeper than ``limit``: checked on
+    the bytes, without recursion, before anything parses or walks it (a body nested a
+    thousand deep would otherwise end in RecursionError in a recursive walk)."""
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def redact_json(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
