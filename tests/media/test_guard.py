@@ -85,19 +85,29 @@ def test_an_allowed_prefix_lets_only_its_own_paths_through() -> None:
             guard.resolve(httpx.URL(url))
 
 
-def test_a_public_url_without_a_port_means_its_default_port_only() -> None:
+def test_our_own_address_is_allowed_for_the_emulator_clips_only(tmp_path: Path) -> None:
+    """A PUBLIC_URL without a port no longer opens every port of its host (finding 10): only
+    the embedded emulator's asset path, on the port we serve, is allowed."""
     from pixelmotion.config import load_settings
 
     settings = load_settings(
-        {"PIXELMOTION_PUBLIC_URL": "http://localhost", "PIXELMOTION_DATA_DIR": "/tmp/pm-x"}
+        {
+            "PIXELMOTION_PUBLIC_URL": "http://localhost",
+            "PIXELMOTION_PORT": "8000",
+            "PIXELMOTION_DATA_DIR": str(tmp_path),
+        }
     )
     guard = AddressGuard(settings.allowed_asset_hosts, settings.allowed_asset_prefixes)
-    assert guard.resolve(httpx.URL("http://localhost/emulator/luma/assets/g/t.mp4"))
-    assert guard.resolve(httpx.URL("http://localhost:80/emulator/luma/assets/g/t.mp4"))
-    with pytest.raises(BlockedAddress):
-        guard.resolve(httpx.URL("http://localhost:5432/emulator/luma/assets/g/t.mp4"))
-    with pytest.raises(BlockedAddress):
-        guard.resolve(httpx.URL("http://localhost/emulator/luma/dream-machine/v1/_stats"))
+    assert guard.resolve(httpx.URL("http://127.0.0.1:8000/emulator/luma/assets/g/t.mp4"))
+    for url in (
+        "http://localhost/emulator/luma/assets/g/t.mp4",
+        "http://localhost:5432/emulator/luma/assets/g/t.mp4",
+        "http://127.0.0.1:5432/emulator/luma/assets/g/t.mp4",
+        "http://127.0.0.1:8000/emulator/luma/dream-machine/v1/_stats",
+        "http://127.0.0.1:8000/v1/jobs",
+    ):
+        with pytest.raises(BlockedAddress):
+            guard.resolve(httpx.URL(url))
 
 
 @pytest.mark.parametrize("url", ["http://0177.0.0.1/clip.mp4", "http://[::1/clip.mp4"])
