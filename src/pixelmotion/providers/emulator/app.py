@@ -2,7 +2,7 @@
 
 Routes (under the emulator's own root, mounted by the service at ``/emulator/luma``):
 - ``/dream-machine/v1/...``: Luma's API as luma-api.md describes it (Bearer auth);
-- ``/dream-machine/v1/_stats``: what was billed and called back (Bearer auth; not Luma's);
+- ``/dream-machine/v1/_stats``: what was billed and called back (no auth, no secrets; not Luma's);
 - ``/assets/{generation_id}/{signature}.mp4``: the clips, like a CDN (no auth, Range
   requests); the signature (an HMAC of the id under the API key) makes the name unguessable.
 
@@ -357,9 +357,10 @@ def _api_router(emulator: Emulator) -> APIRouter:
             # A mounted emulator whose host forgot start() still works (minus a clean stop).
             await emulator.start()
 
+    open_router = APIRouter()  # counters only, no secret; the service lets local callers alone in
     router = APIRouter(dependencies=[Depends(authorized)])
 
-    @router.get("/_stats")
+    @open_router.get("/_stats")
     async def stats() -> JSONResponse:
         return JSONResponse(emulator.stats())
 
@@ -399,4 +400,7 @@ def _api_router(emulator: Emulator) -> APIRouter:
     async def credits() -> JSONResponse:
         return JSONResponse({"credit_balance": emulator.credit_balance()})
 
-    return router
+    combined = APIRouter()
+    combined.include_router(open_router)
+    combined.include_router(router)
+    return combined
