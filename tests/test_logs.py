@@ -81,3 +81,10 @@ def test_redaction_judges_names_after_percent_decoding(line: str) -> None:
 
 def test_redaction_keeps_other_parameters() -> None:
     assert redact("GET /v1/jobs?limit=5&status=done") == "GET /v1/jobs?limit=5&status=done"
+
+
+def test_redaction_reaches_into_values_holding_urls() -> None:
+    line = "url=http://127.0.0.1:8000/v1/callbacks/luma/j?token=s3cret next=/x?access_t%6Fken=eyJ.a.b"
+    redacted = redact(line)
+    assert "s3cret" not in redacted and "eyJ.a.b" not in redacted
+    assert redacted.startswith("url=http://127.0.0.1:8000/v1/callbacks/luma/j?token=REDACTED")

@@ -167,11 +167,16 @@ def emulator(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
 ) -> None:
     """Run the Luma-compatible emulator alone, serving /dream-machine/v1 as Luma does."""
+    from dataclasses import replace
+
     from pixelmotion.bootstrap import emulator_settings
+    from pixelmotion.config import emulator_key
     from pixelmotion.logs import configure_logging
     from pixelmotion.providers.emulator import serve_emulator
 
     settings = _settings()
+    if not settings.emulator_api_key:  # the provider is luma: this data dir's own key
+        settings = replace(settings, emulator_api_key=emulator_key(settings.data_dir))
     configure_logging(settings.log_format)
     serve_emulator(host, port, emulator_settings(settings, f"http://{host}:{port}"))
 

@@ -226,7 +226,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         luma_api_key=luma_api_key,
         provider=provider,
         luma_base_url=get("LUMA_BASE_URL"),
-        emulator_api_key=get("EMULATOR_API_KEY") or _kept_secret(data_dir, "emulator_api_key"),
+        # Generated only where an embedded emulator runs (`pixelmotion emulator` asks for it).
+        emulator_api_key=get("EMULATOR_API_KEY")
+        or (emulator_key(data_dir) if provider == "emulator" else ""),
         emulator_dream_seconds=_float(
             get("EMULATOR_DREAM_SECONDS", "5"), "PIXELMOTION_EMULATOR_DREAM_SECONDS"
         ),
@@ -310,6 +312,11 @@ def _given_secret(value: str, name: str) -> str:
             "unset, one is generated and kept in the data directory"
         )
     return value
+
+
+def emulator_key(data_dir: Path) -> str:
+    """The emulator's API key of this data directory: random, made once, kept 0600."""
+    return _kept_secret(data_dir, "emulator_api_key")
 
 
 def _kept_secret(data_dir: Path, name: str) -> str:

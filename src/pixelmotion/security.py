@@ -80,7 +80,8 @@ def _redact_parameter(match: re.Match[str]) -> str:
         decoded = once
     if decoded.lower().endswith(("token", "sig")):
         return f"{name}=REDACTED"
-    return match.group(0)
+    # The value may itself hold a URL with secrets (``next=https://x/?token=…``).
+    return f"{name}={redact(match.group('value'))}"
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
