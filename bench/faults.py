@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
@@ -81,6 +82,9 @@ ASSET_FAULTS = {
 }
 
 
+EMULATOR_KEY = secrets.token_urlsafe(32)  # the emulator's key for this run
+
+
 def settings_env(data_dir: Path, port: int, database_url: str | None, jobs: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELMOTION_")}
     values = {
@@ -93,6 +97,9 @@ def settings_env(data_dir: Path, port: int, database_url: str | None, jobs: int)
         "LEASE_SECONDS": "3",
         "MAX_VIDEO_BYTES": str(5 * 1024 * 1024),
         "WORKER_CONCURRENCY": "4",
+        # The faults ride on [[fault:...]] prompt directives, honoured only with this on.
+        "EMULATOR_PROMPT_FAULTS": "1",
+        "EMULATOR_API_KEY": EMULATOR_KEY,
         # One user submits every job at once: lift the per-user limits.
         "USER_MAX_ACTIVE_JOBS": str(jobs + 10),
         "USER_JOBS_PER_HOUR": str(jobs + 10),
@@ -183,7 +190,7 @@ def main() -> None:
         engine = create_engine(database_url)
         repository = JobRepository(engine)
         emulator = f"{url}/emulator/luma/dream-machine/v1"
-        emulator_headers = {"Authorization": "Bearer emulator"}
+        emulator_headers = {"Authorization": f"Bearer {EMULATOR_KEY}"}
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(process(["serve", "--no-worker"], env, logs / "api.log"))

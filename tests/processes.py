@@ -18,6 +18,10 @@ from tests.server import wait_for
 PIXELMOTION = [sys.executable, "-m", "pixelmotion.cli"]
 
 
+# The emulator's key in these processes (a real run generates one per data directory).
+EMULATOR_KEY = "test-emulator-key"
+
+
 def env_for(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     """This environment without any PIXELMOTION_* of the caller's, plus the test's settings
     (``extra`` names them without the prefix)."""
@@ -28,6 +32,8 @@ def env_for(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
         PIXELMOTION_EMULATOR_DREAM_SECONDS="0.5",
     )
     env["PIXELMOTION_EMULATOR_CLIP_DIR"] = str(CLIP_CACHE)
+    env["PIXELMOTION_EMULATOR_API_KEY"] = EMULATOR_KEY
+    env["PIXELMOTION_EMULATOR_PROMPT_FAULTS"] = "1"  # tests steer it with [[fault:...]]
     env.update({f"PIXELMOTION_{k}": v for k, v in extra.items()})
     return env
 

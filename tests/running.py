@@ -56,6 +56,8 @@ def start(tmp_path: Path, database_url: str, **env: str) -> Iterator[Running]:
             "PIXELMOTION_PORT": str(port),
             "PIXELMOTION_EMULATOR_DREAM_SECONDS": "0.6",
             "PIXELMOTION_EMULATOR_CLIP_DIR": str(CLIP_CACHE),
+            # Tests steer the emulator with [[fault:...]] prompt directives.
+            "PIXELMOTION_EMULATOR_PROMPT_FAULTS": "1",
             **{f"PIXELMOTION_{k.upper()}": v for k, v in env.items()},
         }
     )

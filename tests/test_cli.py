@@ -249,3 +249,26 @@ def test_generate_local_needs_no_server(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (out / "animation.gif").is_file()
+
+
+def test_serve_prints_a_token_only_to_a_terminal_or_on_loopback(tmp_path: Path) -> None:
+    """Issue 17, finding 13: a server on a public address logging to a collector prints no
+    30-day token, only how to get one."""
+    from pixelmotion.cli import sign_in_lines
+    from pixelmotion.config import load_settings
+    from pixelmotion.security import verify_token
+
+    def lines(host: str, interactive: bool) -> list[str]:
+        settings = load_settings({"PIXELMOTION_DATA_DIR": str(tmp_path), "PIXELMOTION_HOST": host})
+        return sign_in_lines(settings, interactive=interactive)
+
+    collected = lines("0.0.0.0", interactive=False)
+    assert collected == ["Get a sign-in token with: pixelmotion token --user USER"]
+    assert not any("eyJ" in line for line in collected)
+    for host, interactive in (("0.0.0.0", True), ("127.0.0.1", False), ("::1", False)):
+        shown = lines(host, interactive)
+        token = shown[-1].rsplit(" ", 1)[1]
+        settings = load_settings({"PIXELMOTION_DATA_DIR": str(tmp_path)})
+        assert (
+            verify_token(token, secret=settings.jwt_secret, audience="authenticated").user_id == "local-user"
+        )

@@ -52,8 +52,8 @@ def test_compose_settings_are_real_and_load() -> None:
     settings = load_settings(
         {
             **environment,
-            "PIXELMOTION_SECRET_KEY": "k",
-            "PIXELMOTION_JWT_SECRET": "j",
+            "PIXELMOTION_SECRET_KEY": "k" * 32,
+            "PIXELMOTION_JWT_SECRET": "j" * 32,
             "PIXELMOTION_DATA_DIR": "/tmp/x",
         }
     )

@@ -60,3 +60,31 @@ def test_request_ids_are_echoed(sqlite_app: Running) -> None:
             client.get("/v1/jobs", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
         )
         assert len(client.get("/v1/jobs").headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /v1/events?t%6Fken=eyJ.secret.jwt HTTP/1.1",
+        "GET /v1/events?access_tok%65n=eyJ.secret.jwt HTTP/1.1",
+        "GET /v1/events?%74%6F%6B%65%6E=eyJ.secret.jwt HTTP/1.1",
+        "GET /v1/events?t%256Fken=eyJ.secret.jwt HTTP/1.1",
+        "GET /v1/events?x=1&TOKEN=eyJ.secret.jwt HTTP/1.1",
+        "GET /v1/keyframes/u?owner=a&expires=1&s%69g=eyJ.secret.jwt HTTP/1.1",
+    ],
+)
+def test_redaction_judges_names_after_percent_decoding(line: str) -> None:
+    """Issue 17, finding 12: a server reads ``t%6Fken`` as ``token``; so does the redactor."""
+    assert "eyJ.secret.jwt" not in redact(line)
+    assert "=REDACTED" in redact(line)
+
+
+def test_redaction_keeps_other_parameters() -> None:
+    assert redact("GET /v1/jobs?limit=5&status=done") == "GET /v1/jobs?limit=5&status=done"
+
+
+def test_redaction_reaches_into_values_holding_urls() -> None:
+    line = "url=http://127.0.0.1:8000/v1/callbacks/luma/j?token=s3cret next=/x?access_t%6Fken=eyJ.a.b"
+    redacted = redact(line)
+    assert "s3cret" not in redacted and "eyJ.a.b" not in redacted
+    assert redacted.startswith("url=http://127.0.0.1:8000/v1/callbacks/luma/j?token=REDACTED")

@@ -84,6 +84,8 @@ EMULATOR_SETTINGS = {
     "EMULATOR_API_KEY": LUMA_KEY,
     "EMULATOR_DREAM_SECONDS": "1",
     "EMULATOR_MAX_IN_FLIGHT": "10",
+    # It calls back both APIs, on loopback ports of their own.
+    "EMULATOR_ALLOWED_HOSTS": "127.0.0.1",
 }
 JOBS_TIMEOUT = 150.0
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from pixelmotion.config import Settings
+from pixelmotion.config import Settings, own_url_prefix
+from pixelmotion.datadir import create_private_dir, create_private_file, tighten
 from pixelmotion.events import EventHub
 from pixelmotion.media.guard import AddressGuard
 from pixelmotion.metrics import MeasuredProvider, Metrics
@@ -122,6 +123,12 @@ def emulator_settings(settings: Settings, public_base_url: str, executor: Execut
         public_base_url=public_base_url,
         render_executor=executor,
         faults=settings.emulator_faults,
+        prompt_faults=settings.emulator_prompt_faults,
+        # Loopback only for our own callback and keyframe paths, on PUBLIC_URL's port.
+        outbound_hosts=settings.emulator_allowed_hosts,
+        outbound_prefixes=frozenset(
+            own_url_prefix(settings.public_url, path) for path in ("/v1/callbacks/luma/", "/v1/keyframes/")
+        ),
         max_in_flight=settings.emulator_max_in_flight,
         creates_per_minute=settings.emulator_creates_per_minute,
         credit_balance=settings.emulator_credit_cents,
@@ -131,7 +138,7 @@ def emulator_settings(settings: Settings, public_base_url: str, executor: Execut
 def make_emulator(settings: Settings, executor: Executor) -> Any:
     from pixelmotion.providers.emulator import Emulator
 
-    return Emulator(emulator_settings(settings, f"{settings.public_url}/emulator/luma", executor))
+    return Emulator(emulator_settings(settings, settings.emulator_root_url, executor))
 
 
 def make_admission(settings: Settings) -> Admission:
@@ -145,10 +152,13 @@ def make_admission(settings: Settings) -> Admission:
 
 def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator: bool = True) -> Services:
     """Build every service; ``embed_emulator=False`` for a worker-only process."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private_dir(settings.data_dir)
+    if settings.database_file is not None:
+        create_private_file(settings.database_file)  # before SQLite makes it 0644
     engine = create_engine(settings.database_url)
     if run_migrations:
         migrate(engine, lock_dir=settings.data_dir)
+    tighten(settings.data_dir, settings.database_file)
     repository = JobRepository(engine)
     hub = EventHub()
     repository.add_listener(hub.publish)
@@ -173,6 +183,12 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
         executor=executor,
         emulator=make_emulator(settings, executor) if embedded else None,
     )
+
+
+def asset_guard(settings: Settings) -> AddressGuard:
+    """The SSRF guard of clip downloads and imports: public addresses, the hosts allowed by
+    PIXELMOTION_ALLOWED_ASSET_HOSTS, and the embedded emulator's asset path on our address."""
+    return AddressGuard(settings.allowed_asset_hosts, settings.allowed_asset_prefixes)
 
 
 def delivery_settings(settings: Settings) -> DeliverySettings:

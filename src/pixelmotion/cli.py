@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,18 +52,19 @@ def serve(
     from pixelmotion.api.app import create_app
     from pixelmotion.bootstrap import bootstrap
     from pixelmotion.logs import logging_config
-    from pixelmotion.security import issue_token
+    from pixelmotion.serving import server_options
 
     settings = _settings(host=host, port=port)
     services = bootstrap(settings)
-    token = issue_token(settings.jwt_secret, "local-user", audience=settings.jwt_audience)
     typer.echo(
         f"pixelmotion on {settings.public_url} "
         f"(provider: {settings.provider}, database: {services.engine.dialect.name})",
         err=True,
     )
-    typer.echo(f"Open: {settings.public_url}/?token={token}", err=True)
-    typer.echo(f"Token (user local-user): {token}", err=True)
+    if services.emulator is not None:
+        typer.echo(f"Luma emulator (this host only): {settings.emulator_base_url}", err=True)
+    for line in sign_in_lines(settings, interactive=sys.stdout.isatty()):
+        typer.echo(line, err=True)
     application = create_app(services, run_worker=not no_worker)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
     # handler it found restored: this one ends the process through ``finally`` (services
@@ -74,10 +76,29 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_config=logging_config(settings.log_format),
+            **server_options(settings.header_timeout_seconds, settings.max_connections),
         )
     finally:
         services.close()
         typer.echo("pixelmotion stopped", err=True)
+
+
+def sign_in_lines(settings: Settings, *, interactive: bool) -> list[str]:
+    """What ``serve`` says about signing in. A token only to a person at a terminal or on a
+    loopback-only server: anything else may be a log collector, and a token there is a
+    30-day key to the local user's account."""
+    import ipaddress
+
+    from pixelmotion.security import issue_token
+
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not (interactive or loopback):
+        return ["Get a sign-in token with: pixelmotion token --user USER"]
+    token = issue_token(settings.jwt_secret, "local-user", audience=settings.jwt_audience)
+    return [f"Open: {settings.public_url}/?token={token}", f"Token (user local-user): {token}"]
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -147,11 +168,16 @@ def emulator(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
 ) -> None:
     """Run the Luma-compatible emulator alone, serving /dream-machine/v1 as Luma does."""
+    from dataclasses import replace
+
     from pixelmotion.bootstrap import emulator_settings
+    from pixelmotion.config import emulator_key
     from pixelmotion.logs import configure_logging
     from pixelmotion.providers.emulator import serve_emulator
 
     settings = _settings()
+    if not settings.emulator_api_key:  # the provider is luma: this data dir's own key
+        settings = replace(settings, emulator_api_key=emulator_key(settings.data_dir))
     configure_logging(settings.log_format)
     serve_emulator(host, port, emulator_settings(settings, f"http://{host}:{port}"))
 
@@ -162,13 +188,17 @@ app.command("convert")(convert)
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations, then exit."""
+    from pixelmotion.datadir import create_private_file, tighten
     from pixelmotion.store import create_engine
     from pixelmotion.store import migrate as apply_migrations
 
     settings = _settings()
+    if settings.database_file is not None:
+        create_private_file(settings.database_file)
     engine = create_engine(settings.database_url)
     apply_migrations(engine, lock_dir=settings.data_dir)
     engine.dispose()
+    tighten(settings.data_dir, settings.database_file)
     typer.echo("database is up to date", err=True)
 
 
@@ -378,7 +408,15 @@ def local_server() -> Iterator[tuple[str, str]]:
         port = sock.getsockname()[1]
     settings = _settings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
     services = bootstrap(settings)
-    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    from pixelmotion.serving import server_options
+
+    config = uvicorn.Config(
+        create_app(services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **server_options(settings.header_timeout_seconds, settings.max_connections),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

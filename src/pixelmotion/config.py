@@ -19,6 +19,9 @@ DEFAULT_PROMPT_TEMPLATE = (
 )
 
 
+# Where the embedded emulator is mounted on the service (loopback callers only).
+EMULATOR_MOUNT = "/emulator/luma"
+
 # Luma's limits per account (luma-api.md): generations in flight, creates a minute.
 LUMA_MAX_IN_FLIGHT = 10
 LUMA_CREATES_PER_MINUTE = 20
@@ -51,9 +54,15 @@ class Settings:
     luma_api_key: str = ""
     provider: str = "emulator"
     luma_base_url: str = ""
-    emulator_api_key: str = "emulator"
+    # The emulator's key: PIXELMOTION_EMULATOR_API_KEY, else random, kept in the data dir.
+    emulator_api_key: str = field(default="", repr=False)
     emulator_dream_seconds: float = 5.0
     emulator_faults: str = ""
+    # Honour [[fault:...]] directives in prompts (PIXELMOTION_EMULATOR_PROMPT_FAULTS=1): tests only.
+    emulator_prompt_faults: bool = False
+    # Non-public hosts (host or host:port) the emulator may call back and fetch keyframes from,
+    # besides this service's own callback and keyframe paths (PIXELMOTION_EMULATOR_ALLOWED_HOSTS).
+    emulator_allowed_hosts: frozenset[str] = frozenset()
     emulator_clip_dir: Path | None = None
     emulator_max_in_flight: int | None = None  # the emulated account's tier; None: unlimited
     emulator_creates_per_minute: int | None = None
@@ -69,6 +78,9 @@ class Settings:
     job_deadline_seconds: float = 900.0
     max_video_bytes: int = 200 * 1024 * 1024
     allowed_asset_hosts: frozenset[str] = frozenset()
+    # URL prefixes (scheme://host:port/path/) fetched without the address check, only below
+    # that path: the embedded emulator's clips on our own address (not its API, not ours).
+    allowed_asset_prefixes: frozenset[str] = frozenset()
     cors_origins: tuple[str, ...] = ()
     user_max_active_jobs: int = 20
     user_jobs_per_hour: int = 200
@@ -80,6 +92,10 @@ class Settings:
     daily_budget_usd: float | None = None
     credit_check_seconds: float = 60.0
     max_request_bytes: int = 1024 * 1024
+    # A connection whose request headers are not complete this long after they start is
+    # closed (slow loris); connections past max_connections are refused (0: no cap).
+    header_timeout_seconds: float = 10.0
+    max_connections: int | None = 1000
     log_format: str = "json"
     allowed_webhook_hosts: frozenset[str] = frozenset()
     webhook_retry_schedule: str = ""
@@ -101,9 +117,20 @@ class Settings:
         return self.public_url.rstrip("/")
 
     @property
+    def local_url(self) -> str:
+        """This server as a process on the same host reaches it (never through a proxy)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "", "localhost") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def emulator_root_url(self) -> str:
+        """The embedded emulator, on this server's own address (it answers local callers only)."""
+        return f"{self.local_url}{EMULATOR_MOUNT}"
+
+    @property
     def emulator_base_url(self) -> str:
         """Where the embedded emulator's Luma routes answer (the SDK's base_url)."""
-        return f"{self.public_url.rstrip('/')}/emulator/luma/dream-machine/v1"
+        return f"{self.emulator_root_url}/dream-machine/v1"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -128,9 +155,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     public_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     public_url = (get("PUBLIC_URL") or f"http://{public_host}:{port}").rstrip("/")
     allowed_hosts = {h.strip().lower() for h in get("ALLOWED_ASSET_HOSTS").split(",") if h.strip()}
+    allowed_prefixes: set[str] = set()
     if provider == "emulator" and not get("LUMA_BASE_URL"):
-        # The embedded emulator serves its clips from our own address: allowed, nothing else.
-        allowed_hosts.add(urlsplit(public_url).netloc.lower())
+        # The embedded emulator serves its clips from our own (local) address: that path
+        # only, on that port only.
+        local = Settings(host=host, port=port).local_url
+        allowed_prefixes.add(own_url_prefix(local, EMULATOR_MOUNT + "/assets/"))
     return Settings(
         host=host,
         port=port,
@@ -149,6 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         public_url=public_url,
         allowed_asset_hosts=frozenset(allowed_hosts),
+        allowed_asset_prefixes=frozenset(allowed_prefixes),
         allowed_webhook_hosts=frozenset(
             h.strip().lower() for h in get("ALLOWED_WEBHOOK_HOSTS").split(",") if h.strip()
         ),
@@ -179,20 +210,33 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PIXELMOTION_CREDIT_CHECK_SECONDS",
         ),
         max_request_bytes=_int(get("MAX_REQUEST_BYTES", str(1024 * 1024)), "PIXELMOTION_MAX_REQUEST_BYTES"),
+        header_timeout_seconds=_positive(
+            _float(get("HEADER_TIMEOUT_SECONDS", "10"), "PIXELMOTION_HEADER_TIMEOUT_SECONDS"),
+            "PIXELMOTION_HEADER_TIMEOUT_SECONDS",
+        ),
+        max_connections=_cap(get("MAX_CONNECTIONS"), 1000, "PIXELMOTION_MAX_CONNECTIONS"),
         cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
-        secret_key=get("SECRET_KEY") or _kept_secret(data_dir, "secret_key"),
-        secret_key_previous=get("SECRET_KEY_PREVIOUS"),
-        jwt_secret=get("JWT_SECRET") or _kept_secret(data_dir, "jwt_secret"),
+        secret_key=_given_secret(get("SECRET_KEY"), "PIXELMOTION_SECRET_KEY")
+        or _kept_secret(data_dir, "secret_key"),
+        secret_key_previous=_given_secret(get("SECRET_KEY_PREVIOUS"), "PIXELMOTION_SECRET_KEY_PREVIOUS"),
+        jwt_secret=_given_secret(get("JWT_SECRET"), "PIXELMOTION_JWT_SECRET")
+        or _kept_secret(data_dir, "jwt_secret"),
         jwt_audience=get("JWT_AUDIENCE", "authenticated"),
         jwks_url=get("JWKS_URL"),
         luma_api_key=luma_api_key,
         provider=provider,
         luma_base_url=get("LUMA_BASE_URL"),
-        emulator_api_key=get("EMULATOR_API_KEY", "emulator"),
+        # Generated only where an embedded emulator runs (`pixelmotion emulator` asks for it).
+        emulator_api_key=get("EMULATOR_API_KEY")
+        or (emulator_key(data_dir) if provider == "emulator" else ""),
         emulator_dream_seconds=_float(
             get("EMULATOR_DREAM_SECONDS", "5"), "PIXELMOTION_EMULATOR_DREAM_SECONDS"
         ),
         emulator_faults=get("EMULATOR_FAULTS"),
+        emulator_prompt_faults=_flag(get("EMULATOR_PROMPT_FAULTS"), "PIXELMOTION_EMULATOR_PROMPT_FAULTS"),
+        emulator_allowed_hosts=frozenset(
+            h.strip().lower() for h in get("EMULATOR_ALLOWED_HOSTS").split(",") if h.strip()
+        ),
         emulator_clip_dir=Path(get("EMULATOR_CLIP_DIR")).resolve() if get("EMULATOR_CLIP_DIR") else None,
         emulator_max_in_flight=_cap(
             get("EMULATOR_MAX_IN_FLIGHT"), None, "PIXELMOTION_EMULATOR_MAX_IN_FLIGHT"
@@ -223,6 +267,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def own_url_prefix(public_url: str, path: str) -> str:
+    """``scheme://host:port/path/`` under PUBLIC_URL, the port always written (the address
+    guard's prefix form)."""
+    parts = urlsplit(public_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    base = parts.path.rstrip("/")
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{base}{path.rstrip('/')}/"
+
+
 def normalize_database_url(url: str) -> str:
     """Map ``postgresql://`` to the pinned psycopg 3 driver; keep SQLite paths as given."""
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
@@ -241,11 +294,36 @@ def _storage_url(url: str) -> str:
     return url
 
 
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-me")
+
+
+def _given_secret(value: str, name: str) -> str:
+    """A secret from the environment: refused when it is a placeholder (as in
+    deploy/pixelmotion.env.example) or too short to resist guessing; empty stays empty
+    (then one is generated and kept in the data directory)."""
+    if not value:
+        return value
+    if value.lower().startswith(PLACEHOLDER_PREFIXES):
+        raise SettingsError(f"{name} is a placeholder; set a random value (openssl rand -base64 32)")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_BYTES} bytes long (openssl rand -base64 32); "
+            "unset, one is generated and kept in the data directory"
+        )
+    return value
+
+
+def emulator_key(data_dir: Path) -> str:
+    """The emulator's API key of this data directory: random, made once, kept 0600."""
+    return _kept_secret(data_dir, "emulator_api_key")
+
+
 def _kept_secret(data_dir: Path, name: str) -> str:
     path = data_dir / name
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
     # O_EXCL: when two processes start at once, the first one's secret wins.
     try:
@@ -297,6 +375,14 @@ def _float(value: str, name: str) -> float:
         return float(value)
     except ValueError:
         raise SettingsError(f"{name} must be a number") from None
+
+
+def _flag(value: str, name: str) -> bool:
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1 or 0")
 
 
 def _choice(value: str, choices: tuple[str, ...], name: str) -> str:

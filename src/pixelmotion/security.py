@@ -9,11 +9,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 import jwt
 
 CALLBACK_PATH = "/v1/callbacks/luma/{job_id}"
-_SECRET_QUERY = re.compile(r"((?:access_)?token=|sig=)[^&\s\"']+", re.IGNORECASE)
+# A name=value pair in a URL or a log line; the name is judged after percent-decoding, so
+# ``t%6Fken=`` (which a server reads as ``token=``) is hidden too.
+_PARAMETER = re.compile(r"(?P<name>[A-Za-z0-9_.~+%-]+)=(?P<value>[^&\s\"']+)")
 KEYFRAME_PATH = "/v1/keyframes/{upload_id}"
 
 
@@ -62,8 +65,39 @@ def _keyframe_signature(secret_key: str, owner: str, upload_id: str, expires: in
 
 
 def redact(text: str) -> str:
-    """Hide ``token=``, ``access_token=`` and ``sig=`` values in URLs and log lines."""
-    return _SECRET_QUERY.sub(r"\1REDACTED", text)
+    """Hide the values of ``token=``, ``access_token=``, ``sig=`` (any name ending so, however
+    percent-encoded) in URLs and log lines."""
+    return _PARAMETER.sub(_redact_parameter, text) if "=" in text else text
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    name = match.group("name")
+    decoded = name
+    for _ in range(3):  # double encoding (t%256Fken) decodes to a secret name too
+        once = unquote_plus(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    if decoded.lower().endswith(("token", "sig")):
+        return f"{name}=REDACTED"
+    # The value may itself hold a URL with secrets (``next=https://x/?token=…``).
+    return f"{name}={redact(match.group('value'))}"
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """True if the JSON text ``raw`` nests arrays/objects deeper than ``limit``: checked on
+    the bytes, without recursion, before anything parses or walks it (a body nested a
+    thousand deep would otherwise end in RecursionError in a recursive walk)."""
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def redact_json(value: Any) -> Any:

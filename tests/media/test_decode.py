@@ -126,3 +126,58 @@ def test_box_walk(clip: Path, tmp_path: Path) -> None:
     text = tmp_path / "x.txt"
     text.write_text("plain text file")
     assert mp4_box_overrun(text) is None
+
+
+def _mjpeg_mkv(path: Path, later_side: int, frames: int = 3) -> Path:
+    """A Matroska file declaring a 64×64 MJPEG stream whose frames after the third are
+    ``later_side`` pixels square (issue 17, finding 6): built for real with PyAV."""
+    import av
+
+    out = av.open(str(path), "w", format="matroska")
+    stream = out.add_stream("mjpeg", rate=12)
+    stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
+    small = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24").reformat(
+        format="yuvj420p"
+    )
+    for index in range(3):
+        small.pts = index
+        for packet in stream.encode(small):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = later_side, later_side, "yuvj420p"
+    encoder.time_base = stream.codec_context.time_base
+    big = np.full((later_side, later_side, 3), 200, np.uint8)
+    large = av.VideoFrame.from_ndarray(big, format="rgb24").reformat(format="yuvj420p")
+    for index in range(3, 3 + frames):
+        large.pts = index
+        for packet in encoder.encode(large):
+            packet.stream = stream
+            packet.pts = packet.dts = index
+            out.mux(packet)
+    out.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("later_side", "message"),
+    [(4000, "larger than the video declares"), (96, "the frame size changes midway")],
+)
+def test_frames_larger_than_declared_stop_the_decoding(tmp_path: Path, later_side: int, message: str) -> None:
+    """The limits were checked against the declared 64×64; a later 4000×4000 frame is
+    refused by the decoder before it is allocated, a 96×96 one by our check: either way the
+    decoding stops there with a coded error, never decoding the rest."""
+    from pixelmotion.media import MediaError
+
+    source = _mjpeg_mkv(tmp_path / "grows.mkv", later_side)
+    decoder = Decoder(source, DecodeOptions(width=16, height=16, fps=12, fit="crop"))
+    try:
+        with pytest.raises(MediaError) as raised:
+            for _ in decoder.frames():
+                pass
+    finally:
+        decoder.close()
+    assert raised.value.code == "VIDEO_UNREADABLE"
+    assert message in raised.value.message
+    assert decoder.decoded == 3  # the declared-size frames only

@@ -30,6 +30,14 @@ from pixelmotion.media.guard import AddressGuard, BlockedAddress, GuardedTranspo
         "fe80::1",
         "::ffff:127.0.0.1",
         "224.0.0.1",
+        # IPv6 forms that carry an internal IPv4 address (issue 17, finding 9)
+        "::7f00:1",  # IPv4-compatible
+        "64:ff9b::7f00:1",  # NAT64
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2002:7f00:1::",  # 6to4
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+        "fec0::1",  # deprecated site-local
     ],
 )
 def test_internal_addresses_are_not_public(address: str) -> None:
@@ -39,6 +47,74 @@ def test_internal_addresses_are_not_public(address: str) -> None:
 def test_public_addresses_are_public() -> None:
     assert is_public(ipaddress.ip_address("8.8.8.8"))
     assert is_public(ipaddress.ip_address("2606:4700:4700::1111"))
+    # The same forms carrying a public IPv4 address stay usable.
+    assert is_public(ipaddress.ip_address("64:ff9b::808:808"))
+    assert is_public(ipaddress.ip_address("2002:808:808::1"))
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::7f00:1]:8000/", "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/"]
+)
+def test_the_guard_refuses_ipv6_urls_embedding_loopback(url: str) -> None:
+    with pytest.raises(BlockedAddress):
+        AddressGuard().resolve(httpx.URL(url))
+
+
+def test_refusals_are_generic_and_the_details_go_to_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Users never learn what an internal name resolves to (finding 11)."""
+    with caplog.at_level("INFO", logger="pixelmotion.media.guard"), pytest.raises(BlockedAddress) as raised:
+        AddressGuard().resolve(httpx.URL("http://localhost:8000/x"))
+    assert str(raised.value) == "the URL's host is not allowed"
+    assert "127.0.0.1" not in str(raised.value) and "localhost" not in str(raised.value)
+    assert "non-public address" in caplog.text
+
+
+def test_an_allowed_prefix_lets_only_its_own_paths_through() -> None:
+    """Our own address is allowed for the emulator's clips only, on its own port only (10)."""
+    guard = AddressGuard.allowing([], ["http://127.0.0.1:8000/emulator/luma/assets/"])
+    assert guard.resolve(httpx.URL("http://127.0.0.1:8000/emulator/luma/assets/g/t.mp4"))
+    for url in [
+        "http://127.0.0.1:8000/emulator/luma/dream-machine/v1/_stats",
+        "http://127.0.0.1:8000/v1/jobs",
+        "http://127.0.0.1:8000/emulator/luma/assets/../dream-machine/v1/_stats",
+        "http://127.0.0.1:8000/emulator/luma/assets/%2e%2e/dream-machine/v1/_stats",
+        "http://127.0.0.1:8001/emulator/luma/assets/g/t.mp4",
+        "https://127.0.0.1:8000/emulator/luma/assets/g/t.mp4",
+    ]:
+        with pytest.raises(BlockedAddress):
+            guard.resolve(httpx.URL(url))
+
+
+def test_our_own_address_is_allowed_for_the_emulator_clips_only(tmp_path: Path) -> None:
+    """A PUBLIC_URL without a port no longer opens every port of its host (finding 10): only
+    the embedded emulator's asset path, on the port we serve, is allowed."""
+    from pixelmotion.config import load_settings
+
+    settings = load_settings(
+        {
+            "PIXELMOTION_PUBLIC_URL": "http://localhost",
+            "PIXELMOTION_PORT": "8000",
+            "PIXELMOTION_DATA_DIR": str(tmp_path),
+        }
+    )
+    guard = AddressGuard(settings.allowed_asset_hosts, settings.allowed_asset_prefixes)
+    assert guard.resolve(httpx.URL("http://127.0.0.1:8000/emulator/luma/assets/g/t.mp4"))
+    for url in (
+        "http://localhost/emulator/luma/assets/g/t.mp4",
+        "http://localhost:5432/emulator/luma/assets/g/t.mp4",
+        "http://127.0.0.1:5432/emulator/luma/assets/g/t.mp4",
+        "http://127.0.0.1:8000/emulator/luma/dream-machine/v1/_stats",
+        "http://127.0.0.1:8000/v1/jobs",
+    ):
+        with pytest.raises(BlockedAddress):
+            guard.resolve(httpx.URL(url))
+
+
+@pytest.mark.parametrize("url", ["http://0177.0.0.1/clip.mp4", "http://[::1/clip.mp4"])
+def test_a_malformed_host_is_a_coded_refusal_not_a_crash(url: str, tmp_path: Path) -> None:
+    with pytest.raises(MediaError) as raised:
+        download_video(url, tmp_path / "x.mp4", max_bytes=10_000, guard=AddressGuard())
+    assert raised.value.code == "URL_NOT_ALLOWED"
 
 
 @pytest.mark.parametrize(

@@ -93,8 +93,8 @@ def test_open_store_builds_an_s3_store_from_settings(s3_endpoint: str) -> None:
     settings = load_settings(
         {
             "PIXELMOTION_DATA_DIR": "/tmp/pixelmotion-unused",
-            "PIXELMOTION_SECRET_KEY": "k",
-            "PIXELMOTION_JWT_SECRET": "j",
+            "PIXELMOTION_SECRET_KEY": "k" * 32,
+            "PIXELMOTION_JWT_SECRET": "j" * 32,
             "PIXELMOTION_STORAGE_URL": "s3://results/prod",
             "PIXELMOTION_S3_ENDPOINT_URL": s3_endpoint + "/",
             "PIXELMOTION_S3_REGION": "eu-west-3",
@@ -121,7 +121,11 @@ def test_open_store_builds_an_s3_store_from_settings(s3_endpoint: str) -> None:
     [("STORAGE_URL", "ftp://x/y"), ("STORAGE_URL", "s3:///prefix"), ("RETENTION_DAYS", "-1")],
 )
 def test_bad_storage_settings_are_refused(name: str, value: str) -> None:
-    env = {"PIXELMOTION_SECRET_KEY": "k", "PIXELMOTION_JWT_SECRET": "j", f"PIXELMOTION_{name}": value}
+    env = {
+        "PIXELMOTION_SECRET_KEY": "k" * 32,
+        "PIXELMOTION_JWT_SECRET": "j" * 32,
+        f"PIXELMOTION_{name}": value,
+    }
     with pytest.raises(SettingsError):
         load_settings(env)
 

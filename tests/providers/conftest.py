@@ -104,7 +104,9 @@ class EmulatorServer:
     def stats(self) -> dict[str, Any]:
         import httpx
 
-        answer: dict[str, Any] = httpx.get(self.api + "/_stats").json()
+        answer: dict[str, Any] = httpx.get(
+            self.api + "/_stats", headers={"Authorization": f"Bearer {API_KEY}"}
+        ).json()
         return answer
 
 
@@ -128,6 +130,9 @@ def host_app(emulator: Emulator) -> FastAPI:
 def running_emulator(cache_dir: Path, **options: Any) -> Iterator[EmulatorServer]:
     sock = bound_socket()
     port = sock.getsockname()[1]
+    options.setdefault("prompt_faults", True)  # tests steer it with [[fault:...]]
+    # The test's callback receivers and keyframe servers listen on loopback.
+    options.setdefault("outbound_hosts", frozenset({"127.0.0.1"}))
     settings = EmulatorSettings(
         api_key=API_KEY,
         dream_seconds=options.pop("dream_seconds", DREAM_SECONDS),

@@ -67,8 +67,12 @@ def test_generation_completes_with_an_asset(emulator_server: EmulatorServer) -> 
     generation = wait_for(completed, timeout=20)
     assert {"queued", "dreaming", "completed"} <= seen | {"queued"}
     assert generation.assets is not None and generation.assets.video
-    assert generation.assets.video == f"{emulator_server.root}/assets/{created.id}.mp4"
+    signature = emulator_server.emulator.asset_signature(created.id)
+    assert generation.assets.video == f"{emulator_server.root}/assets/{created.id}/{signature}.mp4"
     assert httpx.get(generation.assets.video).headers["content-type"] == "video/mp4"
+    # The name is unguessable: the id alone, or a wrong signature, finds nothing.
+    assert httpx.get(f"{emulator_server.root}/assets/{created.id}.mp4").status_code == 404
+    assert httpx.get(f"{emulator_server.root}/assets/{created.id}/{'0' * 32}.mp4").status_code == 404
 
 
 def test_older_create_route_and_request_echo(emulator_server: EmulatorServer) -> None:
@@ -264,6 +268,6 @@ def test_standalone_app_serves_lumas_paths_at_its_root(fresh_cache: Path) -> Non
             lambda: (g := client.generations.get(created.id)).state == "completed" and g,
             timeout=20,
         )
-        assert generation.assets.video == f"{root}/assets/{created.id}.mp4"
+        assert generation.assets.video.startswith(f"{root}/assets/{created.id}/")
         assert httpx.get(generation.assets.video).status_code == 200
     assert (fresh_cache / "generations.json").exists()

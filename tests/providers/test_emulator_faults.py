@@ -51,13 +51,31 @@ def test_fault_spec_and_directives() -> None:
     }
     with pytest.raises(ValueError):
         parse_fault_spec("melt_cpu=1")
-    injector = FaultInjector("")
+    injector = FaultInjector("", prompt_directives=True)
     prompt = "a cat [[fault:create_429*2]] [[fault:fail_generation=Job failed]]"
     assert [injector.create_fault(prompt) for _ in range(3)] == ["create_429", "create_429", None]
     assert injector.generation_faults(prompt) == {"fail_generation": "Job failed"}
     assert strip_directives(prompt) == "a cat"
     always = FaultInjector("duplicate_callbacks=1.0,drop_callbacks=0")
     assert always.generation_faults("a cat") == {"duplicate_callbacks": ""}
+
+
+def test_prompt_directives_do_nothing_unless_a_test_setting_enables_them(fresh_cache: Path) -> None:
+    """Issue 17, finding 8: one user's ``[[fault:create_timeout]]`` must not hang the shared
+    emulator for anyone; directives are honoured only with prompt_faults on."""
+    injector = FaultInjector("")
+    prompt = "a cat [[fault:create_timeout]] [[fault:fail_generation=Job failed]]"
+    assert injector.create_fault(prompt) is None
+    assert injector.generation_faults(prompt) == {}
+    with running_emulator(fresh_cache, prompt_faults=False) as server:
+        client = sdk(server)
+        started = time.monotonic()
+        created = client.generations.create(
+            model="ray-2", prompt=f"{PROMPT} [[fault:create_timeout]]", **SMALL
+        )
+        assert time.monotonic() - started < 5  # answered, not hung
+        assert server.stats()["faults"] == {}
+        assert client.generations.get(created.id).state in ("queued", "dreaming", "completed")
 
 
 def test_fail_generation_fails_with_a_luma_reason_and_refunds(

@@ -52,7 +52,7 @@ def test_callbacks_carry_the_whole_generation_dreaming_then_completed(
     fetched = client.with_raw_response.generations.get(created.id).http_response.json()
     assert done == fetched  # the whole Generation object, as GET answers it
     assert done["request"]["callback_url"] == url
-    assert done["assets"]["video"].endswith(f"/assets/{created.id}.mp4")
+    assert f"/assets/{created.id}/" in done["assets"]["video"]
     assert dreaming["assets"]["video"] is None
 
 

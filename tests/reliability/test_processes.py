@@ -18,7 +18,7 @@ import pytest
 
 from pixelmotion.store import JobRepository, create_engine
 from tests.databases import postgres_schema_url
-from tests.processes import PIXELMOTION, alive, children_of, env_for, running, wait_healthy
+from tests.processes import EMULATOR_KEY, PIXELMOTION, alive, children_of, env_for, running, wait_healthy
 from tests.reliability.conftest import DOWNLOADING, PROMPT, REQUEST, TERMINAL, bill
 from tests.server import free_port, wait_for
 
@@ -58,7 +58,7 @@ class Deployment:
         return sum(1 for e in self.repository.events_after(job_id=job_id) if e.message == DOWNLOADING)
 
     def bill(self) -> dict[str, int]:
-        return bill(self.emulator, "emulator")
+        return bill(self.emulator, EMULATOR_KEY)
 
     def wait_terminal(self, job_ids: list[str], timeout: float) -> None:
         try:
@@ -170,7 +170,7 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
 
 def test_the_emulator_keeps_a_generation_it_answered_for(tmp_path: Path) -> None:
     env = env_for(tmp_path, free_port(), EMULATOR_DREAM_SECONDS="30")
-    headers = {"Authorization": "Bearer emulator"}
+    headers = {"Authorization": f"Bearer {EMULATOR_KEY}"}
     log = tmp_path / "emulator.log"
 
     def up(base: str, process: subprocess.Popen[bytes]) -> bool:

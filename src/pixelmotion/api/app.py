@@ -15,9 +15,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from pixelmotion.api.docs import install_docs
 from pixelmotion.api.errors import install_error_handlers
-from pixelmotion.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from pixelmotion.api.middleware import BodySizeLimitMiddleware, LoopbackOnly, RequestIdMiddleware
 from pixelmotion.api.views import admin, callbacks, events, health, jobs, plan, uploads, web, webhooks
 from pixelmotion.bootstrap import Services, delivery_settings, watch_credits_for
+from pixelmotion.config import EMULATOR_MOUNT
 from pixelmotion.events import listen_for_events, watch_table
 from pixelmotion.webhooks import run_deliverer
 from pixelmotion.worker.retention import run_retention
@@ -110,5 +111,7 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     app.mount("/static", web.static_files(), name="static")
     install_docs(app)
     if services.emulator is not None:
-        app.mount("/emulator/luma", services.emulator.asgi_app())
+        # Loopback callers only, and behind its own random key (issue 17): a stand-in for
+        # Luma that this host's worker talks to, never a public surface.
+        app.mount(EMULATOR_MOUNT, LoopbackOnly(services.emulator.asgi_app()))
     return app

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from pixelmotion.jobs.errors import InvalidRequest
 
@@ -82,6 +84,13 @@ def install_error_handlers(app: FastAPI) -> None:
         code = STATUS_CODES.get(error.status_code, "ERROR")
         message = error.detail if isinstance(error.detail, str) else code.replace("_", " ").lower()
         return error_response(error.status_code, code, message, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _: ClientDisconnect) -> Response:
+        # An ordinary outcome (a closed tab, a dropped network), not an error of ours: one
+        # quiet line, no traceback. Nobody is left to read the answer.
+        logger.info("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -1,7 +1,9 @@
-"""ASGI middleware: request ids on every log line, and a cap on request bodies."""
+"""ASGI middleware: request ids on every log line, a cap on request bodies, and the
+loopback-only gate in front of the embedded emulator."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import uuid
@@ -89,4 +91,45 @@ class BodySizeLimitMiddleware:
         ).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+# Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever the
+# socket's peer (a proxy on the same host connects from loopback).
+PROXY_HEADERS = frozenset({b"forwarded", b"x-forwarded-for", b"x-real-ip", b"x-forwarded-host"})
+
+
+def is_local_caller(scope: Scope) -> bool:
+    """A direct caller on this host: from loopback, or from the very address it called."""
+    client, server = scope.get("client"), scope.get("server")
+    if not client or any(name.lower() in PROXY_HEADERS for name, _ in scope.get("headers", ())):
+        return False
+    try:
+        address = ipaddress.ip_address(str(client[0]))
+    except ValueError:
+        return False
+    return address.is_loopback or (server is not None and str(server[0]) == str(address))
+
+
+class LoopbackOnly:
+    """Answers 403 to anyone but a direct local caller: the embedded emulator is the
+    development stand-in for Luma, reached by this host's own worker, never a public surface."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_local_caller(scope):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "LOOPBACK_ONLY",
+                    "message": "The emulator answers this host's own callers only.",
+                }
+            }
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": body})

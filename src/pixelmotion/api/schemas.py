@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pixelmotion.jobs import requests as rules
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.summary import outputs_of
+from pixelmotion.urls import url_problem
 
 Model = Literal["ray-2", "ray-flash-2", "ray-1-6"]
 Resolution = Literal["540p", "720p", "1080p", "4k"]
@@ -23,6 +24,16 @@ Fit = Literal["crop", "contain", "stretch"]
 # both databases alike rather than failing the insert.
 NO_NUL = r"^[^\x00]*$"
 HTTP_URL = r"^https?://[^\x00]*$"
+
+
+def _fetchable(url: str) -> str:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(f"the URL {problem}")
+    return url
+
+
+FetchableUrl = Annotated[str, AfterValidator(_fetchable)]
 
 # Examples shown in the OpenAPI description (and by /docs); one job throughout.
 EXAMPLE_JOB_ID = "3f2b8c1e-5d4a-4e8b-9c7d-2a1f0e6b9d55"
@@ -87,7 +98,7 @@ class UrlSource(CamelModel):
     )
 
     type: Literal["url"]
-    url: str = Field(min_length=8, max_length=2048, pattern=HTTP_URL)
+    url: FetchableUrl = Field(min_length=8, max_length=2048, pattern=HTTP_URL)
 
 
 class UploadSource(CamelModel):
@@ -171,7 +182,7 @@ class CreateJobRequest(CamelModel):
     keyframe: KeyframeSource | None = Field(
         default=None, description="An uploaded image the clip starts from"
     )
-    webhook_url: str | None = Field(default=None, max_length=2048, pattern=HTTP_URL)
+    webhook_url: FetchableUrl | None = Field(default=None, max_length=2048, pattern=HTTP_URL)
     webhook_events: Literal["terminal", "all"] = "terminal"
 
 
@@ -333,7 +344,7 @@ class WebhookEndpointRequest(CamelModel):
         json_schema_extra={"examples": [{"url": "https://example.com/hooks/pixelmotion"}]},
     )
 
-    url: str = Field(max_length=2048, pattern=HTTP_URL)
+    url: FetchableUrl = Field(max_length=2048, pattern=HTTP_URL)
 
 
 class WebhookEndpointResponse(CamelModel):

@@ -251,9 +251,13 @@ class Decoder:
         ctx = self.stream.codec_context
         ctx.thread_type = "AUTO"
         ctx.thread_count = DECODE_THREADS
+        # The decoder itself refuses a picture much larger than the container declared,
+        # before allocating it (a 64×64 stream whose later frames are 16000×16000).
+        options = {"max_pixels": str(declared_pixel_budget(self.info))}
         scale = min(self.info.width / self.opts.width, self.info.height / self.opts.height)
         if scale >= FAST_DECODE_MIN_SCALE and self.info.codec in ("h264", "hevc"):
-            self.stream.codec_context.options = {"skip_loop_filter": "all"}
+            options["skip_loop_filter"] = "all"
+        ctx.options = options
 
     def frames(
         self, progress: Callable[[float], None] | None = None, channels: int = 3
@@ -309,7 +313,13 @@ class Decoder:
         error: MediaError | None = None
         try:
             for packet in self.container.demux(self.stream):
-                yield from packet.decode()  # type: ignore[misc]
+                for frame in packet.decode():
+                    error = self._size_error(frame)
+                    if error is not None:
+                        break
+                    yield frame  # type: ignore[misc]
+                if error is not None:
+                    break
         except (av.error.FFmpegError, ValueError, OSError) as exc:
             error = self._stream_error(exc)
         if error is not None:
@@ -321,7 +331,27 @@ class Decoder:
             finally:
                 error = None
 
+    def _size_error(self, frame: av.VideoFrame) -> MediaError | None:
+        """Every frame must have the size the container declared (the limits were checked
+        against it, and the scaler is built for it): decoding stops at the first that does not."""
+        width, height = frame.width, frame.height
+        if (width, height) == (self.info.width, self.info.height):
+            return None
+        if max(width, height) > MAX_SOURCE_SIDE or width * height > MAX_SOURCE_PIXELS:
+            return MediaError(VIDEO_TOO_LARGE, f"a frame of the video is {width}×{height}, too large")
+        return MediaError(
+            VIDEO_UNREADABLE,
+            f"the frame size changes midway ({self.info.width}×{self.info.height} to {width}×{height})",
+        )
+
     def _stream_error(self, exc: Exception) -> MediaError:
+        if self.decoded and isinstance(exc, av.error.ArgumentError):
+            # What the decoder answers to a picture past max_pixels (see _configure_decoder).
+            return MediaError(
+                VIDEO_UNREADABLE,
+                f"a frame after frame {self.decoded} is corrupt or larger than the video declares "
+                f"({self.info.width}×{self.info.height})",
+            )
         if mp4_box_overrun(self.path):
             return MediaError(VIDEO_TRUNCATED, "the video file is cut short")
         return MediaError(VIDEO_UNREADABLE, f"the video stream is corrupt ({exc})")
@@ -339,6 +369,12 @@ class Decoder:
                 VIDEO_TRUNCATED,
                 f"the video file is cut short: {self.decoded} of {self.info.declared_frames or '?'} frames",
             )
+
+
+def declared_pixel_budget(info: SourceInfo) -> int:
+    """The most pixels the decoder may allocate for one picture: the declared size with room
+    for codec alignment (up to 64 pixels a side), never above the source limit."""
+    return min(MAX_SOURCE_PIXELS, (info.width + 64) * (info.height + 64))
 
 
 def declared_output_frames(info: SourceInfo, opts: DecodeOptions) -> int:

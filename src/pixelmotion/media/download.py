@@ -49,6 +49,7 @@ class _Download:
                 for chunk in response.iter_bytes():
                     self._write(chunk)
         except BlockedAddress as exc:
+            # str(exc) is generic; the guard logged where the host really points.
             raise MediaError(URL_NOT_ALLOWED, f"refused to fetch this URL: {exc}") from None
         except httpx.TransportError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
@@ -135,6 +136,9 @@ def download_video(
         return job.written
     except httpx.HTTPError as exc:  # invalid URL and the like
         raise MediaError(DOWNLOAD_FAILED, f"{type(exc).__name__}: {exc}") from None
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        # A host httpx cannot parse (``0177.0.0.1``, bad IDNA...): the user's input, not a crash.
+        raise MediaError(URL_NOT_ALLOWED, "the URL is not a valid http(s) URL") from None
     finally:
         partial.unlink(missing_ok=True)
 

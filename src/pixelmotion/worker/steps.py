@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pixelmotion.bootstrap import Services
+from pixelmotion.bootstrap import Services, asset_guard
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
 from pixelmotion.jobs.updates import Move, failure_move
 from pixelmotion.media import MediaError, download_video, render_outputs
-from pixelmotion.media.guard import AddressGuard
 from pixelmotion.objects.uploads import split_upload_key
 from pixelmotion.providers.base import (
     Generation,
@@ -495,7 +494,7 @@ async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> bool:
         return False
     if not job.luma_video_url:
         raise MediaError("DOWNLOAD_FAILED", "The provider gave no video URL for this clip.")
-    guard = AddressGuard(services.settings.allowed_asset_hosts)
+    guard = asset_guard(services.settings)
     await asyncio.to_thread(
         download_video, job.luma_video_url, clip, max_bytes=services.settings.max_video_bytes, guard=guard
     )

@@ -20,13 +20,14 @@ if TYPE_CHECKING:
     from pixelmotion.bootstrap import Services
 from pixelmotion.api.errors import ApiError
 from pixelmotion.providers.base import parse_generation
-from pixelmotion.security import verify_callback_token
+from pixelmotion.security import json_nesting_exceeds, verify_callback_token
 from pixelmotion.service import CallbackOutcome, receive_callback
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["callbacks"])
 
 MAX_CALLBACK_BYTES = 256 * 1024
+MAX_CALLBACK_DEPTH = 32  # a Generation object nests 3 deep
 
 
 async def handle_callback(
@@ -37,6 +38,8 @@ async def handle_callback(
     raw = await request.body()
     if len(raw) > MAX_CALLBACK_BYTES:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", "The callback body is too large.")
+    if json_nesting_exceeds(raw, MAX_CALLBACK_DEPTH):
+        raise ApiError(400, "INVALID_CALLBACK", "The callback body is nested too deeply.")
     try:
         payload = json.loads(raw)
         problem = _unstorable(payload)

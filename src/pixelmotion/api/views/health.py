@@ -24,6 +24,8 @@ def healthz(services: ServicesDep) -> JSONResponse:
     except Exception as error:  # health reports, never raises
         checks["database"] = {"ok": False, "error": type(error).__name__}
     checks["provider"] = {"name": services.settings.provider, **services.provider_health.snapshot()}
+    if services.emulator is not None:  # where this host's worker reaches it (loopback only)
+        checks["provider"]["emulatorUrl"] = services.settings.emulator_base_url
     checks["credits"] = services.admission.credits.snapshot()
     checks["providerCaps"] = provider_caps_check(services)
     checks["worker"] = {"running": services.worker_running}

@@ -2,8 +2,12 @@
 
 Routes (under the emulator's own root, mounted by the service at ``/emulator/luma``):
 - ``/dream-machine/v1/...``: Luma's API as luma-api.md describes it (Bearer auth);
-- ``/dream-machine/v1/_stats``: what was billed and called back (no auth; not Luma's);
-- ``/assets/{generation_id}.mp4``: the clips, like a CDN (no auth, Range requests).
+- ``/dream-machine/v1/_stats``: what was billed and called back (no auth, no secrets; not Luma's);
+- ``/assets/{generation_id}/{signature}.mp4``: the clips, like a CDN (no auth, Range
+  requests); the signature (an HMAC of the id under the API key) makes the name unguessable.
+
+Callbacks and keyframe fetches go through the address guard (media/guard.py), as every
+other outbound request does; the service mounts this app for loopback callers only.
 
 A mounted sub-app's lifespan is not run by Starlette, so the background work lives in an
 ``Emulator`` object whose ``start()`` / ``stop()`` the host app calls from its own lifespan;
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import hmac
 import logging
 import time
@@ -29,6 +34,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pixelmotion.media.guard import AddressGuard, AsyncGuardedTransport
 
 from .assets import asset_response
 from .callbacks import CallbackSender, Notifier
@@ -55,7 +62,7 @@ class Emulator:
         self.settings = settings
         self.store = GenerationStore(settings.cache_dir / "generations.json")
         self.clips = ClipCache(settings.clip_dir or settings.cache_dir / "clips", settings.render_executor)
-        self.faults = FaultInjector(settings.faults)
+        self.faults = FaultInjector(settings.faults, prompt_directives=settings.prompt_faults)
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._recent_creates: collections.deque[float] = collections.deque()
         self._hanging: set[asyncio.Event] = set()
@@ -77,7 +84,8 @@ class Emulator:
             if self.started:
                 return
             self.store.load()
-            self._http = httpx.AsyncClient()
+            guard = AddressGuard(settings_hosts(self.settings), self.settings.outbound_prefixes)
+            self._http = httpx.AsyncClient(transport=AsyncGuardedTransport(guard))
             self._notifier = Notifier(
                 CallbackSender(self._http, self.store.counters),
                 self.store.counters,
@@ -119,7 +127,12 @@ class Emulator:
         return self._app
 
     def asset_url(self, generation_id: str) -> str:
-        return f"{self.settings.public_base_url.rstrip('/')}/assets/{generation_id}.mp4"
+        signature = self.asset_signature(generation_id)
+        return f"{self.settings.public_base_url.rstrip('/')}/assets/{generation_id}/{signature}.mp4"
+
+    def asset_signature(self, generation_id: str) -> str:
+        key = self.settings.api_key.encode()
+        return hmac.new(key, f"asset:{generation_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- the API's operations ------------------------------------------------------------
 
@@ -211,7 +224,9 @@ class Emulator:
     def credit_balance(self) -> float:
         return round(self.settings.credit_balance - self.store.counters.spent_cents, 4)
 
-    def asset(self, request: Request, generation_id: str) -> Response:
+    def asset(self, request: Request, generation_id: str, signature: str) -> Response:
+        if not hmac.compare_digest(self.asset_signature(generation_id).encode(), signature.encode()):
+            return Response(status_code=404)
         record = self.store.get(generation_id)
         clip = self.clips.path(record.clip_key) if record else None
         if record is None or record.state != "completed" or clip is None or not clip.exists():
@@ -271,6 +286,10 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
+def settings_hosts(settings: EmulatorSettings) -> frozenset[str]:
+    return frozenset(host.strip().lower() for host in settings.outbound_hosts if host.strip())
+
+
 def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
     """A standalone emulator app whose own lifespan starts and stops the emulator."""
     return _build_app(Emulator(settings), run_lifespan=True)
@@ -301,9 +320,9 @@ def _build_app(emulator: Emulator, *, run_lifespan: bool) -> FastAPI:
     _install_error_bodies(app)
     app.include_router(_api_router(emulator), prefix=API_PREFIX)
 
-    @app.api_route("/assets/{generation_id}.mp4", methods=["GET", "HEAD"])
-    async def asset(request: Request, generation_id: str) -> Response:
-        return emulator.asset(request, generation_id)
+    @app.api_route("/assets/{generation_id}/{signature}.mp4", methods=["GET", "HEAD"])
+    async def asset(request: Request, generation_id: str, signature: str) -> Response:
+        return emulator.asset(request, generation_id, signature)
 
     return app
 
@@ -338,7 +357,7 @@ def _api_router(emulator: Emulator) -> APIRouter:
             # A mounted emulator whose host forgot start() still works (minus a clean stop).
             await emulator.start()
 
-    open_router = APIRouter()
+    open_router = APIRouter()  # counters only, no secret; the service lets local callers alone in
     router = APIRouter(dependencies=[Depends(authorized)])
 
     @open_router.get("/_stats")

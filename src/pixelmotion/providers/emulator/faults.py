@@ -4,7 +4,9 @@ Two ways to turn a fault on:
 - ``EmulatorSettings.faults`` (``PIXELMOTION_EMULATOR_FAULTS``): comma-separated
   ``name=probability``, e.g. ``drop_callbacks=1.0,duplicate_callbacks=0.5,create_429=0.2``;
   each create request, or each new generation, rolls the dice once per fault.
-- A directive in the prompt, for a single test: ``[[fault:NAME]]`` turns NAME on for every
+- A directive in the prompt, for a single test, honoured only when
+  ``EmulatorSettings.prompt_faults`` (``PIXELMOTION_EMULATOR_PROMPT_FAULTS=1``) is on, since
+  any user writes prompts: ``[[fault:NAME]]`` turns NAME on for every
   request carrying that prompt; ``[[fault:NAME*N]]`` only for the first N of them (so
   ``[[fault:create_429*2]]`` refuses two creates, then accepts); ``[[fault:NAME=ARG]]`` passes
   an argument (``[[fault:fail_generation=Job failed]]`` picks the failure reason).
@@ -102,8 +104,11 @@ def strip_directives(prompt: str) -> str:
 class FaultInjector:
     """Decides which faults hit a request or a generation."""
 
-    def __init__(self, spec: str, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, spec: str, rng: random.Random | None = None, *, prompt_directives: bool = False
+    ) -> None:
         self.probabilities = parse_fault_spec(spec)
+        self.prompt_directives = prompt_directives
         self._rng = rng or random.Random()
         self._directive_uses: Counter[tuple[str, str]] = Counter()
 
@@ -121,7 +126,7 @@ class FaultInjector:
 
     def _active(self, prompt: str, names: tuple[str, ...]) -> dict[str, str]:
         active: dict[str, str] = {}
-        for directive in prompt_directives(prompt):
+        for directive in prompt_directives(prompt) if self.prompt_directives else ():
             if directive.name in names and self._use_directive(prompt, directive):
                 active[directive.name] = directive.argument
         for name in names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,8 @@ class EmulatorSettings:
     prompt, size and duration) and ``generations.json``, so a restart keeps its generations.
     """
 
-    api_key: str = "emulator"
+    # No well-known default: a key nobody else holds (the service keeps one per data dir).
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     dream_seconds: float = 5.0
     cache_dir: Path = field(default_factory=lambda: Path("var/emulator"))
     # Where rendered clips go (default: cache_dir/clips); several emulators may share one.
@@ -26,6 +28,12 @@ class EmulatorSettings:
     render_executor: concurrent.futures.Executor | None = None
     # Fault injection, e.g. "drop_callbacks=1.0,create_429=0.2"; see faults.py.
     faults: str = ""
+    # Honour ``[[fault:...]]`` directives in prompts: for tests only (any user writes prompts).
+    prompt_faults: bool = False
+    # Where callbacks may go and keyframes come from besides public addresses (the address
+    # guard's allowed hosts and URL prefixes): the service's own callback and keyframe paths.
+    outbound_hosts: frozenset[str] = frozenset()
+    outbound_prefixes: frozenset[str] = frozenset()
     # The account's limits (luma-api.md: 10 in flight, 20 creates a minute; past them, 429).
     # None: not enforced, so local runs and tests are not slowed by a real account's tier.
     max_in_flight: int | None = None

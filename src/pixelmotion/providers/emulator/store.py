@@ -7,6 +7,7 @@ hundred generations at most, and a file that is always whole is worth more than 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -85,6 +86,8 @@ class GenerationStore:
     def load(self) -> None:
         if not self.path.exists():
             return
+        with contextlib.suppress(OSError):  # it holds callback URLs with their tokens
+            self.path.chmod(0o600)
         try:
             data = json.loads(self.path.read_text("utf-8"))
             self.counters = Counters(**data.get("counters", {}))
@@ -122,14 +125,18 @@ class GenerationStore:
             self._write()
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {
             "counters": asdict(self.counters),
             "faults": dict(self.fault_counts),
             "generations": [asdict(record) for record in list(self._records.values())],
         }
         temporary = self.path.with_name(f".{self.path.name}.tmp")
-        temporary.write_text(json.dumps(data, separators=(",", ":")), "utf-8")
+        # 0600 from the start: callback URLs in it carry their tokens.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # an older temporary file kept its mode
+            handle.write(json.dumps(data, separators=(",", ":")))
         os.replace(temporary, self.path)
 
     def add(self, record: GenerationRecord) -> None:
