@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pixelmotion.objects.keys import OUTPUT_FILES
+
 from .animation import Animation
 from .errors import INVALID_OPTIONS, MediaError
 from .pixelate import pixelate_video
@@ -27,34 +29,37 @@ def _write_gzip(path: Path, data: bytes) -> None:
 
 
 def write_outputs(animation: Animation, out_dir: Path, formats: Sequence[str]) -> dict[str, str]:
-    """Write the requested files; return their names relative to ``out_dir``."""
+    """Write the requested files; return their names relative to ``out_dir``, by result."""
+    _check_formats(formats)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+
+    def target(output: str) -> Path:
+        files[output] = OUTPUT_FILES[output]
+        return out_dir / OUTPUT_FILES[output]
+
+    if "sheet" in formats:
+        animation.save_sheet(target("sheet"))
+        target("sheetJson")  # save_sheet writes it beside the sheet
+    if "gif" in formats:
+        animation.save_gif(target("gif"))
+    if "webp" in formats:
+        animation.save_webp(target("webp"))
+    if "apng" in formats:
+        animation.save_apng(target("apng"))
+    if "pngs" in formats:
+        animation.save_pngs(target("pngs"))
+    if "json" in formats:
+        _write_gzip(target("frames"), animation.frames_json_bytes())
+    indexed = json.dumps(animation.to_indexed_json(), separators=(",", ":")).encode("ascii")
+    _write_gzip(target("indexed"), indexed)
+    return files
+
+
+def _check_formats(formats: Sequence[str]) -> None:
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    if "sheet" in formats:
-        animation.save_sheet(out_dir / "sheet.png")
-        files["sheet"], files["sheetJson"] = "sheet.png", "sheet.json"
-    if "gif" in formats:
-        animation.save_gif(out_dir / "animation.gif")
-        files["gif"] = "animation.gif"
-    if "webp" in formats:
-        animation.save_webp(out_dir / "animation.webp")
-        files["webp"] = "animation.webp"
-    if "apng" in formats:
-        animation.save_apng(out_dir / "animation.png")
-        files["apng"] = "animation.png"
-    if "pngs" in formats:
-        animation.save_pngs(out_dir / "frames")
-        files["pngs"] = "frames/"
-    if "json" in formats:
-        _write_gzip(out_dir / "frames.json.gz", animation.frames_json_bytes())
-        files["frames"] = "frames.json.gz"
-    indexed = json.dumps(animation.to_indexed_json(), separators=(",", ":")).encode("ascii")
-    _write_gzip(out_dir / "frames.indexed.json.gz", indexed)
-    files["indexed"] = "frames.indexed.json.gz"
-    return files
 
 
 def render_outputs(
@@ -74,9 +79,7 @@ def render_outputs(
 
     ``frames.indexed.json.gz`` is always written. Returns a JSON-ready summary.
     """
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)}")
+    _check_formats(formats)  # before the costly part
     animation = pixelate_video(
         source,
         width=width,
