@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from pixelmotion.config import Settings, SettingsError, load_settings
+from pixelmotion.jobs.options import DITHERS, DURATIONS, FITS, FPS_CHOICES
 
 app = typer.Typer(
     help="pixelmotion: turn a prompt or a video into an editable pixel-art animation.",
@@ -191,6 +192,19 @@ def token(
 
 # --- talking to a server -------------------------------------------------------------------
 
+
+def _one_of(choices: tuple[Any, ...], help: str) -> Any:
+    """An option taking one of a request's choices (jobs/options.py); --help lists them."""
+
+    def parse(text: object) -> Any:  # the default comes as it is, a typed value as text
+        for choice in choices:
+            if str(choice) == str(text):
+                return choice
+        raise typer.BadParameter(f"choose one of {', '.join(map(str, choices))}")
+
+    return typer.Option(parser=parse, metavar="|".join(map(str, choices)), help=help)
+
+
 UrlOption = Annotated[str | None, typer.Option("--url", help="Server URL [PIXELMOTION_URL].")]
 TokenOption = Annotated[str | None, typer.Option("--token", help="Bearer token [PIXELMOTION_TOKEN].")]
 
@@ -268,10 +282,10 @@ def generate(
     prompt: Annotated[str, typer.Argument(help="What the animation shows.")],
     size: Annotated[str, typer.Option(help="Canvas WIDTHxHEIGHT.")] = "64x64",
     colors: Annotated[int, typer.Option(help="Palette size (2-256).")] = 16,
-    fps: Annotated[int, typer.Option(help="12, 24 or 30.")] = 12,
-    duration: Annotated[int, typer.Option(help="Clip length in seconds: 5 or 9.")] = 5,
-    dither: Annotated[str, typer.Option(help="none, bayer or floyd.")] = "none",
-    fit: Annotated[str, typer.Option(help="crop, contain or stretch.")] = "crop",
+    fps: Annotated[int, _one_of(FPS_CHOICES, "Frames a second.")] = 12,
+    duration: Annotated[int, _one_of(DURATIONS, "Clip length in seconds.")] = 5,
+    dither: Annotated[str, _one_of(DITHERS, "How colours mix.")] = "none",
+    fit: Annotated[str, _one_of(FITS, "How the clip fills the canvas.")] = "crop",
     loop: Annotated[bool, typer.Option(help="Ask the model for a seamless loop.")] = False,
     output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the results.")] = Path("."),
     local: Annotated[bool, typer.Option("--local", help="Run the whole service in this process.")] = False,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pixelmotion.jobs.options import FITS
+
 from .errors import INVALID_OPTIONS, MediaError
 
-FITS = ("crop", "contain", "stretch")
+
+def check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,7 @@ def place(src_w: int, src_h: int, dst_w: int, dst_h: int, fit: str, pixel_aspect
 
     ``pixel_aspect`` is the source's sample aspect ratio (1 for square pixels).
     """
-    if fit not in FITS:
-        raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
+    check_fit(fit)
     if fit == "stretch":
         return Placement(0.0, 0.0, float(src_w), float(src_h), 0, 0, dst_w, dst_h)
     display_w = src_w * pixel_aspect

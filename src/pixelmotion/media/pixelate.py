@@ -14,7 +14,7 @@ from .decode import DecodeOptions, Decoder, check_output_size, declared_output_f
 from .dither import check_dither, map_frames
 from .encode import delays_ms
 from .errors import INVALID_OPTIONS, MediaError
-from .geometry import FITS
+from .geometry import check_fit
 from .palettes import MAX_COLORS, resolve_palette
 from .quantize import build_palette
 
@@ -40,8 +40,7 @@ def validate_options(width: int, height: int, colors: int, fps: int, dither: str
     _check_int("colors", colors, 2, MAX_COLORS)
     _check_int("fps", fps, 1, MAX_FPS)
     check_dither(dither)
-    if fit not in FITS:
-        raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
+    check_fit(fit)
 
 
 def _ms_since(start: float) -> float:

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pixelmotion.jobs.options import OUTPUT_FORMATS
 from pixelmotion.objects.keys import OUTPUT_FILES
 
 from .animation import Animation
 from .errors import INVALID_OPTIONS, MediaError
 from .pixelate import pixelate_video
 
-FORMATS = ("sheet", "gif", "json", "webp", "apng", "pngs")
 GZIP_LEVEL = 6
 
 
@@ -57,7 +57,7 @@ def write_outputs(animation: Animation, out_dir: Path, formats: Sequence[str]) -
 
 
 def _check_formats(formats: Sequence[str]) -> None:
-    unknown = sorted(set(formats) - set(FORMATS))
+    unknown = sorted(set(formats) - set(OUTPUT_FORMATS))
     if unknown:
         raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)}")
 
