@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -11,7 +12,7 @@ from pixelmotion.client import AsyncClient, Client, Job, PixelmotionError
 from tests.running import Running
 from tests.server import run_async
 
-OPTIONS = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
+OPTIONS: dict[str, Any] = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
 
 
 def test_create_wait_download(sqlite_app: Running, tmp_path: Path) -> None:

@@ -32,10 +32,16 @@ API_KEY = "test-key"
 DREAM_SECONDS = 0.5
 MOUNT_PATH = "/emulator/luma"
 # Luma's smallest output (540p, 1:1): real clips that render fast.
-SMALL = {"resolution": "540p", "aspect_ratio": "1:1"}
+SMALL: dict[str, Any] = {"resolution": "540p", "aspect_ratio": "1:1"}
 PROMPT = "a red fox running through fresh snow"
 
 T = TypeVar("T")
+
+
+def generation_id(generation: Any) -> str:
+    """The id the emulator gives every generation (the SDK types it as optional)."""
+    assert isinstance(generation.id, str)
+    return generation.id
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:

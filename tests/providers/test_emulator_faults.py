@@ -29,12 +29,13 @@ def sdk(server: EmulatorServer, **options: Any) -> lumaai.LumaAI:
 
 
 def create(server: EmulatorServer, fault: str | None, callback_url: str | None = None) -> Any:
-    extra = {"callback_url": callback_url} if callback_url else {}
+    extra: dict[str, Any] = {"callback_url": callback_url} if callback_url else {}
     prompt = f"{PROMPT} [[fault:{fault}]]" if fault else PROMPT
     return sdk(server).generations.create(model="ray-2", prompt=prompt, **SMALL, **extra)
 
 
-def finished(server: EmulatorServer, generation_id: str) -> Any:
+def finished(server: EmulatorServer, generation_id: str | None) -> Any:
+    assert generation_id is not None
     client = sdk(server)
 
     def check() -> Any:
