@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
-# How often a job waiting in line is read again while followed (its place moves silently).
+# How often a job waiting in line is read again while followed (its place moves silently);
+# each client takes its own (queue_poll_seconds).
 QUEUE_POLL_SECONDS = 2.0
 OUTPUT_FILES = {
     "gif": "animation.gif",
@@ -174,9 +175,16 @@ def output_route(name: str) -> tuple[str, str]:
 
 class Client:
     def __init__(
-        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 3
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        queue_poll_seconds: float = QUEUE_POLL_SECONDS,
     ) -> None:
         self.url, self.token = resolve_connection(url, token)
+        self.queue_poll_seconds = queue_poll_seconds
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         transport = httpx.HTTPTransport(retries=retries)  # retries connection failures only
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
@@ -247,7 +255,7 @@ class Client:
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
             if job.queue_position is not None:
                 # Waiting in line: the place changes with no event of its own; read it again.
-                time.sleep(QUEUE_POLL_SECONDS)
+                time.sleep(self.queue_poll_seconds)
                 job = self.get(job_id)
                 if on_update:
                     on_update(job)
@@ -288,9 +296,16 @@ class Client:
 
 class AsyncClient:
     def __init__(
-        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 3
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        queue_poll_seconds: float = QUEUE_POLL_SECONDS,
     ) -> None:
         self.url, self.token = resolve_connection(url, token)
+        self.queue_poll_seconds = queue_poll_seconds
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         transport = httpx.AsyncHTTPTransport(retries=retries)
         self._http = httpx.AsyncClient(
@@ -366,7 +381,7 @@ class AsyncClient:
             while not job.done:
                 if job.queue_position is not None:
                     # Waiting in line: the place changes with no event of its own; read it again.
-                    await asyncio.sleep(QUEUE_POLL_SECONDS)
+                    await asyncio.sleep(self.queue_poll_seconds)
                     job = await self.get(job_id)
                     if on_update:
                         on_update(job)

@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
+from tests.images import open_image
 
 from pixelmotion.media import pixelate_video
 from pixelmotion.media.decode import DecodeOptions, Decoder
@@ -162,7 +163,7 @@ def test_gif_frames_and_delays_exact(tmp_path: Path, colors: int, fps: int) -> N
     frames[3] = frames[2]  # an unchanged frame
     frames[4, 5:] = frames[3, 5:]  # a partly unchanged one
     save_gif(tmp_path / "a.gif", frames, palette, fps)
-    image = Image.open(tmp_path / "a.gif")
+    image = open_image(tmp_path / "a.gif")
     assert image.info.get("loop") == 0
     seen, durations = [], []
     for frame in ImageSequence.Iterator(image):

@@ -18,15 +18,17 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 
+import lumaai
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from pixelmotion.providers.emulator import Emulator, EmulatorSettings
+from tests.server import http_server
 
 API_KEY = "test-key"
 DREAM_SECONDS = 0.5
@@ -98,6 +100,7 @@ class EmulatorServer:
 
     emulator: Emulator
     server: AsgiServer
+    clients: list[lumaai.LumaAI] = field(default_factory=list)  # closed when the server stops
 
     @property
     def root(self) -> str:
@@ -143,7 +146,20 @@ def running_emulator(cache_dir: Path, **options: Any) -> Iterator[EmulatorServer
     )
     emulator = Emulator(settings)
     with AsgiServer(host_app(emulator), sock) as server:
-        yield EmulatorServer(emulator, server)
+        running = EmulatorServer(emulator, server)
+        try:
+            yield running
+        finally:
+            for client in running.clients:
+                client.close()
+
+
+def sdk(server: EmulatorServer, key: str = API_KEY, **options: Any) -> lumaai.LumaAI:
+    """A Luma SDK client of the emulator, closed when the emulator stops."""
+    options.setdefault("timeout", 10)
+    client = lumaai.LumaAI(auth_token=key, base_url=server.api, max_retries=0, **options)
+    server.clients.append(client)
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -243,13 +259,6 @@ def _handler(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receiver() -> Iterator[CallbackReceiver]:
     state = CallbackReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with http_server(_handler(state)) as server:
+        state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -20,12 +20,9 @@ from .conftest import (
     EmulatorServer,
     bound_socket,
     generation_id,
+    sdk,
     wait_for,
 )
-
-
-def sdk(server: EmulatorServer, key: str = API_KEY) -> lumaai.LumaAI:
-    return lumaai.LumaAI(auth_token=key, base_url=server.api, timeout=10, max_retries=0)
 
 
 def test_sdk_creates_gets_lists_and_deletes(emulator_server: EmulatorServer) -> None:
@@ -232,8 +229,10 @@ def test_standalone_app_serves_lumas_paths_at_its_root(fresh_cache: Path) -> Non
     settings = EmulatorSettings(
         api_key=API_KEY, dream_seconds=0.3, cache_dir=fresh_cache, public_base_url=root
     )
-    with AsgiServer(create_emulator_app(settings), sock):
-        client = lumaai.LumaAI(auth_token=API_KEY, base_url=root + "/dream-machine/v1")
+    with (
+        AsgiServer(create_emulator_app(settings), sock),
+        lumaai.LumaAI(auth_token=API_KEY, base_url=root + "/dream-machine/v1") as client,
+    ):
         created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
 
         def completed() -> lumaai.types.Generation | None:

@@ -19,13 +19,9 @@ from .conftest import (
     CallbackReceiver,
     EmulatorServer,
     running_emulator,
+    sdk,
     wait_for,
 )
-
-
-def sdk(server: EmulatorServer, **options: Any) -> lumaai.LumaAI:
-    options.setdefault("timeout", 10)
-    return lumaai.LumaAI(auth_token=API_KEY, base_url=server.api, max_retries=0, **options)
 
 
 def create(server: EmulatorServer, fault: str | None, callback_url: str | None = None) -> Any:

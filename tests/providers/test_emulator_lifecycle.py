@@ -17,19 +17,15 @@ import pytest
 from PIL import Image
 
 from .conftest import (
-    API_KEY,
     PROMPT,
     SMALL,
     CallbackReceiver,
     EmulatorServer,
     generation_id,
     running_emulator,
+    sdk,
     wait_for,
 )
-
-
-def sdk(server: EmulatorServer) -> lumaai.LumaAI:
-    return lumaai.LumaAI(auth_token=API_KEY, base_url=server.api, timeout=10, max_retries=0)
 
 
 def completed(client: lumaai.LumaAI, generation_id: str | None, timeout: float = 20) -> Any:
