@@ -7,14 +7,17 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pixelmotion.config import Settings, SettingsError, load_settings
 from pixelmotion.jobs.options import DITHERS, DURATIONS, FITS, FPS_CHOICES
+
+if TYPE_CHECKING:  # the client loads only for the commands that talk to a server
+    from pixelmotion.client import Client, Job
 
 app = typer.Typer(
     help="pixelmotion: turn a prompt or a video into an editable pixel-art animation.",
@@ -357,26 +360,26 @@ def jobs(
     Console().print(table)
 
 
-@app.command()
-def cancel(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
-    """Cancel an unfinished job."""
+def _act(url: str | None, token: str | None, action: Callable[[Client], Job]) -> None:
+    """Run one call on a job and say where the job stands after it."""
     with _client(url, token) as client:
         try:
-            job = client.cancel(job_id)
+            job = action(client)
         except Exception as error:
             raise _fail(error) from None
     typer.echo(f"job {job.id} {job.status}")
+
+
+@app.command()
+def cancel(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
+    """Cancel an unfinished job."""
+    _act(url, token, lambda client: client.cancel(job_id))
 
 
 @app.command()
 def retry(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
     """Process a failed job again from the clip already paid for."""
-    with _client(url, token) as client:
-        try:
-            job = client.retry(job_id)
-        except Exception as error:
-            raise _fail(error) from None
-    typer.echo(f"job {job.id} {job.status}")
+    _act(url, token, lambda client: client.retry(job_id))
 
 
 @contextlib.contextmanager

@@ -210,33 +210,18 @@ def save_gif(path: Path, frames: IndexArray, palette: Palette, fps: int) -> None
 def save_webp(path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int]) -> None:
     """Lossless animated WebP."""
     images = [Image.fromarray(palette[f], "RGB") for f in frames]
-    images[0].save(
-        path,
-        format="WEBP",
-        save_all=True,
-        append_images=images[1:],
-        duration=list(delays),
-        loop=0,
-        lossless=True,
-        quality=50,
-        method=4,
-    )
+    _save_animated(path, images, delays, format="WEBP", lossless=True, quality=50, method=4)
 
 
 def save_apng(path: Path, frames: IndexArray, palette: Palette, delays: Sequence[int]) -> None:
     """Animated PNG (indexed colour)."""
     images = _frame_images(frames, palette)
-    images[0].save(
-        path,
-        format="PNG",
-        save_all=True,
-        append_images=images[1:],
-        duration=list(delays),
-        loop=0,
-        default_image=False,
-        disposal=0,
-        blend=0,
-    )
+    _save_animated(path, images, delays, format="PNG", default_image=False, disposal=0, blend=0)
+
+
+def _save_animated(path: Path, images: list[Image.Image], delays: Sequence[int], **options: Any) -> None:
+    """Every frame, each shown for its delay, looping forever; ``options`` are the format's."""
+    images[0].save(path, save_all=True, append_images=images[1:], duration=list(delays), loop=0, **options)
 
 
 def save_pngs(directory: Path, frames: IndexArray, palette: Palette) -> list[Path]:
