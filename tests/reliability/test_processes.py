@@ -238,6 +238,8 @@ def test_the_process_pool_ends_with_its_process(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait(timeout=10)
+        if parent.stdout is not None:
+            parent.stdout.close()
     try:
         wait_for(lambda: not alive(pool_pid), timeout=10, what="the pool process to exit", interval=0.1)
     finally:
