@@ -4,7 +4,7 @@ The ``app`` and ``sqlite_app`` fixtures live in tests/conftest.py, for every tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ class Running:
         return result
 
 
-def start(tmp_path: Path, database_url: str, **env: str) -> Iterator[Running]:
+def start(tmp_path: Path, database_url: str, **env: str) -> Generator[Running]:
     port = free_port()
     settings = load_settings(
         {

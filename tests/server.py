@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 
 import uvicorn
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -34,6 +37,20 @@ def serve(app: Any, port: int | None = None, *, timeout: float = 30.0) -> Iterat
         thread.join(timeout=timeout)
 
 
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A plain HTTP server on a free loopback port, in a thread, closed (socket too) after."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.02) -> Any:
     """Return ``condition()``'s first truthy value, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -46,7 +63,7 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interva
         time.sleep(interval)
 
 
-def run_async(coroutine: Any) -> Any:
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh event loop in its own thread: a test may run
     in a thread that already has a loop running (Playwright's sync API leaves one)."""
     import asyncio

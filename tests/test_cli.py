@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pixelmotion.config import load_settings
+from pixelmotion.jobs.options import DITHERS, FITS, FPS_CHOICES
 from pixelmotion.security import verify_token
 from tests.databases import postgres_schema_url
 from tests.processes import PIXELMOTION, env_for, running, wait_healthy
@@ -55,6 +56,17 @@ def test_help_lists_every_command() -> None:
     out = subprocess.run([*PIXELMOTION, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("serve", "worker", "emulator", "migrate", "token", "convert"):
         assert command in out
+
+
+def test_generate_offers_the_request_choices_and_refuses_others() -> None:
+    shown = subprocess.run([*PIXELMOTION, "generate", "--help"], capture_output=True, text=True, check=True)
+    for choices in (FPS_CHOICES, DITHERS, FITS):
+        assert "|".join(map(str, choices)) in shown.stdout
+    refused = subprocess.run(
+        [*PIXELMOTION, "generate", "a cat", "--fps", "13"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert "choose one of 12, 24, 30" in refused.stderr
 
 
 def test_migrate_creates_the_database(tmp_path: Path) -> None:

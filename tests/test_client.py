@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PIL import Image
 
 from pixelmotion.client import AsyncClient, Client, Job, PixelmotionError
+from tests.images import open_image
 from tests.running import Running
-from tests.server import run_async
+from tests.server import run_async, wait_for
 
-OPTIONS = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
+OPTIONS: dict[str, Any] = {"width": 32, "height": 32, "color_count": 8, "fps": 12, "resolution": "540p"}
 
 
 def test_create_wait_download(sqlite_app: Running, tmp_path: Path) -> None:
@@ -29,7 +31,7 @@ def test_create_wait_download(sqlite_app: Running, tmp_path: Path) -> None:
             "completed",
         ]
         files = client.download(job.id, tmp_path)
-        assert Image.open(files["gif"]).size == (32, 32)
+        assert open_image(files["gif"]).size == (32, 32)
         assert files["frames"].read_bytes().startswith(b"{")
         assert [j.id for j in client.list()] == [job.id]
 
@@ -69,7 +71,7 @@ def test_async_client(sqlite_app: Running, tmp_path: Path) -> None:
             job = await client.create("a bouncing ball", **OPTIONS)
             done = await client.wait(job.id, timeout=60)
             files = await client.download(job.id, tmp_path, formats=("gif",))
-            assert Image.open(files["gif"]).size == (32, 32)
+            assert open_image(files["gif"]).size == (32, 32)
             return done
 
     assert run_async(run()).status == "completed"
@@ -94,26 +96,47 @@ def test_connection_settings_come_from_the_environment(
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_waiting_in_line_counts_down(capped_site: Running, kind: str) -> None:
     """A job behind the provider cap has no event while its place in line moves: wait()
-    reads it again, so the caller sees #2, then #1, then the job going through."""
+    reads it again, so the caller sees #2, then #1, then the job going through.
+
+    The jobs ahead are held by the emulator (``hold=NAME``) until the caller has seen each
+    place, so no place can pass between two reads however slow the machine is."""
     seen: list[tuple[str, int | None]] = []
 
     def record(job: Job) -> None:
         seen.append((job.status, job.queue_position))
 
+    def positions() -> list[int]:
+        return [position for _, position in list(seen) if position is not None]
+
+    holds = capped_site.services.emulator.holds
+    first, second = f"{kind}-first", f"{kind}-second"
     token = capped_site.token(f"liner-{kind}")
-    if kind == "sync":
-        with Client(capped_site.url, token) as client:
-            last = [client.create("a bouncing slime", **OPTIONS) for _ in range(3)][-1]
-            done = client.wait(last.id, timeout=90, on_update=record)
-    else:
+    behind = [f"a bouncing slime [[fault:hold={second}]]", "a bouncing slime"]
 
-        async def follow() -> Job:
-            async with AsyncClient(capped_site.url, token) as client:
-                jobs = [await client.create("a bouncing slime", **OPTIONS) for _ in range(3)]
-                return await client.wait(jobs[-1].id, timeout=90, on_update=record)
+    def follow_sync() -> Job:
+        with Client(capped_site.url, token, queue_poll_seconds=0.05) as client:
+            last = [client.create(prompt, **OPTIONS) for prompt in behind][-1]
+            return client.wait(last.id, timeout=90, on_update=record)
 
-        done = run_async(follow())
+    async def follow_async() -> Job:
+        async with AsyncClient(capped_site.url, token, queue_poll_seconds=0.05) as client:
+            jobs = [await client.create(prompt, **OPTIONS) for prompt in behind]
+            return await client.wait(jobs[-1].id, timeout=90, on_update=record)
+
+    try:
+        with Client(capped_site.url, token) as client, ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = client.create(f"a bouncing slime [[fault:hold={first}]]", **OPTIONS)
+            # Sent to the provider (and held there): the two jobs made next are #1 and #2.
+            wait_for(lambda: client.get(ahead.id).status in ("queued", "dreaming"), timeout=30, what="sent")
+            following = pool.submit(follow_sync if kind == "sync" else lambda: run_async(follow_async()))
+            wait_for(lambda: 2 in positions(), timeout=60, what="the last job seen at #2")
+            holds.release(first)
+            wait_for(lambda: 1 in positions(), timeout=60, what="the last job seen at #1")
+            holds.release(second)
+            done = following.result(timeout=120)
+    finally:  # the site serves the other tests of this module: hold nothing back
+        holds.release(first)
+        holds.release(second)
     assert done.status == "completed", seen
-    positions = [position for _, position in seen if position is not None]
-    assert list(dict.fromkeys(positions)) == [2, 1], seen
+    assert list(dict.fromkeys(positions())) == [2, 1], seen
     assert all(status == "pending" for status, position in seen if position is not None)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
@@ -14,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pixelmotion.security import InvalidToken, TokenVerifier
+from tests.server import http_server
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 AUDIENCE = "authenticated"
@@ -106,10 +106,8 @@ def jwks() -> Iterator[tuple[Jwks, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{httpd.server_address[1]}/auth/v1/.well-known/jwks.json"
-    httpd.shutdown()
+    with http_server(Handler) as httpd:
+        yield state, f"http://127.0.0.1:{httpd.server_address[1]}/auth/v1/.well-known/jwks.json"
 
 
 def test_es256_and_rs256_tokens_are_checked_against_the_jwks(jwks: tuple[Jwks, str]) -> None:

@@ -8,14 +8,18 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pixelmotion.cli_convert import convert, parse_size
 from pixelmotion.config import Settings, SettingsError, load_settings
+from pixelmotion.jobs.options import DITHERS, DURATIONS, FITS, FPS_CHOICES
+
+if TYPE_CHECKING:  # the client loads only for the commands that talk to a server
+    from pixelmotion.client import Client, Job
 
 app = typer.Typer(
     help="pixelmotion: turn a prompt or a video into an editable pixel-art animation.",
@@ -225,6 +229,19 @@ def token(
 
 # --- talking to a server -------------------------------------------------------------------
 
+
+def _one_of(choices: tuple[Any, ...], help: str) -> Any:
+    """An option taking one of a request's choices (jobs/options.py); --help lists them."""
+
+    def parse(text: object) -> Any:  # the default comes as it is, a typed value as text
+        for choice in choices:
+            if str(choice) == str(text):
+                return choice
+        raise typer.BadParameter(f"choose one of {', '.join(map(str, choices))}")
+
+    return typer.Option(parser=parse, metavar="|".join(map(str, choices)), help=help)
+
+
 UrlOption = Annotated[str | None, typer.Option("--url", help="Server URL [PIXELMOTION_URL].")]
 TokenOption = Annotated[str | None, typer.Option("--token", help="Bearer token [PIXELMOTION_TOKEN].")]
 
@@ -294,10 +311,10 @@ def generate(
     prompt: Annotated[str, typer.Argument(help="What the animation shows.")],
     size: Annotated[str, typer.Option(help="Canvas WIDTHxHEIGHT.")] = "64x64",
     colors: Annotated[int, typer.Option(help="Palette size (2-256).")] = 16,
-    fps: Annotated[int, typer.Option(help="12, 24 or 30.")] = 12,
-    duration: Annotated[int, typer.Option(help="Clip length in seconds: 5 or 9.")] = 5,
-    dither: Annotated[str, typer.Option(help="none, bayer or floyd.")] = "none",
-    fit: Annotated[str, typer.Option(help="crop, contain or stretch.")] = "crop",
+    fps: Annotated[int, _one_of(FPS_CHOICES, "Frames a second.")] = 12,
+    duration: Annotated[int, _one_of(DURATIONS, "Clip length in seconds.")] = 5,
+    dither: Annotated[str, _one_of(DITHERS, "How colours mix.")] = "none",
+    fit: Annotated[str, _one_of(FITS, "How the clip fills the canvas.")] = "crop",
     loop: Annotated[bool, typer.Option(help="Ask the model for a seamless loop.")] = False,
     output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the results.")] = Path("."),
     local: Annotated[bool, typer.Option("--local", help="Run the whole service in this process.")] = False,
@@ -369,26 +386,26 @@ def jobs(
     Console().print(table)
 
 
-@app.command()
-def cancel(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
-    """Cancel an unfinished job."""
+def _act(url: str | None, token: str | None, action: Callable[[Client], Job]) -> None:
+    """Run one call on a job and say where the job stands after it."""
     with _client(url, token) as client:
         try:
-            job = client.cancel(job_id)
+            job = action(client)
         except Exception as error:
             raise _fail(error) from None
     typer.echo(f"job {job.id} {job.status}")
+
+
+@app.command()
+def cancel(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
+    """Cancel an unfinished job."""
+    _act(url, token, lambda client: client.cancel(job_id))
 
 
 @app.command()
 def retry(job_id: str, url: UrlOption = None, token: TokenOption = None) -> None:
     """Process a failed job again from the clip already paid for."""
-    with _client(url, token) as client:
-        try:
-            job = client.retry(job_id)
-        except Exception as error:
-            raise _fail(error) from None
-    typer.echo(f"job {job.id} {job.status}")
+    _act(url, token, lambda client: client.retry(job_id))
 
 
 @contextlib.contextmanager

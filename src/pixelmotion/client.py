@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
-# How often a job waiting in line is read again while followed (its place moves silently).
+# How often a job waiting in line is read again while followed (its place moves silently);
+# each client takes its own (queue_poll_seconds).
 QUEUE_POLL_SECONDS = 2.0
 OUTPUT_FILES = {
     "gif": "animation.gif",
@@ -172,13 +173,39 @@ def output_route(name: str) -> tuple[str, str]:
     return ("frames" if name == "frames" else filename), filename
 
 
-class Client:
+class _Connected:
+    """Where the server is and who asks, for both clients; each opens its own HTTP client."""
+
     def __init__(
-        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 3
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        queue_poll_seconds: float = QUEUE_POLL_SECONDS,
     ) -> None:
         self.url, self.token = resolve_connection(url, token)
+        self.queue_poll_seconds = queue_poll_seconds
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        transport = httpx.HTTPTransport(retries=retries)  # retries connection failures only
+        self._open(headers, timeout, retries)  # retries: of connection failures only
+
+    def _open(self, headers: dict[str, str], timeout: float, retries: int) -> None:
+        raise NotImplementedError
+
+
+def _download_paths(directory: str | Path, formats: tuple[str, ...]) -> list[tuple[str, str, Path]]:
+    """(format, API route under the job, local path) of each result to save; makes the folder."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    return [(name, output_route(name)[0], target / output_route(name)[1]) for name in formats]
+
+
+class Client(_Connected):
+    _http: httpx.Client
+
+    def _open(self, headers: dict[str, str], timeout: float, retries: int) -> None:
+        transport = httpx.HTTPTransport(retries=retries)
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
 
     def __enter__(self) -> Client:
@@ -247,7 +274,7 @@ class Client:
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
             if job.queue_position is not None:
                 # Waiting in line: the place changes with no event of its own; read it again.
-                time.sleep(QUEUE_POLL_SECONDS)
+                time.sleep(self.queue_poll_seconds)
                 job = self.get(job_id)
                 if on_update:
                     on_update(job)
@@ -273,25 +300,19 @@ class Client:
         formats: tuple[str, ...] = ("gif", "sheet", "sheetJson", "frames"),
     ) -> dict[str, Path]:
         """Save a completed job's results; returns {format: path}."""
-        target = Path(directory)
-        target.mkdir(parents=True, exist_ok=True)
         saved: dict[str, Path] = {}
-        for name in formats:
-            route, filename = output_route(name)
+        for name, route, path in _download_paths(directory, formats):
             # With S3 storage the results answer 307 to a presigned URL (httpx drops our token there).
             response = _check(self._http.get(f"/v1/jobs/{job_id}/{route}", follow_redirects=True))
-            path = target / filename
             path.write_bytes(response.content)
             saved[name] = path
         return saved
 
 
-class AsyncClient:
-    def __init__(
-        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 3
-    ) -> None:
-        self.url, self.token = resolve_connection(url, token)
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+class AsyncClient(_Connected):
+    _http: httpx.AsyncClient
+
+    def _open(self, headers: dict[str, str], timeout: float, retries: int) -> None:
         transport = httpx.AsyncHTTPTransport(retries=retries)
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
@@ -343,13 +364,9 @@ class AsyncClient:
         formats: tuple[str, ...] = ("gif", "sheet", "sheetJson", "frames"),
     ) -> dict[str, Path]:
         """Save a completed job's results; returns {format: path}."""
-        target = Path(directory)
-        target.mkdir(parents=True, exist_ok=True)
         saved: dict[str, Path] = {}
-        for name in formats:
-            route, filename = output_route(name)
+        for name, route, path in _download_paths(directory, formats):
             response = _check(await self._http.get(f"/v1/jobs/{job_id}/{route}", follow_redirects=True))
-            path = target / filename
             path.write_bytes(response.content)
             saved[name] = path
         return saved
@@ -366,7 +383,7 @@ class AsyncClient:
             while not job.done:
                 if job.queue_position is not None:
                     # Waiting in line: the place changes with no event of its own; read it again.
-                    await asyncio.sleep(QUEUE_POLL_SECONDS)
+                    await asyncio.sleep(self.queue_poll_seconds)
                     job = await self.get(job_id)
                     if on_update:
                         on_update(job)

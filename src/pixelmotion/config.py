@@ -1,5 +1,10 @@
 """Every setting of pixelmotion, read once from ``PIXELMOTION_*`` environment variables.
 
+``Settings`` is the one table of settings: each field that is read from the environment is
+declared once with ``setting(...)`` (its type, default, README default and meaning); the
+variable is ``PIXELMOTION_`` + the field's name in capitals. ``load_settings`` and the README's
+settings table (``settings_markdown``, kept true by tests/test_config.py) both come from it.
+
 Secrets that are not given (the JWT secret, the callback-signing key) are created on first
 start and kept in the data directory, so tokens stay valid across restarts.
 """
@@ -8,16 +13,20 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from pixelmotion import config_values as read
+from pixelmotion.config_values import SettingsError as SettingsError
+from pixelmotion.config_values import normalize_database_url as normalize_database_url
 
 DEFAULT_PROMPT_TEMPLATE = (
     "Pixel art animation: {prompt}. Bold simple shapes, flat saturated colours, "
     "a plain uncluttered background, the subject centred, steady camera, smooth motion{loop}."
 )
-
 
 # Where the embedded emulator is mounted on the service (loopback callers only).
 EMULATOR_MOUNT = "/emulator/luma"
@@ -26,80 +35,312 @@ EMULATOR_MOUNT = "/emulator/luma"
 LUMA_MAX_IN_FLIGHT = 10
 LUMA_CREATES_PER_MINUTE = 20
 
+ENV_PREFIX = "PIXELMOTION_"
 
-class SettingsError(ValueError):
-    """A setting has a value pixelmotion cannot use."""
+T = TypeVar("T")
+Parse = Callable[[str, str], Any]  # (the variable's text, its name) -> the value
+Earlier = Mapping[str, Any]  # the settings read so far, by field name
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one environment variable becomes one field of ``Settings``."""
+
+    about: str
+    shown: str  # the default, as the README shows it
+    parse: Parse | None  # None: from the field's default's type (str, int, float)
+    # When the variable is unset or empty: the text to parse instead, from the settings read
+    # before it (e.g. the database next to DATA_DIR); None: the field's default as it is.
+    unset: Callable[[Earlier], str] | None
+
+
+def setting(
+    default: T,
+    about: str,
+    *,
+    shown: str | None = None,
+    parse: Parse | None = None,
+    unset: Callable[[Earlier], str] | None = None,
+    secret: bool = False,
+) -> T:
+    """Declare a field of ``Settings`` read from its ``PIXELMOTION_*`` variable."""
+    if shown is None:
+        shown = "unset" if default in ("", None, frozenset(), ()) else f"`{_shown(default)}`"
+    spec = Spec(about=about, shown=shown, parse=parse, unset=unset)
+    made: T = field(default=default, repr=not secret, metadata={"spec": spec})
+    return made
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _public_url(earlier: Earlier) -> str:
+    host = earlier["host"]
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{public_host}:{earlier['port']}"
+
+
+def _kept(name: str) -> Callable[[Earlier], str]:
+    return lambda earlier: _kept_secret(earlier["data_dir"], name)
+
+
+def _emulator_key(earlier: Earlier) -> str:
+    # Generated only where an embedded emulator runs (`pixelmotion emulator` asks for it).
+    return emulator_key(earlier["data_dir"]) if earlier["provider"] == "emulator" else ""
+
+
+def _luma_cap(cap: int) -> Callable[[Earlier], str]:
+    return lambda earlier: str(cap) if earlier["provider"] == "luma" else ""
 
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    data_dir: Path = Path("var")
-    database_url: str = ""
-    storage_url: str = ""
-    # S3-compatible storage (used when storage_url is s3://…); empty: boto3's usual sources.
-    s3_endpoint_url: str = ""
-    s3_public_url: str = ""
-    s3_region: str = ""
-    s3_access_key_id: str = ""
-    s3_secret_access_key: str = field(default="", repr=False)
-    retention_days: float = 0.0  # 0: keep everything
-    public_url: str = ""
-    secret_key: str = ""
-    secret_key_previous: str = field(default="", repr=False)  # still verifies, while rotating
-    jwt_secret: str = ""
-    jwt_audience: str = "authenticated"
-    jwks_url: str = ""
-    luma_api_key: str = ""
-    provider: str = "emulator"
-    luma_base_url: str = ""
-    # The emulator's key: PIXELMOTION_EMULATOR_API_KEY, else random, kept in the data dir.
-    emulator_api_key: str = field(default="", repr=False)
-    emulator_dream_seconds: float = 5.0
-    emulator_faults: str = ""
-    # Honour [[fault:...]] directives in prompts (PIXELMOTION_EMULATOR_PROMPT_FAULTS=1): tests only.
-    emulator_prompt_faults: bool = False
-    # Non-public hosts (host or host:port) the emulator may call back and fetch keyframes from,
-    # besides this service's own callback and keyframe paths (PIXELMOTION_EMULATOR_ALLOWED_HOSTS).
-    emulator_allowed_hosts: frozenset[str] = frozenset()
-    emulator_clip_dir: Path | None = None
-    emulator_max_in_flight: int | None = None  # the emulated account's tier; None: unlimited
-    emulator_creates_per_minute: int | None = None
-    emulator_credit_cents: float = 100_000.0
-    prompt_template: str = DEFAULT_PROMPT_TEMPLATE
-    # Worker tuning (not in the plan; sensible defaults).
-    worker_concurrency: int = 4
-    worker_poll_seconds: float = 0.5
-    lease_seconds: float = 60.0
-    auth_retry_seconds: float = 30.0
-    provider_timeout_seconds: float = 30.0
-    callback_grace_seconds: float = 90.0
-    job_deadline_seconds: float = 900.0
-    max_video_bytes: int = 200 * 1024 * 1024
-    allowed_asset_hosts: frozenset[str] = frozenset()
+    host: str = setting("127.0.0.1", "address to listen on")
+    port: int = setting(8000, "port to listen on")
+    data_dir: Path = setting(  # noqa: RUF009 (setting() declares a field, as field() does)
+        Path("var"),
+        "database file, objects, kept secrets, emulator clips",
+        shown="`./var`",
+        parse=read.directory,
+        unset=lambda _: "var",
+    )
+    database_url: str = setting(
+        "",
+        "`sqlite:///PATH` or `postgresql://…`",
+        shown="`sqlite:///DATA_DIR/pixelmotion.db`",
+        parse=read.database_url,
+        unset=lambda earlier: f"sqlite:///{earlier['data_dir'] / 'pixelmotion.db'}",
+    )
+    storage_url: str = setting(
+        "",
+        "where results, paid clips and uploads are stored: `file:///PATH` or `s3://BUCKET[/PREFIX]`",
+        shown="`file://DATA_DIR/objects`",
+        parse=read.storage_url,
+        unset=lambda earlier: f"file://{earlier['data_dir'] / 'objects'}",
+    )
+    s3_endpoint_url: str = setting(
+        "",
+        "an S3-compatible server (MinIO, Ceph, R2…), addressed path-style",
+        shown="unset (AWS)",
+        parse=read.url,
+    )
+    s3_public_url: str = setting(
+        "",
+        "the endpoint presigned URLs name, when clients reach the bucket at another address than "
+        "the servers do",
+        shown="the endpoint",
+        parse=read.url,
+    )
+    s3_region: str = setting("", "the bucket's region", shown="boto3's (`AWS_REGION`…)")
+    s3_access_key_id: str = setting(
+        "",
+        "S3 key id; unset (with the secret): `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, "
+        "`AWS_PROFILE` or an instance role",
+        shown="boto3's chain",
+    )
+    s3_secret_access_key: str = setting("", "its secret", shown="boto3's chain", secret=True)
+    retention_days: float = setting(
+        0.0,
+        "workers delete, for jobs finished longer ago than this, their stored files, events and "
+        "provider callbacks (the job row stays; its results then answer 404), and uploads older "
+        "than this",
+        shown="`0` (keep all)",
+        parse=read.non_negative,
+    )
+    public_url: str = setting(
+        "",
+        "how the provider reaches our callbacks",
+        shown="`http://HOST:PORT`",
+        parse=read.url,
+        unset=_public_url,
+    )
+    secret_key: str = setting(
+        "",
+        "signs callback URLs and keyframe links",
+        shown="generated, kept in the data dir",
+        parse=read.secret,
+        unset=_kept("secret_key"),
+        secret=True,
+    )
+    secret_key_previous: str = setting(
+        "",
+        "while rotating the key: still verifies callbacks and links signed with it (jobs already in flight)",
+        parse=read.secret,
+        secret=True,
+    )
+    jwt_secret: str = setting(
+        "",
+        "HS256 secret of bearer tokens (at least 32 bytes; placeholders refused)",
+        shown="generated, kept in the data dir",
+        parse=read.secret,
+        unset=_kept("jwt_secret"),
+        secret=True,
+    )
+    jwt_audience: str = setting("authenticated", "the `aud` tokens must carry")
+    jwks_url: str = setting(
+        "",
+        "a JWKS (e.g. Supabase's `/auth/v1/.well-known/jwks.json`) for ES256/RS256 tokens; keys "
+        "cached, fetched again for an unknown `kid` (at most every 30 s)",
+    )
+    luma_api_key: str = setting("", "set → the real Luma API")
+    provider: str = setting(
+        "emulator",
+        "`luma` or `emulator`",
+        shown="`luma` if a key is set, else `emulator`",
+        parse=read.provider,
+        unset=lambda earlier: "luma" if earlier["luma_api_key"] else "emulator",
+    )
+    luma_base_url: str = setting(
+        "", "point the Luma client elsewhere (e.g. a standalone emulator)", shown="Luma's"
+    )
+    emulator_api_key: str = setting(
+        "",
+        "the key the emulator accepts",
+        shown="random, kept in the data dir (`emulator_api_key`)",
+        unset=_emulator_key,
+        secret=True,
+    )
+    emulator_dream_seconds: float = setting(5.0, 'how long the emulator "dreams"')
+    emulator_clip_dir: Path | None = setting(  # noqa: RUF009 (a field, as above)
+        None,
+        "where the emulator keeps rendered clips (shareable)",
+        shown="`DATA_DIR/emulator/clips`",
+        parse=read.path,
+    )
+    emulator_faults: str = setting("", "fault injection, e.g. `drop_callbacks=1.0,create_429=0.2`")
+    emulator_prompt_faults: bool = setting(
+        False,
+        "`1` honours `[[fault:…]]` directives in prompts (tests only)",
+        shown="`0`",
+        parse=read.flag,
+    )
+    emulator_allowed_hosts: frozenset[str] = setting(
+        frozenset(),
+        "non-public `host[:port]` the emulator may call back and fetch keyframes from, besides this "
+        "service's own callback and keyframe paths",
+        parse=read.hosts,
+    )
+    emulator_max_in_flight: int | None = setting(
+        None,
+        "the emulated account's generations at once (Luma's tier: 10); past it, 429",
+        shown="unset (unlimited)",
+        parse=read.cap,
+    )
+    emulator_creates_per_minute: int | None = setting(
+        None,
+        "the emulated account's creates a minute (Luma's tier: 20); past it, 429",
+        shown="unset (unlimited)",
+        parse=read.cap,
+    )
+    emulator_credit_cents: float = setting(
+        100_000.0, "the emulated account's starting credit balance (`GET /credits`), in USD cents"
+    )
+    prompt_template: str = setting(
+        DEFAULT_PROMPT_TEMPLATE,
+        "wraps the user's prompt; must contain `{prompt}` (`{loop}` optional)",
+        shown="pixel-art style template",
+        parse=read.template,
+    )
+    allowed_asset_hosts: frozenset[str] = setting(
+        frozenset(),
+        "comma-separated `host` or `host:port` we may download from although they are not public "
+        "addresses (all else internal is refused)",
+        parse=read.hosts,
+    )
+    provider_timeout_seconds: float = setting(30.0, "timeout of each call to the provider")
+    allowed_webhook_hosts: frozenset[str] = setting(
+        frozenset(),
+        "`host[:port]` webhooks may reach although not public (e.g. loopback in tests)",
+        parse=read.hosts,
+    )
+    webhook_retry_schedule: str = setting(
+        "",
+        "seconds before each retry of a failed webhook (about 3 days), with ±10% jitter",
+        shown="`0,5,300,1800,7200,18000,36000,50400,72000,86400`",
+    )
+    webhook_timeout_seconds: float = setting(15.0, "each webhook POST's timeout")
+    log_format: str = setting(
+        "json",
+        "`json` (one object a line, with `request_id` and `job_id`) or `text`",
+        parse=read.log_format,
+    )
+    user_max_active_jobs: int = setting(20, "unfinished jobs one user may have (429 `TOO_MANY_ACTIVE_JOBS`)")
+    user_jobs_per_hour: int = setting(200, "jobs one user may start in an hour (429 `HOURLY_LIMIT`)")
+    user_daily_budget_usd: float | None = setting(
+        None,
+        "a user's estimated provider spend a day (429 `DAILY_BUDGET`); each job shows `estimatedCostUsd`",
+        shown="unset (off)",
+        parse=read.optional_float,
+    )
+    # The provider account's limits, service-wide (providers/caps.py); None: off.
+    provider_max_in_flight: int | None = setting(
+        None,
+        "generations in flight at once, service-wide (every process); more jobs wait in `pending` "
+        "with a `queuePosition`; `off` turns it off",
+        shown=f"`{LUMA_MAX_IN_FLIGHT}` with Luma, off with the emulator",
+        parse=read.cap,
+        unset=_luma_cap(LUMA_MAX_IN_FLIGHT),
+    )
+    provider_creates_per_minute: int | None = setting(
+        None,
+        "creates sent in any minute, service-wide; `off` turns it off",
+        shown=f"`{LUMA_CREATES_PER_MINUTE}` with Luma, off with the emulator",
+        parse=read.cap,
+        unset=_luma_cap(LUMA_CREATES_PER_MINUTE),
+    )
+    min_credit_cents: float | None = setting(
+        None,
+        "below this provider credit balance (USD cents) new jobs wait in `pending`, `/healthz` "
+        "answers 503 saying why, and an error is logged",
+        shown="unset (off)",
+        parse=read.optional_non_negative,
+    )
+    daily_budget_usd: float | None = setting(
+        None,
+        "the whole service's estimated provider spend a day (UTC); past it new jobs wait in "
+        "`pending` until 00:00 UTC",
+        shown="unset (off)",
+        parse=read.optional_non_negative,
+    )
+    credit_check_seconds: float = setting(
+        60.0, "how often each process reads the provider's credit balance", parse=read.positive
+    )
+    max_request_bytes: int = setting(1024 * 1024, "largest request body outside uploads (413)")
+    header_timeout_seconds: float = setting(
+        10.0,
+        "a connection whose request headers are not complete this long after they start is closed "
+        "(slow loris)",
+        parse=read.positive,
+    )
+    max_connections: int | None = setting(
+        1000, "open connections per API process; past it, refused (`off`: no cap)", parse=read.cap
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        "comma-separated origins whose pages may call the API (editors embedding `/static/pixelmotion.js`)",
+        parse=read.origins,
+    )
+    callback_grace_seconds: float = setting(90.0, "silence after which the worker asks the provider itself")
+    job_deadline_seconds: float = setting(900.0, "a job not finished by then fails with `TIMEOUT`")
+    max_video_bytes: int = setting(200 * 1024 * 1024, "largest clip we download")
+    worker_concurrency: int = setting(4, "jobs one worker handles at once")
+    lease_seconds: float = setting(
+        60.0,
+        "how long a claimed job stays a worker's without renewal (renewed every third of it); a "
+        "killed worker's jobs are taken over after this",
+        parse=read.positive,
+    )
+    auth_retry_seconds: float = setting(
+        30.0,
+        "while the provider refuses our API key, how often a pending job tries again",
+        parse=read.positive,
+    )
+    # Not read from the environment (sensible defaults; tests set them).
     # URL prefixes (scheme://host:port/path/) fetched without the address check, only below
     # that path: the embedded emulator's clips on our own address (not its API, not ours).
     allowed_asset_prefixes: frozenset[str] = frozenset()
-    cors_origins: tuple[str, ...] = ()
-    user_max_active_jobs: int = 20
-    user_jobs_per_hour: int = 200
-    user_daily_budget_usd: float | None = None
-    # The provider account's limits, service-wide (providers/caps.py); None: off.
-    provider_max_in_flight: int | None = None
-    provider_creates_per_minute: int | None = None
-    min_credit_cents: float | None = None
-    daily_budget_usd: float | None = None
-    credit_check_seconds: float = 60.0
-    max_request_bytes: int = 1024 * 1024
-    # A connection whose request headers are not complete this long after they start is
-    # closed (slow loris); connections past max_connections are refused (0: no cap).
-    header_timeout_seconds: float = 10.0
-    max_connections: int | None = 1000
-    log_format: str = "json"
-    allowed_webhook_hosts: frozenset[str] = frozenset()
-    webhook_retry_schedule: str = ""
-    webhook_timeout_seconds: float = 15.0
+    worker_poll_seconds: float = 0.5
     process_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
 
     @property
@@ -133,138 +374,41 @@ class Settings:
         return f"{self.emulator_root_url}/dream-machine/v1"
 
 
+def specs() -> list[tuple[str, Spec]]:
+    """Each setting read from the environment: its variable and how, in declaration order."""
+    return [
+        (ENV_PREFIX + f.name.upper(), f.metadata["spec"]) for f in fields(Settings) if "spec" in f.metadata
+    ]
+
+
+_PARSE_BY_TYPE: dict[type, Parse] = {str: lambda value, name: value, int: read.integer, float: read.number}
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the environment into one ``Settings``, filling derived and generated values."""
     env = os.environ if env is None else env
-
-    def get(name: str, default: str = "") -> str:
-        return env.get(f"PIXELMOTION_{name}", default).strip()
-
-    host = get("HOST", "127.0.0.1")
-    port = _int(get("PORT", "8000"), "PIXELMOTION_PORT")
-    data_dir = Path(get("DATA_DIR", "var")).expanduser().resolve()
-    luma_api_key = get("LUMA_API_KEY")
-    provider = get("PROVIDER") or ("luma" if luma_api_key else "emulator")
-    if provider not in ("luma", "emulator"):
-        raise SettingsError("PIXELMOTION_PROVIDER must be 'luma' or 'emulator'")
-    if provider == "luma" and not luma_api_key:
+    values: dict[str, Any] = {}
+    for spec_field in fields(Settings):
+        spec: Spec | None = spec_field.metadata.get("spec")
+        if spec is None:
+            continue
+        name = ENV_PREFIX + spec_field.name.upper()
+        text = env.get(name, "").strip()
+        if not text and spec.unset is None:
+            values[spec_field.name] = spec_field.default
+            continue
+        if not text and spec.unset is not None:
+            text = spec.unset(values)
+        parse = spec.parse or _PARSE_BY_TYPE[type(spec_field.default)]
+        values[spec_field.name] = parse(text, name)
+    if values["provider"] == "luma" and not values["luma_api_key"]:
         raise SettingsError("PIXELMOTION_PROVIDER=luma needs PIXELMOTION_LUMA_API_KEY")
-    template = get("PROMPT_TEMPLATE") or DEFAULT_PROMPT_TEMPLATE
-    if "{prompt}" not in template:
-        raise SettingsError("PIXELMOTION_PROMPT_TEMPLATE must contain {prompt}")
-    public_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    public_url = (get("PUBLIC_URL") or f"http://{public_host}:{port}").rstrip("/")
-    allowed_hosts = {h.strip().lower() for h in get("ALLOWED_ASSET_HOSTS").split(",") if h.strip()}
-    allowed_prefixes: set[str] = set()
-    if provider == "emulator" and not get("LUMA_BASE_URL"):
+    if values["provider"] == "emulator" and not values["luma_base_url"]:
         # The embedded emulator serves its clips from our own (local) address: that path
         # only, on that port only.
-        local = Settings(host=host, port=port).local_url
-        allowed_prefixes.add(own_url_prefix(local, EMULATOR_MOUNT + "/assets/"))
-    return Settings(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        database_url=normalize_database_url(
-            get("DATABASE_URL") or f"sqlite:///{data_dir / 'pixelmotion.db'}"
-        ),
-        storage_url=_storage_url(get("STORAGE_URL") or f"file://{data_dir / 'objects'}"),
-        s3_endpoint_url=get("S3_ENDPOINT_URL").rstrip("/"),
-        s3_public_url=get("S3_PUBLIC_URL").rstrip("/"),
-        s3_region=get("S3_REGION"),
-        s3_access_key_id=get("S3_ACCESS_KEY_ID"),
-        s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
-        retention_days=_non_negative(
-            _float(get("RETENTION_DAYS", "0"), "PIXELMOTION_RETENTION_DAYS"), "PIXELMOTION_RETENTION_DAYS"
-        ),
-        public_url=public_url,
-        allowed_asset_hosts=frozenset(allowed_hosts),
-        allowed_asset_prefixes=frozenset(allowed_prefixes),
-        allowed_webhook_hosts=frozenset(
-            h.strip().lower() for h in get("ALLOWED_WEBHOOK_HOSTS").split(",") if h.strip()
-        ),
-        webhook_retry_schedule=get("WEBHOOK_RETRY_SCHEDULE"),
-        webhook_timeout_seconds=_float(
-            get("WEBHOOK_TIMEOUT_SECONDS", "15"), "PIXELMOTION_WEBHOOK_TIMEOUT_SECONDS"
-        ),
-        log_format=_choice(get("LOG_FORMAT", "json"), ("json", "text"), "PIXELMOTION_LOG_FORMAT"),
-        user_max_active_jobs=_int(get("USER_MAX_ACTIVE_JOBS", "20"), "PIXELMOTION_USER_MAX_ACTIVE_JOBS"),
-        user_jobs_per_hour=_int(get("USER_JOBS_PER_HOUR", "200"), "PIXELMOTION_USER_JOBS_PER_HOUR"),
-        user_daily_budget_usd=_float(get("USER_DAILY_BUDGET_USD"), "PIXELMOTION_USER_DAILY_BUDGET_USD")
-        if get("USER_DAILY_BUDGET_USD")
-        else None,
-        provider_max_in_flight=_cap(
-            get("PROVIDER_MAX_IN_FLIGHT"),
-            LUMA_MAX_IN_FLIGHT if provider == "luma" else None,
-            "PIXELMOTION_PROVIDER_MAX_IN_FLIGHT",
-        ),
-        provider_creates_per_minute=_cap(
-            get("PROVIDER_CREATES_PER_MINUTE"),
-            LUMA_CREATES_PER_MINUTE if provider == "luma" else None,
-            "PIXELMOTION_PROVIDER_CREATES_PER_MINUTE",
-        ),
-        min_credit_cents=_optional_float(get("MIN_CREDIT_CENTS"), "PIXELMOTION_MIN_CREDIT_CENTS"),
-        daily_budget_usd=_optional_float(get("DAILY_BUDGET_USD"), "PIXELMOTION_DAILY_BUDGET_USD"),
-        credit_check_seconds=_positive(
-            _float(get("CREDIT_CHECK_SECONDS", "60"), "PIXELMOTION_CREDIT_CHECK_SECONDS"),
-            "PIXELMOTION_CREDIT_CHECK_SECONDS",
-        ),
-        max_request_bytes=_int(get("MAX_REQUEST_BYTES", str(1024 * 1024)), "PIXELMOTION_MAX_REQUEST_BYTES"),
-        header_timeout_seconds=_positive(
-            _float(get("HEADER_TIMEOUT_SECONDS", "10"), "PIXELMOTION_HEADER_TIMEOUT_SECONDS"),
-            "PIXELMOTION_HEADER_TIMEOUT_SECONDS",
-        ),
-        max_connections=_cap(get("MAX_CONNECTIONS"), 1000, "PIXELMOTION_MAX_CONNECTIONS"),
-        cors_origins=tuple(o.strip().rstrip("/") for o in get("CORS_ORIGINS").split(",") if o.strip()),
-        secret_key=_given_secret(get("SECRET_KEY"), "PIXELMOTION_SECRET_KEY")
-        or _kept_secret(data_dir, "secret_key"),
-        secret_key_previous=_given_secret(get("SECRET_KEY_PREVIOUS"), "PIXELMOTION_SECRET_KEY_PREVIOUS"),
-        jwt_secret=_given_secret(get("JWT_SECRET"), "PIXELMOTION_JWT_SECRET")
-        or _kept_secret(data_dir, "jwt_secret"),
-        jwt_audience=get("JWT_AUDIENCE", "authenticated"),
-        jwks_url=get("JWKS_URL"),
-        luma_api_key=luma_api_key,
-        provider=provider,
-        luma_base_url=get("LUMA_BASE_URL"),
-        # Generated only where an embedded emulator runs (`pixelmotion emulator` asks for it).
-        emulator_api_key=get("EMULATOR_API_KEY")
-        or (emulator_key(data_dir) if provider == "emulator" else ""),
-        emulator_dream_seconds=_float(
-            get("EMULATOR_DREAM_SECONDS", "5"), "PIXELMOTION_EMULATOR_DREAM_SECONDS"
-        ),
-        emulator_faults=get("EMULATOR_FAULTS"),
-        emulator_prompt_faults=_flag(get("EMULATOR_PROMPT_FAULTS"), "PIXELMOTION_EMULATOR_PROMPT_FAULTS"),
-        emulator_allowed_hosts=frozenset(
-            h.strip().lower() for h in get("EMULATOR_ALLOWED_HOSTS").split(",") if h.strip()
-        ),
-        emulator_clip_dir=Path(get("EMULATOR_CLIP_DIR")).resolve() if get("EMULATOR_CLIP_DIR") else None,
-        emulator_max_in_flight=_cap(
-            get("EMULATOR_MAX_IN_FLIGHT"), None, "PIXELMOTION_EMULATOR_MAX_IN_FLIGHT"
-        ),
-        emulator_creates_per_minute=_cap(
-            get("EMULATOR_CREATES_PER_MINUTE"), None, "PIXELMOTION_EMULATOR_CREATES_PER_MINUTE"
-        ),
-        emulator_credit_cents=_float(
-            get("EMULATOR_CREDIT_CENTS", "100000"), "PIXELMOTION_EMULATOR_CREDIT_CENTS"
-        ),
-        prompt_template=template,
-        worker_concurrency=_int(get("WORKER_CONCURRENCY", "4"), "PIXELMOTION_WORKER_CONCURRENCY"),
-        callback_grace_seconds=_float(
-            get("CALLBACK_GRACE_SECONDS", "90"), "PIXELMOTION_CALLBACK_GRACE_SECONDS"
-        ),
-        provider_timeout_seconds=_float(
-            get("PROVIDER_TIMEOUT_SECONDS", "30"), "PIXELMOTION_PROVIDER_TIMEOUT_SECONDS"
-        ),
-        job_deadline_seconds=_float(get("JOB_DEADLINE_SECONDS", "900"), "PIXELMOTION_JOB_DEADLINE_SECONDS"),
-        lease_seconds=_positive(
-            _float(get("LEASE_SECONDS", "60"), "PIXELMOTION_LEASE_SECONDS"), "PIXELMOTION_LEASE_SECONDS"
-        ),
-        auth_retry_seconds=_positive(
-            _float(get("AUTH_RETRY_SECONDS", "30"), "PIXELMOTION_AUTH_RETRY_SECONDS"),
-            "PIXELMOTION_AUTH_RETRY_SECONDS",
-        ),
-        max_video_bytes=_int(get("MAX_VIDEO_BYTES", str(200 * 1024 * 1024)), "PIXELMOTION_MAX_VIDEO_BYTES"),
-    )
+        local = Settings(host=values["host"], port=values["port"]).local_url
+        values["allowed_asset_prefixes"] = frozenset({own_url_prefix(local, EMULATOR_MOUNT + "/assets/")})
+    return Settings(**values)
 
 
 def own_url_prefix(public_url: str, path: str) -> str:
@@ -276,42 +420,21 @@ def own_url_prefix(public_url: str, path: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{base}{path.rstrip('/')}/"
 
 
-def normalize_database_url(url: str) -> str:
-    """Map ``postgresql://`` to the pinned psycopg 3 driver; keep SQLite paths as given."""
-    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    if url.startswith(("sqlite:///", "postgresql+psycopg://")):
-        return url
-    raise SettingsError("PIXELMOTION_DATABASE_URL must start with sqlite:/// or postgresql://")
+README_MARK = "<!-- settings table: generated from pixelmotion.config (scripts/readme-settings.py) -->"
 
 
-def _storage_url(url: str) -> str:
-    if not url.startswith(("file://", "s3://")):
-        raise SettingsError("PIXELMOTION_STORAGE_URL must start with file:// or s3://")
-    if url.startswith("s3://") and not url[len("s3://") :].split("/", 1)[0]:
-        raise SettingsError("PIXELMOTION_STORAGE_URL needs a bucket: s3://BUCKET[/PREFIX]")
-    return url
+def settings_markdown() -> str:
+    """The README's table of settings, from ``Settings``."""
+    rows = [f"| `{name}` | {spec.shown} | {spec.about} |" for name, spec in specs()]
+    return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows]) + "\n"
 
 
-MIN_SECRET_BYTES = 32
-PLACEHOLDER_PREFIXES = ("change-me", "changeme", "replace-me")
-
-
-def _given_secret(value: str, name: str) -> str:
-    """A secret from the environment: refused when it is a placeholder (as in
-    deploy/pixelmotion.env.example) or too short to resist guessing; empty stays empty
-    (then one is generated and kept in the data directory)."""
-    if not value:
-        return value
-    if value.lower().startswith(PLACEHOLDER_PREFIXES):
-        raise SettingsError(f"{name} is a placeholder; set a random value (openssl rand -base64 32)")
-    if len(value.encode()) < MIN_SECRET_BYTES:
-        raise SettingsError(
-            f"{name} must be at least {MIN_SECRET_BYTES} bytes long (openssl rand -base64 32); "
-            "unset, one is generated and kept in the data directory"
-        )
-    return value
+def readme_with_settings(readme: str) -> str:
+    """``readme`` with the table after ``README_MARK`` (up to a blank line) generated again."""
+    start = readme.index(README_MARK) + len(README_MARK) + 1
+    end = readme.find("\n\n", start)
+    end = len(readme) if end < 0 else end + 1
+    return readme[:start] + settings_markdown() + readme[end:]
 
 
 def emulator_key(data_dir: Path) -> str:
@@ -332,60 +455,4 @@ def _kept_secret(data_dir: Path, name: str) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
-    return value
-
-
-def _int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer") from None
-
-
-def _positive(value: float, name: str) -> float:
-    if value <= 0:
-        raise SettingsError(f"{name} must be greater than 0")
-    return value
-
-
-def _non_negative(value: float, name: str) -> float:
-    if value < 0:
-        raise SettingsError(f"{name} must be 0 or more")
-    return value
-
-
-def _cap(value: str, default: int | None, name: str) -> int | None:
-    """A limit: unset takes the default, "off" (or 0) turns it off, else a positive integer."""
-    if not value:
-        return default
-    if value.lower() in ("off", "0"):
-        return None
-    number = _int(value, name)
-    if number < 0:
-        raise SettingsError(f"{name} must be a positive integer or 'off'")
-    return number
-
-
-def _optional_float(value: str, name: str) -> float | None:
-    return _non_negative(_float(value, name), name) if value else None
-
-
-def _float(value: str, name: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number") from None
-
-
-def _flag(value: str, name: str) -> bool:
-    if value.lower() in ("", "0", "false", "no", "off"):
-        return False
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    raise SettingsError(f"{name} must be 1 or 0")
-
-
-def _choice(value: str, choices: tuple[str, ...], name: str) -> str:
-    if value not in choices:
-        raise SettingsError(f"{name} must be one of: {', '.join(choices)}")
     return value

@@ -458,7 +458,7 @@ def memory_machine() -> JobLife:
 
 def test_any_order_of_news_and_requests_keeps_a_job_legal_and_never_backwards() -> None:
     run_state_machine_as_test(
-        memory_machine,
+        memory_machine,  # type: ignore[arg-type]  # a factory, as hypothesis documents; typed as the class
         settings=settings(
             max_examples=400,
             stateful_step_count=100,
@@ -483,7 +483,7 @@ def new_job_life(repository: JobRepository) -> Callable[[], JobLife]:
 def test_the_same_holds_through_the_repository(repository: JobRepository) -> None:
     """On a real SQLite file and the real PostgreSQL (the shared ``repository`` fixture)."""
     run_state_machine_as_test(
-        new_job_life(repository),
+        new_job_life(repository),  # type: ignore[arg-type]  # a factory, as above
         settings=settings(
             max_examples=100,
             stateful_step_count=100,

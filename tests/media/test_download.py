@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from tests.server import http_server
 
 from pixelmotion.media import MediaError, download_video
 
@@ -58,12 +58,8 @@ def server(clip: Path) -> Iterator[str]:
     _Handler.files = {"/clip.mp4": data, "/cut.mp4": data, "/text": b"<html>not a video</html>"}
     _Handler.cut_first = {"/cut.mp4": len(data) // 3}
     _Handler.hits = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
 def test_download(server: str, clip: Path, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
+from PIL import ImageSequence
+from tests.images import frame_count, open_image
 
 from pixelmotion.media import Animation, pixelate_video
 from pixelmotion.media.encode import delays_cs, delays_ms, sheet_grid
@@ -28,7 +29,7 @@ def test_delays_add_up() -> None:
 def test_sheet_and_sidecar(animation: Animation, tmp_path: Path) -> None:
     sidecar = animation.save_sheet(tmp_path / "sheet.png")
     assert sidecar == tmp_path / "sheet.json"
-    image = Image.open(tmp_path / "sheet.png")
+    image = open_image(tmp_path / "sheet.png")
     assert image.mode == "P"
     meta = json.loads(sidecar.read_text())
     assert meta["meta"]["image"] == "sheet.png"
@@ -55,7 +56,7 @@ def test_sheet_grid_is_roughly_square() -> None:
 
 
 def _gif_frames(path: Path) -> tuple[list[np.ndarray], list[int]]:
-    image = Image.open(path)
+    image = open_image(path)
     frames, durations = [], []
     for frame in ImageSequence.Iterator(image):
         frames.append(np.asarray(frame.convert("RGB")))
@@ -72,22 +73,22 @@ def test_gif_round_trip_and_timing(animation: Animation, tmp_path: Path) -> None
     assert len(frames) <= len(rgb)
     assert np.array_equal(frames[0], rgb[0])
     assert np.array_equal(frames[-1], rgb[-1])
-    assert Image.open(tmp_path / "a.gif").info.get("loop") == 0
+    assert open_image(tmp_path / "a.gif").info.get("loop") == 0
 
 
 def test_webp_lossless(animation: Animation, tmp_path: Path) -> None:
     animation.save_webp(tmp_path / "a.webp")
-    image = Image.open(tmp_path / "a.webp")
-    assert image.n_frames == len(animation.frames)
+    image = open_image(tmp_path / "a.webp")
+    assert frame_count(image) == len(animation.frames)
     image.seek(3)
     assert np.array_equal(np.asarray(image.convert("RGB")), animation.rgb()[3])
 
 
 def test_apng(animation: Animation, tmp_path: Path) -> None:
     animation.save_apng(tmp_path / "a.png")
-    image = Image.open(tmp_path / "a.png")
+    image = open_image(tmp_path / "a.png")
     assert getattr(image, "is_animated", False)
-    assert image.n_frames == len(animation.frames)
+    assert frame_count(image) == len(animation.frames)
     image.seek(5)
     assert np.array_equal(np.asarray(image.convert("RGB")), animation.rgb()[5])
 
@@ -95,7 +96,7 @@ def test_apng(animation: Animation, tmp_path: Path) -> None:
 def test_pngs(animation: Animation, tmp_path: Path) -> None:
     paths = animation.save_pngs(tmp_path / "frames")
     assert [p.name for p in paths[:2]] == ["0000.png", "0001.png"]
-    assert np.array_equal(np.asarray(Image.open(paths[7]).convert("RGB")), animation.rgb()[7])
+    assert np.array_equal(np.asarray(open_image(paths[7]).convert("RGB")), animation.rgb()[7])
 
 
 def test_frames_json(animation: Animation) -> None:

@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
+from tests.images import open_image
 
 from pixelmotion.media import pixelate_video
 from pixelmotion.media.decode import DecodeOptions, Decoder
@@ -34,15 +35,15 @@ def _area_reference(rgb: np.ndarray, box: tuple[int, int, int, int], w: int, h: 
         j = np.arange(src)
         overlap = np.minimum(edges[1:, None], j[None, :] + 1) - np.maximum(edges[:-1, None], j)
         m = np.clip(overlap, 0, None)
-        return m / m.sum(axis=1, keepdims=True)
+        return np.asarray(m / m.sum(axis=1, keepdims=True))
 
     rows, cols = weights(part.shape[0], h), weights(part.shape[1], w)
-    return np.einsum("lk,ikc->ilc", cols, np.einsum("ij,jkc->ikc", rows, part))
+    return np.asarray(np.einsum("lk,ikc->ilc", cols, np.einsum("ij,jkc->ikc", rows, part)))
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(((a.astype(np.float64) - b) ** 2).mean())
-    return 10 * np.log10(255**2 / max(mse, 1e-9))
+    return float(10 * np.log10(255**2 / max(mse, 1e-9)))
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def picture() -> np.ndarray:
     y, x = np.mgrid[0:200, 0:360].astype(np.float64)
     rgb = np.stack([x / 360 * 255, y / 200 * 255, 128 + 100 * np.sin(x / 23 + y / 17)], axis=-1)
     rgb[60:140, 100:200] = (230, 40, 40)
-    return np.clip(rgb, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(rgb, 0, 255).astype(np.uint8))
 
 
 @pytest.mark.parametrize("fmt", ["yuv420p", "yuvj420p", "yuv444p", "yuv422p10le", "nv12", "rgb24"])
@@ -162,7 +163,7 @@ def test_gif_frames_and_delays_exact(tmp_path: Path, colors: int, fps: int) -> N
     frames[3] = frames[2]  # an unchanged frame
     frames[4, 5:] = frames[3, 5:]  # a partly unchanged one
     save_gif(tmp_path / "a.gif", frames, palette, fps)
-    image = Image.open(tmp_path / "a.gif")
+    image = open_image(tmp_path / "a.gif")
     assert image.info.get("loop") == 0
     seen, durations = [], []
     for frame in ImageSequence.Iterator(image):

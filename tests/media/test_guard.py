@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.server import http_server
 
 from pixelmotion.media import MediaError, download_video
 from pixelmotion.media.guard import AddressGuard, BlockedAddress, GuardedTransport, IPAddress, is_public
@@ -155,11 +155,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield int(httpd.server_address[1])
-    httpd.shutdown()
+    with http_server(Handler) as httpd:
+        yield int(httpd.server_address[1])
 
 
 class PinnedGuard(AddressGuard):

@@ -18,24 +18,32 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 
+import lumaai
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from pixelmotion.providers.emulator import Emulator, EmulatorSettings
+from tests.server import http_server
 
 API_KEY = "test-key"
 DREAM_SECONDS = 0.5
 MOUNT_PATH = "/emulator/luma"
 # Luma's smallest output (540p, 1:1): real clips that render fast.
-SMALL = {"resolution": "540p", "aspect_ratio": "1:1"}
+SMALL: dict[str, Any] = {"resolution": "540p", "aspect_ratio": "1:1"}
 PROMPT = "a red fox running through fresh snow"
 
 T = TypeVar("T")
+
+
+def generation_id(generation: Any) -> str:
+    """The id the emulator gives every generation (the SDK types it as optional)."""
+    assert isinstance(generation.id, str)
+    return generation.id
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
@@ -92,6 +100,7 @@ class EmulatorServer:
 
     emulator: Emulator
     server: AsgiServer
+    clients: list[lumaai.LumaAI] = field(default_factory=list)  # closed when the server stops
 
     @property
     def root(self) -> str:
@@ -142,7 +151,20 @@ def running_emulator(cache_dir: Path, **options: Any) -> Iterator[EmulatorServer
     )
     emulator = Emulator(settings)
     with AsgiServer(host_app(emulator), sock) as server:
-        yield EmulatorServer(emulator, server)
+        running = EmulatorServer(emulator, server)
+        try:
+            yield running
+        finally:
+            for client in running.clients:
+                client.close()
+
+
+def sdk(server: EmulatorServer, key: str = API_KEY, **options: Any) -> lumaai.LumaAI:
+    """A Luma SDK client of the emulator, closed when the emulator stops."""
+    options.setdefault("timeout", 10)
+    client = lumaai.LumaAI(auth_token=key, base_url=server.api, max_retries=0, **options)
+    server.clients.append(client)
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -242,13 +264,6 @@ def _handler(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receiver() -> Iterator[CallbackReceiver]:
     state = CallbackReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with http_server(_handler(state)) as server:
+        state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -12,44 +12,50 @@ import pytest
 from pixelmotion.providers.emulator import EmulatorSettings, create_emulator_app
 from tests.server import run_async
 
-from .conftest import API_KEY, PROMPT, SMALL, AsgiServer, EmulatorServer, bound_socket, wait_for
-
-
-def sdk(server: EmulatorServer, key: str = API_KEY) -> lumaai.LumaAI:
-    return lumaai.LumaAI(auth_token=key, base_url=server.api, timeout=10, max_retries=0)
+from .conftest import (
+    API_KEY,
+    PROMPT,
+    SMALL,
+    AsgiServer,
+    EmulatorServer,
+    bound_socket,
+    generation_id,
+    sdk,
+    wait_for,
+)
 
 
 def test_sdk_creates_gets_lists_and_deletes(emulator_server: EmulatorServer) -> None:
     client = sdk(emulator_server)
     created = client.generations.create(model="ray-2", prompt=PROMPT, duration="5s", **SMALL)
-    assert created.id and created.state == "queued"
+    assert generation_id(created) and created.state == "queued"
     assert created.model == "ray-2" and created.generation_type == "video"
     assert created.created_at is not None
 
-    fetched = client.generations.get(created.id)
-    assert fetched.id == created.id
+    fetched = client.generations.get(generation_id(created))
+    assert fetched.id == generation_id(created)
 
     listed = client.generations.list(limit=100, offset=0)
-    assert created.id in [generation.id for generation in listed.generations]
+    assert generation_id(created) in [generation.id for generation in listed.generations]
     assert listed.limit == 100 and listed.offset == 0
     assert listed.count == len(listed.generations)
 
-    client.generations.delete(created.id)
+    client.generations.delete(generation_id(created))
     with pytest.raises(lumaai.NotFoundError) as missing:
-        client.generations.get(created.id)
+        client.generations.get(generation_id(created))
     assert missing.value.body == {"detail": "Generation not found"}
     with pytest.raises(lumaai.NotFoundError):
-        client.generations.delete(created.id)
+        client.generations.delete(generation_id(created))
 
 
 def test_async_sdk_works_too(emulator_server: EmulatorServer) -> None:
     async def scenario() -> None:
         async with lumaai.AsyncLumaAI(auth_token=API_KEY, base_url=emulator_server.api) as client:
             created = await client.generations.create(model="ray-flash-2", prompt=PROMPT, **SMALL)
-            assert (await client.generations.get(created.id)).id == created.id
+            assert (await client.generations.get(generation_id(created))).id == generation_id(created)
             assert (await client.ping.check()).message == "pong"
             assert (await client.credits.get()).credit_balance > 0
-            await client.generations.delete(created.id)
+            await client.generations.delete(generation_id(created))
 
     run_async(scenario())
 
@@ -60,15 +66,15 @@ def test_generation_completes_with_an_asset(emulator_server: EmulatorServer) -> 
     seen = {created.state}
 
     def completed() -> lumaai.types.Generation | None:
-        generation = client.generations.get(created.id)
+        generation = client.generations.get(generation_id(created))
         seen.add(generation.state)
         return generation if generation.state == "completed" else None
 
     generation = wait_for(completed, timeout=20)
     assert {"queued", "dreaming", "completed"} <= seen | {"queued"}
     assert generation.assets is not None and generation.assets.video
-    signature = emulator_server.emulator.asset_signature(created.id)
-    assert generation.assets.video == f"{emulator_server.root}/assets/{created.id}/{signature}.mp4"
+    signature = emulator_server.emulator.asset_signature(generation_id(created))
+    assert generation.assets.video == f"{emulator_server.root}/assets/{generation_id(created)}/{signature}.mp4"
     assert httpx.get(generation.assets.video).headers["content-type"] == "video/mp4"
     # The name is unguessable: the id alone, or a wrong signature, finds nothing.
     assert httpx.get(f"{emulator_server.root}/assets/{created.id}.mp4").status_code == 404
@@ -111,19 +117,19 @@ def test_ping_and_credits(emulator_server: EmulatorServer) -> None:
     created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
     # Charged at create: 540x540, 24 fps, 5 s at 0.64 cents per million pixels.
     assert client.credits.get().credit_balance == pytest.approx(before - 0.64 * 34.992, abs=0.01)
-    client.generations.delete(created.id)
+    client.generations.delete(generation_id(created))
 
 
 def test_list_pages_newest_first(emulator_server: EmulatorServer) -> None:
     client = sdk(emulator_server)
-    ids = [client.generations.create(model="ray-2", prompt=PROMPT, **SMALL).id for _ in range(3)]
+    ids = [generation_id(client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)) for _ in range(3)]
     first = client.generations.list(limit=2, offset=0)
     second = client.generations.list(limit=2, offset=2)
     assert [generation.id for generation in first.generations] == ids[::-1][:2]
     assert first.has_more is True
     assert second.generations[0].id == ids[0]
-    for generation_id in ids:
-        client.generations.delete(generation_id)
+    for each in ids:
+        client.generations.delete(each)
 
 
 def test_concepts_are_listed_taken_and_echoed(emulator_server: EmulatorServer) -> None:
@@ -261,13 +267,19 @@ def test_standalone_app_serves_lumas_paths_at_its_root(fresh_cache: Path) -> Non
     settings = EmulatorSettings(
         api_key=API_KEY, dream_seconds=0.3, cache_dir=fresh_cache, public_base_url=root
     )
-    with AsgiServer(create_emulator_app(settings), sock):
-        client = lumaai.LumaAI(auth_token=API_KEY, base_url=root + "/dream-machine/v1")
+    with (
+        AsgiServer(create_emulator_app(settings), sock),
+        lumaai.LumaAI(auth_token=API_KEY, base_url=root + "/dream-machine/v1") as client,
+    ):
         created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
-        generation = wait_for(
-            lambda: (g := client.generations.get(created.id)).state == "completed" and g,
-            timeout=20,
-        )
-        assert generation.assets.video.startswith(f"{root}/assets/{created.id}/")
+
+        def completed() -> lumaai.types.Generation | None:
+            generation = client.generations.get(generation_id(created))
+            return generation if generation.state == "completed" else None
+
+        generation = wait_for(completed, timeout=20)
+        assert generation.assets is not None
+        assert generation.assets.video is not None
+        assert generation.assets.video.startswith(f"{root}/assets/{generation_id(created)}/")
         assert httpx.get(generation.assets.video).status_code == 200
     assert (fresh_cache / "generations.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +19,21 @@ from .conftest import (
     SMALL,
     CallbackReceiver,
     EmulatorServer,
+    generation_id,
     running_emulator,
+    sdk,
     wait_for,
 )
 
 
-def sdk(server: EmulatorServer, **options: Any) -> lumaai.LumaAI:
-    options.setdefault("timeout", 10)
-    return lumaai.LumaAI(auth_token=API_KEY, base_url=server.api, max_retries=0, **options)
-
-
 def create(server: EmulatorServer, fault: str | None, callback_url: str | None = None) -> Any:
-    extra = {"callback_url": callback_url} if callback_url else {}
+    extra: dict[str, Any] = {"callback_url": callback_url} if callback_url else {}
     prompt = f"{PROMPT} [[fault:{fault}]]" if fault else PROMPT
     return sdk(server).generations.create(model="ray-2", prompt=prompt, **SMALL, **extra)
 
 
-def finished(server: EmulatorServer, generation_id: str) -> Any:
+def finished(server: EmulatorServer, generation_id: str | None) -> Any:
+    assert generation_id is not None
     client = sdk(server)
 
     def check() -> Any:
@@ -90,6 +89,17 @@ def test_fail_generation_fails_with_a_luma_reason_and_refunds(
     wait_for(lambda: receiver.delivered_states("fail") == ["dreaming", "failed"])
     assert receiver.received("fail")[-1].body["failure_reason"] == "Error dispatching job"
     assert client.credits.get().credit_balance == pytest.approx(balance)
+
+
+def test_hold_keeps_a_generation_dreaming_until_released(emulator_server: EmulatorServer) -> None:
+    name = f"held-{uuid.uuid4().hex[:8]}"
+    held = create(emulator_server, f"hold={name}")
+    later = create(emulator_server, None)  # made after it, with the same dream time
+    assert finished(emulator_server, later.id).state == "completed"
+    # Its dream time is over too, yet it waits for its release.
+    assert sdk(emulator_server).generations.get(generation_id(held)).state == "dreaming"
+    emulator_server.emulator.holds.release(name)
+    assert finished(emulator_server, held.id).state == "completed"
 
 
 def test_drop_callbacks_sends_nothing_but_still_completes(

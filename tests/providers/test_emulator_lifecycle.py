@@ -17,21 +17,20 @@ import pytest
 from PIL import Image
 
 from .conftest import (
-    API_KEY,
     PROMPT,
     SMALL,
     CallbackReceiver,
     EmulatorServer,
+    generation_id,
     running_emulator,
+    sdk,
     wait_for,
 )
 
 
-def sdk(server: EmulatorServer) -> lumaai.LumaAI:
-    return lumaai.LumaAI(auth_token=API_KEY, base_url=server.api, timeout=10, max_retries=0)
+def completed(client: lumaai.LumaAI, generation_id: str | None, timeout: float = 20) -> Any:
+    assert generation_id is not None
 
-
-def completed(client: lumaai.LumaAI, generation_id: str, timeout: float = 20) -> Any:
     def check() -> Any:
         generation = client.generations.get(generation_id)
         return generation if generation.state in ("completed", "failed") else None
@@ -49,10 +48,10 @@ def test_callbacks_carry_the_whole_generation_dreaming_then_completed(
 
     dreaming, done = (item.body for item in receiver.received("plain"))
     assert [dreaming["state"], done["state"]] == ["dreaming", "completed"]
-    fetched = client.with_raw_response.generations.get(created.id).http_response.json()
+    fetched = client.with_raw_response.generations.get(generation_id(created)).http_response.json()
     assert done == fetched  # the whole Generation object, as GET answers it
     assert done["request"]["callback_url"] == url
-    assert f"/assets/{created.id}/" in done["assets"]["video"]
+    assert f"/assets/{generation_id(created)}/" in done["assets"]["video"]
     assert dreaming["assets"]["video"] is None
 
 
@@ -63,7 +62,7 @@ def test_only_200_counts_and_delivery_is_retried_three_times(
     # dreaming: 204, 201, 500, then 200 on the third retry. completed: four failures, given up.
     retried = receiver.url("retried", [204, 201, 500, 200, 204, 204, 204, 204])
     created = client.generations.create(model="ray-2", prompt=PROMPT, callback_url=retried, **SMALL)
-    assert completed(client, created.id).state == "completed"
+    assert completed(client, generation_id(created)).state == "completed"
     wait_for(lambda: len(receiver.received("retried")) == 8, timeout=10)
 
     attempts = receiver.received("retried")
@@ -83,11 +82,11 @@ def test_asset_is_a_real_h264_clip_of_the_requested_shape(
     created = client.generations.create(
         model="ray-2", prompt=PROMPT, resolution="540p", aspect_ratio="16:9", duration="5s"
     )
-    generation = completed(client, created.id, timeout=30)
+    generation = completed(client, generation_id(created), timeout=30)
     assert generation.state == "completed"
     data = httpx.get(generation.assets.video).content
 
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert (stream.width, stream.height) == (960, 540)
@@ -101,7 +100,7 @@ def test_asset_is_a_real_h264_clip_of_the_requested_shape(
 def test_asset_supports_range_requests(emulator_server: EmulatorServer) -> None:
     client = sdk(emulator_server)
     created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
-    video = completed(client, created.id).assets.video
+    video = completed(client, generation_id(created)).assets.video
     whole = httpx.get(video).content
     part = httpx.get(video, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
@@ -113,9 +112,9 @@ def test_asset_supports_range_requests(emulator_server: EmulatorServer) -> None:
 def test_asset_of_unknown_or_deleted_generation_is_404(emulator_server: EmulatorServer) -> None:
     client = sdk(emulator_server)
     created = client.generations.create(model="ray-2", prompt=PROMPT, **SMALL)
-    video = completed(client, created.id).assets.video
+    video = completed(client, generation_id(created)).assets.video
     assert httpx.get(video).status_code == 200
-    client.generations.delete(created.id)
+    client.generations.delete(generation_id(created))
     assert httpx.get(video).status_code == 404
     assert httpx.get(f"{emulator_server.root}/assets/nope.mp4").status_code == 404
 
@@ -127,7 +126,7 @@ def test_deleted_generation_sends_no_more_callbacks(
     url = receiver.url("deleted")
     created = client.generations.create(model="ray-2", prompt=PROMPT, callback_url=url, **SMALL)
     wait_for(lambda: receiver.received("deleted"), timeout=10)
-    client.generations.delete(created.id)
+    client.generations.delete(generation_id(created))
     with pytest.raises(AssertionError):
         wait_for(lambda: len(receiver.received("deleted")) > 1, timeout=1.2)
 
@@ -141,8 +140,8 @@ def test_image_keyframe_is_fetched_and_used(
     client = sdk(emulator_server)
     keyframes: Any = {"frame0": {"type": "image", "url": receiver.base_url + "/magenta.png"}}
     created = client.generations.create(model="ray-2", keyframes=keyframes, **SMALL)
-    video = completed(client, created.id, timeout=30).assets.video
-    with av.open(io.BytesIO(httpx.get(video).content)) as container:
+    video = completed(client, generation_id(created), timeout=30).assets.video
+    with av.open(io.BytesIO(httpx.get(video).content), mode="r") as container:
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     red, green, blue = first[2, 2]  # a corner: background, not a shape
     assert red > 200 and green < 70 and blue > 150
@@ -178,5 +177,5 @@ def test_clips_render_in_a_process_pool(tmp_path: Path) -> None:
     ):
         client = sdk(server)
         created = client.generations.create(model="ray-2", prompt="a pool of fish", **SMALL)
-        assert completed(client, created.id, timeout=60).state == "completed"
+        assert completed(client, generation_id(created), timeout=60).state == "completed"
     assert len(list((tmp_path / "clips").glob("*.mp4"))) == 1

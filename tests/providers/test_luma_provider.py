@@ -79,7 +79,8 @@ def test_bad_key_is_an_auth_error_without_the_key(emulator_server: EmulatorServe
 def test_rejections_are_final_with_lumas_detail(
     emulator_server: EmulatorServer, prompt: str, fields: dict[str, str], status: int, detail: str
 ) -> None:
-    bad = GenerationRequest(prompt=prompt, **{"resolution": "540p", **fields})
+    options: dict[str, Any] = {"resolution": "540p", **fields}
+    bad = GenerationRequest(prompt=prompt, **options)
     with pytest.raises(ProviderError) as refused:
         run(emulator_server.api, lambda provider: provider.create(bad))
     error = refused.value

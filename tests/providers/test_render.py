@@ -6,12 +6,13 @@ import hashlib
 import pickle
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
 from pixelmotion.providers.emulator.render import render_clip
 
-SIZE = {"width": 320, "height": 180, "fps": 24, "seconds": 1}
+SIZE: dict[str, Any] = {"width": 320, "height": 180, "fps": 24, "seconds": 1}
 
 
 def digest(path: Path) -> str:
@@ -34,6 +35,7 @@ def test_clip_has_the_asked_shape_and_moves(tmp_path: Path) -> None:
         assert (stream.width, stream.height, stream.format.name) == (256, 144, "yuv420p")
         assert stream.average_rate == Fraction(12)
         frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        assert stream.time_base is not None
         duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
     assert len(frames) == 24
     assert abs(duration - 2.0) < 0.1

@@ -5,11 +5,12 @@ job ends, each paid once, each completed job processed once more at most."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,16 @@ def test_a_worker_killed_mid_processing_is_replaced_after_its_lease(tmp_path: Pa
             assert response.status_code == 200 and response.content, name
 
 
+def emulator_saved(data_dir: Path, deployment: Deployment, job_ids: Iterable[str]) -> bool:
+    """Whether the embedded emulator's file holds every generation these jobs were given."""
+    given = {job.luma_generation_id for job in map(deployment.repository.get, job_ids) if job}
+    try:
+        saved = json.loads((data_dir / "emulator" / "generations.json").read_text())
+    except (OSError, ValueError):  # not written yet, or caught mid-write
+        return False
+    return given - {None} <= {record["generation"]["id"] for record in saved["generations"]}
+
+
 def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> None:
     port = free_port()
     env = env_for(
@@ -145,10 +156,15 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
             what="the create to be refused",
         )
         seen = {name: deployment.status(job_id) for name, job_id in jobs.items()}
-        # The embedded emulator writes its generations 0.25 s after a change (see
-        # test_the_emulator_keeps_a_generation_it_answered_for): let it, so what is tested
-        # here is our restart, not the emulator forgetting a billed generation.
-        time.sleep(0.6)
+        # The embedded emulator writes its generations a moment after a change (see
+        # test_the_emulator_keeps_a_generation_it_answered_for): wait until every generation
+        # our jobs know is on disk, so what is tested here is our restart, not the emulator
+        # forgetting a billed generation.
+        wait_for(
+            lambda: emulator_saved(tmp_path, deployment, jobs.values()),
+            timeout=10,
+            what="the emulator to save the generations",
+        )
         first.send_signal(signal.SIGKILL)  # no chance to tidy up
         first.wait(timeout=10)
     assert seen["completed"] == "completed" and seen["failed"] == "failed"
@@ -222,6 +238,8 @@ def test_the_process_pool_ends_with_its_process(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait(timeout=10)
+        if parent.stdout is not None:
+            parent.stdout.close()
     try:
         wait_for(lambda: not alive(pool_pid), timeout=10, what="the pool process to exit", interval=0.1)
     finally:

@@ -165,7 +165,17 @@ def test_a_refused_api_key_keeps_jobs_pending_until_it_works(shared: Running) ->
                 return response.status_code == 503 and response.json()["checks"]["provider"]["ok"] is False
 
             wait_for(provider_failing, timeout=10, what="/healthz to report the provider failing")
-            time.sleep(1.5)  # several refused attempts (PIXELMOTION_AUTH_RETRY_SECONDS=0.5)
+            # Several refused attempts (PIXELMOTION_AUTH_RETRY_SECONDS=0.5): each one puts the
+            # job back in line for a later time.
+            retry_times: set[object] = set()
+
+            def refused_three_times() -> bool:
+                stored = shared.services.repository.get(job_id)
+                if stored is not None and stored.next_run_at is not None:
+                    retry_times.add(stored.next_run_at)
+                return len(retry_times) >= 3
+
+            wait_for(refused_three_times, timeout=15, what="three refused attempts")
             job = client.get(f"/v1/jobs/{job_id}").json()
             assert job["status"] == "pending" and job["error"] is None, job
             stored = shared.services.repository.get(job_id)

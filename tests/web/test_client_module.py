@@ -6,15 +6,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.running import Running
+from tests.server import wait_for
 from tests.web.conftest import REQUIRE_BROWSER, NewContext, PageErrors
 
 if not REQUIRE_BROWSER:
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 STATES = ["pending", "queued", "dreaming", "processing", "completed"]
+TERMINAL = ("completed", "failed", "canceled")
 
 # Start a generation and follow it to its end, as an editor would.
 FOLLOW = """async ({token, prompt}) => {
@@ -97,25 +100,19 @@ def test_without_event_source_the_client_polls(
     assert page_errors.messages == []
 
 
-# Three jobs behind a provider cap of one; follow the last while it waits its turn.
-WAIT_IN_LINE = """async ({token}) => {
+# Two more jobs behind a provider cap of one (the first already with the model); follow the
+# last while it waits its turn. What it sees collects in window.seen.
+WAIT_IN_LINE = """async ({token, held}) => {
   const pm = await import('/static/pixelmotion.js');
   pm.configure({token, pollIntervalMs: 250});
   const params = {prompt: 'a slime bouncing', width: 16, height: 12, colorCount: 4, fps: 12};
-  await pm.startVideoGeneration(params);
-  await pm.startVideoGeneration(params);
+  await pm.startVideoGeneration({...params, prompt: `a slime bouncing [[fault:hold=${held}]]`});
   const last = await pm.startVideoGeneration(params);
-  return await new Promise((resolve, reject) => {
-    const seen = [];
-    const timer = setTimeout(() => reject(new Error('no end: ' + JSON.stringify(seen))), 60000);
-    const stop = pm.subscribeToVideoJob(last.jobId, (job) => {
-      seen.push({status: job.status, queuePosition: job.queuePosition});
-      if (!['completed', 'failed', 'canceled'].includes(job.status)) return;
-      clearTimeout(timer);
-      stop();
-      resolve(seen);
-    }, {frames: false});
-  });
+  window.seen = [];
+  const stop = pm.subscribeToVideoJob(last.jobId, (job) => {
+    window.seen.push({status: job.status, queuePosition: job.queuePosition});
+    if (['completed', 'failed', 'canceled'].includes(job.status)) stop();
+  }, {frames: false});
 }"""
 
 
@@ -123,12 +120,45 @@ def test_a_job_waiting_in_line_counts_down_over_the_event_stream(
     new_context: NewContext, capped_site: Running, page_errors: PageErrors
 ) -> None:
     """Its place in line changes with no event of its own: the client reads the job again
-    while it is pending, so an editor sees #2, then #1, then the job going through."""
+    while it is pending, so an editor sees #2, then #1, then the job going through.
+
+    The jobs ahead are held by the emulator (``hold=NAME``) until the page has seen each
+    place, so no place can pass between two reads however slow the machine is."""
     page = page_errors.watch(new_context().new_page())
     page.goto(f"{capped_site.url}/")
-    seen = page.evaluate(WAIT_IN_LINE, {"token": capped_site.token(f"queued-{uuid.uuid4().hex[:8]}")})
-    positions = [step["queuePosition"] for step in seen if step["queuePosition"] is not None]
-    assert list(dict.fromkeys(positions)) == [2, 1], seen
-    assert all(step["status"] == "pending" for step in seen if step["queuePosition"] is not None)
-    assert seen[-1]["status"] == "completed", seen
+    holds = capped_site.services.emulator.holds
+    run = uuid.uuid4().hex[:8]
+    first, second = f"web-first-{run}", f"web-second-{run}"
+    token = capped_site.token(f"queued-{run}")
+
+    def seen() -> list[dict[str, Any]]:
+        steps: list[dict[str, Any]] = page.evaluate("window.seen || []")
+        return steps
+
+    def positions() -> list[int]:
+        return [step["queuePosition"] for step in seen() if step["queuePosition"] is not None]
+
+    try:
+        with httpx.Client(base_url=capped_site.url, headers={"Authorization": f"Bearer {token}"}) as api:
+            body = {"prompt": f"a slime bouncing [[fault:hold={first}]]", "width": 16, "height": 12}
+            ahead = api.post("/v1/jobs", json={**body, "colorCount": 4, "fps": 12}).json()["jobId"]
+            # Sent to the provider (and held there): the two jobs the page makes are #1 and #2.
+            wait_for(
+                lambda: api.get(f"/v1/jobs/{ahead}").json()["status"] in ("queued", "dreaming"),
+                timeout=60,
+                what="the first job sent",
+            )
+        page.evaluate(WAIT_IN_LINE, {"token": token, "held": second})
+        wait_for(lambda: 2 in positions(), timeout=90, what="the last job seen at #2")
+        holds.release(first)
+        wait_for(lambda: 1 in positions(), timeout=90, what="the last job seen at #1")
+        holds.release(second)
+        wait_for(lambda: seen() and seen()[-1]["status"] in TERMINAL, timeout=90, what="the job's end")
+    finally:  # the site serves the other tests of this module: hold nothing back
+        holds.release(first)
+        holds.release(second)
+    steps = seen()
+    assert list(dict.fromkeys(positions())) == [2, 1], steps
+    assert all(step["status"] == "pending" for step in steps if step["queuePosition"] is not None)
+    assert steps[-1]["status"] == "completed", steps
     assert page_errors.messages == []

@@ -9,6 +9,8 @@ from tests.web.conftest import CONTENT_SECURITY_POLICY_PARTS
 
 PAGE_FILES = {
     "/static/app.js": "text/javascript",
+    "/static/texts.js": "text/javascript",
+    "/static/player.js": "text/javascript",
     "/static/pixelmotion.js": "text/javascript",
     "/static/app.css": "text/css",
     "/static/favicon.svg": "image/svg+xml",

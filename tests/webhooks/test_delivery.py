@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from tests.running import Running, start
-from tests.server import wait_for
+from tests.server import http_server, wait_for
 
 REQUEST = {
     "prompt": "a paper plane gliding",
@@ -55,11 +54,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = int(httpd.server_address[1])
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield state
-    httpd.shutdown()
+    with http_server(Handler) as httpd:
+        state.port = int(httpd.server_address[1])
+        yield state
 
 
 @pytest.fixture

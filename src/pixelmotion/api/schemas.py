@@ -10,15 +10,10 @@ from pydantic.alias_generators import to_camel
 
 from pixelmotion.jobs import requests as rules
 from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.options import AspectRatio, Dither, Duration, Fit, Fps, Model, Resolution
 from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.summary import outputs_of
 from pixelmotion.urls import url_problem
-
-Model = Literal["ray-2", "ray-flash-2", "ray-1-6"]
-Resolution = Literal["540p", "720p", "1080p", "4k"]
-AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
-Dither = Literal["none", "bayer", "floyd"]
-Fit = Literal["crop", "contain", "stretch"]
 
 # Text we store: PostgreSQL's text and JSONB cannot hold NUL (0x00), so it is refused (422) on
 # both databases alike rather than failing the insert.
@@ -170,8 +165,8 @@ class CreateJobRequest(CamelModel):
     width: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
     height: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
     color_count: int = Field(ge=rules.COLORS_MIN, le=rules.COLORS_MAX)
-    fps: Literal[12, 24, 30]
-    duration: Literal[5, 9] = 5
+    fps: Fps
+    duration: Duration = 5
     model: Model = "ray-2"
     resolution: Resolution = "720p"
     aspect_ratio: AspectRatio | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -92,7 +92,6 @@ class Job:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     retried_at: datetime | None = None  # the last POST /retry: a new attempt, a new deadline
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_terminal(self) -> bool:

@@ -1,7 +1,8 @@
 """The rules a job request must meet, and how a request becomes a ``JobSpec``.
 
-Single-field limits are declared here and enforced by the API schema; the rules that look
-at several fields at once (pixel budget, prompt as sent to the model) live in ``build_spec``.
+Single-field limits are declared here (the choices in ``options.py``) and enforced by the API
+schema; the rules that look at several fields at once (pixel budget, prompt as sent to the
+model) live in ``build_spec``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 
 from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import JobSpec
+from pixelmotion.jobs.options import ASPECT_RATIOS, AspectRatio
 
 PROMPT_MIN = 3
 PROMPT_MAX = 5000  # Luma's own limit, which the prompt *as sent* must also meet
@@ -17,18 +19,11 @@ SIZE_MIN = 8
 SIZE_MAX = 512
 COLORS_MIN = 2
 COLORS_MAX = 256
-FPS_CHOICES = (12, 24, 30)
-DURATION_CHOICES = (5, 9)
-MODELS = ("ray-2", "ray-flash-2", "ray-1-6")
-RESOLUTIONS = ("540p", "720p", "1080p", "4k")
-ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
-DITHERS = ("none", "bayer", "floyd")
-FITS = ("crop", "contain", "stretch")
 # width × height × frames: 256×256 at 30 fps for 9 s fits, 512×512 for 9 s at 30 fps does not.
 MAX_TOTAL_PIXELS = 32 * 1024 * 1024
 
 
-def nearest_aspect_ratio(width: int, height: int) -> str:
+def nearest_aspect_ratio(width: int, height: int) -> AspectRatio:
     """Luma's aspect ratio closest to width:height (compared on a log scale)."""
     target = math.log(width / height)
 

@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from pixelmotion.jobs.options import DITHERS
+
 from .errors import INVALID_OPTIONS, MediaError
 
 ByteArray = npt.NDArray[np.uint8]
@@ -19,7 +21,6 @@ FloatArray = npt.NDArray[np.float32]
 WordArray = npt.NDArray[np.uint32]
 BoolArray = npt.NDArray[np.bool_]
 
-DITHERS = ("none", "bayer", "floyd")
 # A pixel keeps its previous index while no channel of its source moved by more than this
 # many levels since the index was chosen: no flicker on still or slowly drifting areas.
 STABLE_LEVELS = 4

@@ -266,17 +266,7 @@ def save_webp(
     else:
         table = rgba_palette(palette, transparent)
         images = [Image.fromarray(table[f], "RGBA") for f in frames]
-    images[0].save(
-        path,
-        format="WEBP",
-        save_all=True,
-        append_images=images[1:],
-        duration=list(delays),
-        loop=0,
-        lossless=True,
-        quality=50,
-        method=4,
-    )
+    _save_animated(path, images, delays, format="WEBP", lossless=True, quality=50, method=4)
 
 
 def save_apng(
@@ -285,17 +275,12 @@ def save_apng(
     """Animated PNG (indexed colour, ``tRNS`` for a ``transparent`` entry; each frame
     replaces the canvas, blend "source", so pixels that turn transparent clear)."""
     images = _frame_images(frames, palette, transparent)
-    images[0].save(
-        path,
-        format="PNG",
-        save_all=True,
-        append_images=images[1:],
-        duration=list(delays),
-        loop=0,
-        default_image=False,
-        disposal=0,
-        blend=0,
-    )
+    _save_animated(path, images, delays, format="PNG", default_image=False, disposal=0, blend=0)
+
+
+def _save_animated(path: Path, images: list[Image.Image], delays: Sequence[int], **options: Any) -> None:
+    """Every frame, each shown for its delay, looping forever; ``options`` are the format's."""
+    images[0].save(path, save_all=True, append_images=images[1:], duration=list(delays), loop=0, **options)
 
 
 def save_pngs(

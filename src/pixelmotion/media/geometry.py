@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pixelmotion.jobs.options import FITS
+
 from .errors import INVALID_OPTIONS, MediaError
 
-FITS = ("crop", "contain", "stretch", "subject")
 # Space around the subject's box, as a share of its larger side (at least one source pixel).
 SUBJECT_MARGIN = 0.06
 Box = tuple[float, float, float, float]  # left, top, right, bottom in coded source pixels
+
+
+def check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,7 @@ def place(
     ``pixel_aspect`` is the source's sample aspect ratio (1 for square pixels); ``subject``
     the subject's box, which ``fit="subject"`` needs (:func:`place_subject`).
     """
-    if fit not in FITS:
-        raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
+    check_fit(fit)
     if fit == "subject":
         if subject is None:
             raise MediaError(INVALID_OPTIONS, "fit 'subject' needs the subject's box")

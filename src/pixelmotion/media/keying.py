@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from pixelmotion.jobs.options import BACKGROUNDS
+
 from .errors import INVALID_OPTIONS, MediaError
 from .palettes import parse_color
 
@@ -38,7 +40,6 @@ BoolArray = npt.NDArray[np.bool_]
 IndexArray = npt.NDArray[np.intp]
 Colour = tuple[int, int, int]
 
-BACKGROUNDS = ("keep", "remove")
 # Working pictures are at most this many pixels (the factor is lowered to fit) and the
 # factor at most MAX_FACTOR: 6×6 samples per output pixel put the area-averaged alpha within
 # 1/36 of the true coverage, and a 384×384 or 512×512 picture keys in a few milliseconds.

@@ -29,12 +29,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from pixelmotion.jobs.options import LOOP_MODES
+
 from .quantize import single_thread_matmul
 
 if TYPE_CHECKING:
     from .animation import Animation
 
-LOOPS = ("none", "trim", "pingpong")
+LOOPS = LOOP_MODES
 TOLERANCE = 0.1
 CONTINUATION = (-2, -1, 0, 1)
 # Frames are compared on an evenly strided sample of pixels: at most COMPARE_PIXELS, fewer

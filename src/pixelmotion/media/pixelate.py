@@ -19,7 +19,7 @@ from .decode import DecodeOptions, Decoder, check_output_size, declared_output_f
 from .dither import check_dither, map_frames
 from .encode import delays_ms
 from .errors import INVALID_OPTIONS, MediaError
-from .geometry import FITS
+from .geometry import check_fit
 from .keying import check_background
 from .loops import LOOPS, apply_loop
 from .palettes import MAX_COLORS, resolve_palette
@@ -58,8 +58,7 @@ def validate_options(
     _check_int("colors", colors, 2, MAX_COLORS)
     _check_int("fps", fps, 1, MAX_FPS)
     check_dither(dither)
-    if fit not in FITS:
-        raise MediaError(INVALID_OPTIONS, f"fit must be one of {', '.join(FITS)}, not {fit!r}")
+    check_fit(fit)
     if fit == "subject" and background != "remove":
         raise MediaError(INVALID_OPTIONS, "fit 'subject' needs background 'remove'")
     if loop not in LOOPS:

@@ -9,6 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pixelmotion.jobs.options import OUTPUT_FORMATS
+from pixelmotion.objects.keys import OUTPUT_FILES, PLAIN_FRAMES_FILE
+
+from pixelmotion.jobs.options import OUTPUT_FORMATS
+from pixelmotion.objects.keys import OUTPUT_FILES, PLAIN_FRAMES_FILE
+
 from .animation import Animation
 from .aseprite import save_aseprite
 from .atlas import save_atlas_layouts
@@ -18,11 +24,6 @@ from .framezip import save_frames_zip
 from .godot import save_sprite_frames
 from .pixelate import pixelate_video
 
-# sheet: sheet.png + sheet.json · gif: animation.gif · json: frames.json(.gz) ·
-# webp: animation.webp · apng: animation.png · pngs: frames/0000.png… · zip: frames.zip ·
-# aseprite: animation.aseprite · atlas: sheet.png + sheet.hash.json + sheet.array.json ·
-# godot: sheet.png + animation.tres
-FORMATS = ("sheet", "gif", "json", "webp", "apng", "pngs", "zip", "aseprite", "atlas", "godot")
 GZIP_LEVEL = 6
 
 
@@ -36,91 +37,88 @@ def _write_gzip(path: Path, data: bytes) -> None:
 
 
 def check_formats(formats: Sequence[str]) -> None:
-    unknown = sorted(set(formats) - set(FORMATS))
+    unknown = sorted(set(formats) - set(OUTPUT_FORMATS))
     if unknown:
-        raise MediaError(
-            INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)} (known: {', '.join(FORMATS)})"
-        )
+        known = ", ".join(OUTPUT_FORMATS)
+        raise MediaError(INVALID_OPTIONS, f"unknown output formats: {', '.join(unknown)} (known: {known})")
 
 
-def _write_exports(
-    animation: Animation, out_dir: Path, formats: Sequence[str], files: dict[str, str]
-) -> None:
-    """The editor and engine exports (issue 13)."""
+class _Outputs:
+    """The files written so far, by result name (``OUTPUT_FILES`` names each file)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.files: dict[str, str] = {}
+
+    def target(self, output: str, name: str | None = None) -> Path:
+        self.files[output] = name or OUTPUT_FILES[output]
+        return self.out_dir / self.files[output]
+
+
+def _write_exports(animation: Animation, formats: Sequence[str], out: _Outputs) -> None:
+    """The editor and engine exports: each keeps the frames once and carries the direction."""
     frames, palette, delays = animation.frames, animation.palette, animation.delays_ms
     direction = animation.tag_direction
-    if ("atlas" in formats or "godot" in formats) and "sheet" not in files:
+    if ("atlas" in formats or "godot" in formats) and "sheet" not in out.files:
         fill = animation.transparent_index or 0
         save_indexed_png(
-            out_dir / "sheet.png", sheet_pixels(frames, fill), palette, animation.transparent_index
+            out.target("sheet"), sheet_pixels(frames, fill), palette, animation.transparent_index
         )
-        files["sheet"] = "sheet.png"
     if "atlas" in formats:
-        layouts = save_atlas_layouts(out_dir, frames, delays, direction=direction)
-        files["sheetHash"], files["sheetArray"] = layouts["hash"], layouts["array"]
+        out.target("sheetHash")
+        out.target("sheetArray")
+        save_atlas_layouts(out.out_dir, frames, delays, direction=direction)
     if "godot" in formats:
         n, h, w = frames.shape
-        save_sprite_frames(out_dir / "animation.tres", n, w, h, delays, animation.fps, direction=direction)
-        files["godot"] = "animation.tres"
+        save_sprite_frames(out.target("godot"), n, w, h, delays, animation.fps, direction=direction)
     if "aseprite" in formats:
         save_aseprite(
-            out_dir / "animation.aseprite",
+            out.target("aseprite"),
             frames,
             palette,
             delays,
             transparent_index=animation.transparent_index,
             direction=direction,
         )
-        files["aseprite"] = "animation.aseprite"
 
 
 def write_outputs(
     animation: Animation, out_dir: Path, formats: Sequence[str], *, server: bool = True
 ) -> dict[str, str]:
-    """Write the requested files; return their names relative to ``out_dir``.
+    """Write the requested files; return their names relative to ``out_dir``, by result.
 
     The sheet and the editor/engine exports keep the frames once and carry the play
-    direction (a tag); the formats without a direction (GIF, WebP, APNG, PNGs, frames JSON)
-    get a ``pingpong`` animation with its frames doubled (:meth:`Animation.unrolled`).
+    direction (a tag); the formats without a direction (GIF, WebP, APNG, PNGs, zip, frames
+    JSON) get a ``pingpong`` animation with its frames doubled (:meth:`Animation.unrolled`).
     ``server=False`` (the offline ``convert`` command): the frames JSON is written plain
     (``frames.json``) and the compact indexed form the server's API reads is left out.
     """
     check_formats(formats)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
+    out = _Outputs(out_dir)
     if "sheet" in formats:
-        animation.save_sheet(out_dir / "sheet.png")
-        files["sheet"], files["sheetJson"] = "sheet.png", "sheet.json"
-    _write_exports(animation, out_dir, formats, files)
+        animation.save_sheet(out.target("sheet"))
+        out.target("sheetJson")  # save_sheet writes it beside the sheet
+    _write_exports(animation, formats, out)
     animation = animation.unrolled()
     if "gif" in formats:
-        animation.save_gif(out_dir / "animation.gif")
-        files["gif"] = "animation.gif"
+        animation.save_gif(out.target("gif"))
     if "webp" in formats:
-        animation.save_webp(out_dir / "animation.webp")
-        files["webp"] = "animation.webp"
+        animation.save_webp(out.target("webp"))
     if "apng" in formats:
-        animation.save_apng(out_dir / "animation.png")
-        files["apng"] = "animation.png"
+        animation.save_apng(out.target("apng"))
     if "pngs" in formats:
-        animation.save_pngs(out_dir / "frames")
-        files["pngs"] = "frames/"
+        animation.save_pngs(out.target("pngs"))
     if "zip" in formats:
-        save_frames_zip(
-            out_dir / "frames.zip", animation.frames, animation.palette, animation.transparent_index
-        )
-        files["zip"] = "frames.zip"
+        save_frames_zip(out.target("zip"), animation.frames, animation.palette, animation.transparent_index)
     if "json" in formats and not server:
-        (out_dir / "frames.json").write_bytes(animation.frames_json_bytes())
-        files["frames"] = "frames.json"
+        out.target("frames", PLAIN_FRAMES_FILE).write_bytes(animation.frames_json_bytes())
     elif "json" in formats:
-        _write_gzip(out_dir / "frames.json.gz", animation.frames_json_bytes())
-        files["frames"] = "frames.json.gz"
+        _write_gzip(out.target("frames"), animation.frames_json_bytes())
     if server:
         indexed = json.dumps(animation.to_indexed_json(), separators=(",", ":")).encode("ascii")
-        _write_gzip(out_dir / "frames.indexed.json.gz", indexed)
-        files["indexed"] = "frames.indexed.json.gz"
-    return files
+        _write_gzip(out.target("indexed"), indexed)
+    return out.files
 
 
 def render_outputs(

@@ -40,7 +40,7 @@ from pixelmotion.media.guard import AddressGuard, AsyncGuardedTransport
 from .assets import asset_response
 from .callbacks import CallbackSender, Notifier
 from .clips import ClipCache
-from .faults import FaultInjector, strip_directives
+from .faults import FaultInjector, Holds, strip_directives
 from .settings import EmulatorSettings
 from .state import Lifecycle
 from .store import GenerationRecord, GenerationStore
@@ -63,6 +63,7 @@ class Emulator:
         self.store = GenerationStore(settings.cache_dir / "generations.json")
         self.clips = ClipCache(settings.clip_dir or settings.cache_dir / "clips", settings.render_executor)
         self.faults = FaultInjector(settings.faults, prompt_directives=settings.prompt_faults)
+        self.holds = Holds()
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._recent_creates: collections.deque[float] = collections.deque()
         self._hanging: set[asyncio.Event] = set()
@@ -98,6 +99,7 @@ class Emulator:
                 http=self._http,
                 dream_seconds=self.settings.dream_seconds,
                 asset_url=self.asset_url,
+                holds=self.holds,
             )
             for record in self.store.unfinished():
                 self._run(record)

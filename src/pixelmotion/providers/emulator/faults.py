@@ -26,12 +26,16 @@ Generation faults (decided once per generation, kept with it):
   fine), ``truncated_asset`` (a complete-looking response holding only the first half),
   ``corrupt_asset`` (MP4 header intact, the rest scrambled), ``wrong_content_type`` (an HTML
   page with ``text/html``), ``huge_asset`` (announces and streams far more than any cap).
+- ``hold=NAME`` (a directive only): stays ``dreaming`` until ``Emulator.holds.release(NAME)``,
+  so a test decides when the account's slot frees instead of hoping a timer is slow enough.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -45,7 +49,7 @@ ASSET_FAULTS = (
     "wrong_content_type",
     "huge_asset",
 )
-GENERATION_FAULTS = ("fail_generation", *CALLBACK_FAULTS, *ASSET_FAULTS)
+GENERATION_FAULTS = ("fail_generation", "hold", *CALLBACK_FAULTS, *ASSET_FAULTS)
 FAULT_NAMES = frozenset((*CREATE_FAULTS, *GENERATION_FAULTS))
 
 # Luma's documented failure reasons (luma-api.md).
@@ -140,3 +144,27 @@ class FaultInjector:
             return False
         self._directive_uses[key] += 1
         return True
+
+
+class Holds:
+    """The ``hold=NAME`` generations waiting for their release; released from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._released: set[str] = set()
+        self._waiting: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            self._released.add(name)
+            waiting = self._waiting.pop(name, [])
+        for loop, event in waiting:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, name: str) -> None:
+        event = asyncio.Event()
+        with self._lock:
+            if name in self._released:
+                return
+            self._waiting.setdefault(name, []).append((asyncio.get_running_loop(), event))
+        await event.wait()

@@ -4,7 +4,8 @@ Timing follows the generation's creation time on the wall clock, so a generation
 after a restart keeps its schedule (or finishes at once if its time has passed):
 - dreaming at 20% of ``dream_seconds`` (the clip renders from then on);
 - completed once ``dream_seconds`` have passed *and* the clip exists;
-- with the ``fail_generation`` fault, failed at 60% instead (and the charge refunded).
+- with the ``fail_generation`` fault, failed at 60% instead (and the charge refunded);
+- with ``hold=NAME``, kept dreaming until NAME is released.
 Each state change is saved, then announced by callback.
 """
 
@@ -19,7 +20,7 @@ import httpx
 
 from .callbacks import Notifier
 from .clips import ClipCache, KeyframeUnreadable
-from .faults import strip_directives
+from .faults import Holds, strip_directives
 from .store import GenerationRecord, GenerationStore
 from .validation import FPS
 
@@ -41,6 +42,7 @@ class Lifecycle:
         http: httpx.AsyncClient,
         dream_seconds: float,
         asset_url: Callable[[str], str],
+        holds: Holds,
     ) -> None:
         self._store = store
         self._clips = clips
@@ -48,12 +50,16 @@ class Lifecycle:
         self._http = http
         self._dream_seconds = dream_seconds
         self._asset_url = asset_url
+        self._holds = holds
 
     async def run(self, record: GenerationRecord) -> None:
         """Drive ``record`` to a terminal state (cancelled when it is deleted or at shutdown)."""
         if record.state == "queued":
             await self._sleep_until(record, DREAMING_AT)
             self._move(record, "dreaming")
+        hold = record.faults.get("hold")
+        if hold is not None:
+            await self._holds.wait(hold)
         reason = record.faults.get("fail_generation")
         if reason is not None:
             await self._sleep_until(record, FAILING_AT)
