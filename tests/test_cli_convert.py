@@ -12,6 +12,7 @@ from PIL import Image
 
 from pixelmotion.media.palettes import PRESETS
 from pixelmotion.media.synthetic import make_clip
+from tests.images import frame_count, open_image
 from tests.media.aseprite_reader import read_aseprite
 from tests.processes import PIXELMOTION
 
@@ -30,7 +31,7 @@ def convert(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def _colours(path: Path) -> set[str]:
-    image = Image.open(path).convert("RGB")
+    image = open_image(path).convert("RGB")
     return {f"#{r:02x}{g:02x}{b:02x}" for r, g, b in np.unique(np.asarray(image).reshape(-1, 3), axis=0)}
 
 
@@ -46,7 +47,7 @@ def test_default_outputs_with_a_progress_bar(clip: Path, tmp_path: Path) -> None
     assert len(frames["palette"]) == 8
     sheet = json.loads((tmp_path / "sheet.json").read_text())
     assert len(sheet["frames"]) == 24 and sheet["meta"]["image"] == "sheet.png"
-    assert Image.open(tmp_path / "animation.gif").n_frames >= 2
+    assert frame_count(open_image(tmp_path / "animation.gif")) >= 2
 
 
 def test_every_export_format_with_a_palette_file(clip: Path, tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pixelmotion.jobs.options import FITS
 from pixelmotion.media.errors import INVALID_OPTIONS, INVALID_PALETTE, MediaError
-from pixelmotion.media.geometry import FITS
 
 DEFAULT_FORMATS = "gif,sheet,json"
 FORMATS_HELP = (

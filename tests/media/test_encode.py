@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import ImageSequence
+from PIL import Image, ImageSequence
 from tests.images import frame_count, open_image
 
 from pixelmotion.media import Animation, pixelate_video

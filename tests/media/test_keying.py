@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from pixelmotion.media.keyscore import downscale_matte, score
 from pixelmotion.providers.emulator.render import render_clip, true_matte
 
 PROMPT = "a small knight walking in place, on a plain flat green (#00ff00) background, static camera"
-SOURCE = {"width": 640, "height": 360, "fps": 24}
+SOURCE: dict[str, Any] = {"width": 640, "height": 360, "fps": 24}
 CASES = {
     "gradient": ("gradient",),
     "noise": ("noise",),

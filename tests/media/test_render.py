@@ -6,6 +6,7 @@ import gzip
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_sprite_outputs_are_transparent_where_the_background_was(tmp_path: Path)
     from pixelmotion.providers.emulator.render import render_clip, true_matte
 
     prompt = "a knight walking in place on a plain flat green (#00ff00) background, static camera"
-    source = {"width": 320, "height": 180, "fps": 24}
+    source: dict[str, Any] = {"width": 320, "height": 180, "fps": 24}
     clip = render_clip(prompt, tmp_path / "key.mp4", seconds=1, **source)
     out = tmp_path / "out"
     summary = render_outputs(

@@ -74,7 +74,7 @@ def test_prompt_directives_do_nothing_unless_a_test_setting_enables_them(fresh_c
         )
         assert time.monotonic() - started < 5  # answered, not hung
         assert server.stats()["faults"] == {}
-        assert client.generations.get(created.id).state in ("queued", "dreaming", "completed")
+        assert client.generations.get(generation_id(created)).state in ("queued", "dreaming", "completed")
 
 
 def test_fail_generation_fails_with_a_luma_reason_and_refunds(

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import lumaai
 
-from .conftest import API_KEY, PROMPT, SMALL, CallbackReceiver, running_emulator, wait_for
+from .conftest import (
+    API_KEY,
+    PROMPT,
+    SMALL,
+    CallbackReceiver,
+    generation_id,
+    running_emulator,
+    wait_for,
+)
 
 
 def test_internal_callback_and_keyframe_urls_are_never_fetched(
@@ -26,12 +34,17 @@ def test_internal_callback_and_keyframe_urls_are_never_fetched(
             keyframes={"frame0": {"type": "image", "url": f"{receiver.base_url}/secret.png"}},
             **SMALL,
         )
-        done = wait_for(
-            lambda: (g := client.generations.get(plain.id)).state == "completed" and g, timeout=20
-        )
-        failed = wait_for(
-            lambda: (g := client.generations.get(keyframed.id)).state == "failed" and g, timeout=20
-        )
+
+        def settled(created: object, state: str) -> lumaai.types.Generation:
+            def reached() -> lumaai.types.Generation | None:
+                generation = client.generations.get(generation_id(created))
+                return generation if generation.state == state else None
+
+            found: lumaai.types.Generation = wait_for(reached, timeout=20)
+            return found
+
+        done = settled(plain, "completed")
+        failed = settled(keyframed, "failed")
         stats = server.stats()
     assert done.state == "completed"
     assert failed.failure_reason == "Failed to read user input frames"

@@ -66,7 +66,7 @@ def test_key_clip_shows_its_true_matte_on_the_key_colour(tmp_path: Path) -> None
     from pixelmotion.providers.emulator.keyscene import PERIOD_FRAMES
     from pixelmotion.providers.emulator.render import true_matte
 
-    size = {"width": 320, "height": 180, "fps": 24}
+    size: dict[str, Any] = {"width": 320, "height": 180, "fps": 24}
     path = render_clip(KEY_PROMPT, tmp_path / "key.mp4", seconds=1, **size)
     with av.open(str(path)) as container:
         frames = [frame.to_ndarray(format="rgb24").astype(int) for frame in container.decode(video=0)]
@@ -87,7 +87,7 @@ def test_key_clip_shows_its_true_matte_on_the_key_colour(tmp_path: Path) -> None
 def test_each_imperfection_can_be_left_out(tmp_path: Path) -> None:
     import numpy as np
 
-    size = {"width": 160, "height": 90, "fps": 24, "seconds": 1}
+    size: dict[str, Any] = {"width": 160, "height": 90, "fps": 24, "seconds": 1}
     clean = render_clip(KEY_PROMPT, tmp_path / "clean.mp4", imperfections=(), **size)
     with av.open(str(clean)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)

@@ -12,9 +12,6 @@ from typing import Any
 from pixelmotion.jobs.options import OUTPUT_FORMATS
 from pixelmotion.objects.keys import OUTPUT_FILES, PLAIN_FRAMES_FILE
 
-from pixelmotion.jobs.options import OUTPUT_FORMATS
-from pixelmotion.objects.keys import OUTPUT_FILES, PLAIN_FRAMES_FILE
-
 from .animation import Animation
 from .aseprite import save_aseprite
 from .atlas import save_atlas_layouts
