@@ -123,7 +123,9 @@ def test_a_server_down_past_the_budget_raises_storage_unavailable_and_stores_not
 
 
 @pytest.mark.parametrize("method", ["put_file", "put_bytes"])
-def test_503_answers_are_retried_until_the_server_recovers(s3_endpoint: str, tmp_path: Path, method: str) -> None:
+def test_503_answers_are_retried_until_the_server_recovers(
+    s3_endpoint: str, tmp_path: Path, method: str
+) -> None:
     bucket = new_bucket_store(s3_endpoint).bucket
     proxy = Proxy(int(s3_endpoint.rsplit(":", 1)[1])).start()
     try:

@@ -68,7 +68,9 @@ def retry_call(
                     retry_after=retry_after,
                 ) from error
             attempt += 1
-            logger.info("object store: %s failed (%s); try %d in %.2fs", what, describe(error), attempt, delay)
+            logger.info(
+                "object store: %s failed (%s); try %d in %.2fs", what, describe(error), attempt, delay
+            )
             policy.sleep(delay)
 
 

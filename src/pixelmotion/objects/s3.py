@@ -116,7 +116,9 @@ class S3ObjectStore:
         name = self._key(key)
         self._retrying(
             f"put {key}",
-            lambda: self._client.put_object(Bucket=self.bucket, Key=name, Body=data, ContentType=content_type),
+            lambda: self._client.put_object(
+                Bucket=self.bucket, Key=name, Body=data, ContentType=content_type
+            ),
         )
 
     def get_bytes(self, key: str) -> bytes:
