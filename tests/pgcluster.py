@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -86,7 +86,9 @@ class Cluster:
             [f"-p {self.port}", "-c listen_addresses=127.0.0.1", f"-k {self.directory}"]
             + [f"-c {setting}" for setting in FAST_SETTINGS]
         )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop (``fast``: disconnect clients, as a restart does; ``immediate``: a crash)."""
@@ -115,8 +117,6 @@ def throwaway_postgres() -> Iterator[Cluster]:
         yield cluster
     finally:
         if cluster.running():
-            try:
+            with suppress(RuntimeError, subprocess.TimeoutExpired):
                 cluster.stop("immediate")
-            except (RuntimeError, subprocess.TimeoutExpired):
-                pass
         shutil.rmtree(directory, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 
 from pixelmotion.security import callback_url
 from tests.pgcluster import throwaway_postgres, unavailable_reason
-from tests.running import start
+from tests.proxy import Proxy
+from tests.running import CLIP_CACHE, start
+from tests.s3 import CREDENTIALS, REGION, moto_server, new_bucket_store
 
 REQUEST = {"prompt": "a red fox running through snow", "width": 8, "height": 8, "colorCount": 2, "fps": 12}
 ANSWER_WITHIN = 2.0
@@ -51,38 +54,97 @@ def generation(generation_id: str, job_id: str, cb_url: str) -> dict[str, Any]:
 
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_requests_answer_503_while_postgres_is_down_and_succeed_once_it_is_back(tmp_path: Path) -> None:
-    with throwaway_postgres() as cluster, contextlib.contextmanager(start)(tmp_path, cluster.url) as site:
-        with site.client("alice") as client:
-            created = client.post("/v1/jobs", json=REQUEST)
-            assert created.status_code == 202, created.text
-            job_id = created.json()["jobId"]
-            assert client.get(f"/v1/jobs/{job_id}").status_code == 200
+    # A short lease: a job whose step met the outage is taken up again soon after.
+    serving = contextlib.contextmanager(start)
+    with (
+        throwaway_postgres() as cluster,
+        serving(tmp_path, cluster.url, lease_seconds="3") as site,
+        site.client("alice") as client,
+    ):
+        created = client.post("/v1/jobs", json=REQUEST)
+        assert created.status_code == 202, created.text
+        job_id = created.json()["jobId"]
+        assert client.get(f"/v1/jobs/{job_id}").status_code == 200
 
-            cluster.stop()
-            assert_database_unavailable(*timed(lambda: client.get("/v1/jobs")))
-            assert_database_unavailable(*timed(lambda: client.get(f"/v1/jobs/{job_id}")))
-            assert_database_unavailable(*timed(lambda: client.post("/v1/jobs", json=REQUEST)))
-            cb = callback_url(site.settings.callback_base_url, site.settings.secret_key, job_id)
-            callback, elapsed = timed(
-                lambda: httpx.post(cb, content=json.dumps(generation("g-1", job_id, cb)), timeout=10)
+        cluster.stop()
+        assert_database_unavailable(*timed(lambda: client.get("/v1/jobs")))
+        assert_database_unavailable(*timed(lambda: client.get(f"/v1/jobs/{job_id}")))
+        assert_database_unavailable(*timed(lambda: client.post("/v1/jobs", json=REQUEST)))
+        cb = callback_url(site.settings.callback_base_url, site.settings.secret_key, job_id)
+        callback, elapsed = timed(
+            lambda: httpx.post(cb, content=json.dumps(generation("g-1", job_id, cb)), timeout=10)
+        )
+        assert_database_unavailable(callback, elapsed)  # non-200: Luma sends it again
+        health, elapsed = timed(lambda: client.get("/healthz"))
+        assert health.status_code == 503 and elapsed < ANSWER_WITHIN
+        assert health.json()["checks"]["database"] == {
+            "ok": False,
+            "error": "database unavailable",
+            "exception": "OperationalError",
+        }
+
+        cluster.start()
+        # The very next requests succeed: the pool reconnects by itself.
+        listed = client.get("/v1/jobs")
+        assert listed.status_code == 200, listed.text
+        assert job_id in {job["jobId"] for job in listed.json()["jobs"]}
+        again = client.post("/v1/jobs", json=REQUEST)
+        assert again.status_code == 202, again.text
+        assert client.get("/healthz").json()["checks"]["database"]["ok"] is True
+        # And the worker in this process resumed: both jobs finish.
+        for job in (job_id, again.json()["jobId"]):
+            assert (
+                site.wait_for_status(client, job, {"completed", "failed"}, timeout=90)["status"]
+                == "completed"
             )
-            assert_database_unavailable(callback, elapsed)  # non-200: Luma sends it again
-            health, elapsed = timed(lambda: client.get("/healthz"))
-            assert health.status_code == 503 and elapsed < ANSWER_WITHIN
-            assert health.json()["checks"]["database"] == {
-                "ok": False,
-                "error": "database unavailable",
-                "exception": "OperationalError",
-            }
 
-            cluster.start()
-            # The very next requests succeed: the pool reconnects by itself.
-            listed = client.get("/v1/jobs")
-            assert listed.status_code == 200, listed.text
-            assert job_id in {job["jobId"] for job in listed.json()["jobs"]}
-            again = client.post("/v1/jobs", json=REQUEST)
-            assert again.status_code == 202, again.text
-            assert client.get("/healthz").json()["checks"]["database"]["ok"] is True
-            # And the worker in this process resumed: both jobs finish.
-            for job in (job_id, again.json()["jobId"]):
-                assert site.wait_for_status(client, job, {"completed", "failed"}, timeout=90)["status"] == "completed"
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+def test_reads_and_uploads_answer_503_while_the_object_store_is_down(
+    tmp_path: Path, s3_endpoint: str
+) -> None:
+    bucket = new_bucket_store(s3_endpoint, prefix="")
+    proxy = Proxy(int(s3_endpoint.rsplit(":", 1)[1])).start()
+    site_env = {
+        "storage_url": f"s3://{bucket.bucket}/results",
+        "s3_endpoint_url": proxy.url,
+        "s3_region": REGION,
+        "s3_access_key_id": CREDENTIALS["access_key_id"],
+        "s3_secret_access_key": CREDENTIALS["secret_access_key"],
+    }
+    database = f"sqlite:///{tmp_path / 'pixelmotion.db'}"
+    try:
+        with (
+            contextlib.contextmanager(start)(tmp_path, database, **site_env) as site,
+            site.client() as client,
+        ):
+            job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
+            assert (
+                site.wait_for_status(client, job_id, {"completed", "failed"}, timeout=90)["status"]
+                == "completed"
+            )
+            assert client.get(f"/v1/jobs/{job_id}/frames").status_code == 200
+
+            proxy.set_mode("down")
+            frames, elapsed = timed(lambda: client.get(f"/v1/jobs/{job_id}/frames"))
+            assert frames.status_code == 503, frames.text
+            assert frames.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
+            assert int(frames.headers["Retry-After"]) >= 1 and elapsed < ANSWER_WITHIN
+            clip = next(CLIP_CACHE.glob("*.mp4"))  # the job above rendered one
+            upload, elapsed = timed(
+                lambda: client.post(
+                    "/v1/uploads", content=clip.read_bytes(), headers={"Content-Type": "video/mp4"}
+                )
+            )
+            assert upload.status_code == 503, upload.text
+            assert upload.json()["error"]["code"] == "STORAGE_UNAVAILABLE" and elapsed < ANSWER_WITHIN + 1
+
+            proxy.set_mode("up")
+            assert client.get(f"/v1/jobs/{job_id}/frames").status_code == 200
+    finally:
+        proxy.close()

@@ -55,7 +55,12 @@ def install_outage_handlers(app: FastAPI) -> None:
         if not is_database_outage(error):  # a DBAPIError that is a bug: the generic 500
             logger.exception("database error on %s %s", request.method, request.url.path)
             return JSONResponse(
-                {"error": {"code": "INTERNAL", "message": "Something went wrong on our side; the error was logged."}},
+                {
+                    "error": {
+                        "code": "INTERNAL",
+                        "message": "Something went wrong on our side; the error was logged.",
+                    }
+                },
                 status_code=500,
             )
         # The cause only (no statement, no parameters, no DSN): those may carry user data.
@@ -66,7 +71,9 @@ def install_outage_handlers(app: FastAPI) -> None:
 
     async def storage_away(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StorageUnavailable)
-        logger.warning("object store unavailable on %s %s: %s", request.method, request.url.path, error.message)
+        logger.warning(
+            "object store unavailable on %s %s: %s", request.method, request.url.path, error.message
+        )
         return _coded_503(
             error.code, "The file store is unavailable for a moment; try again shortly.", error.retry_after
         )

@@ -2,7 +2,7 @@
 jitter, inside a bounded total time, then ``StorageUnavailable``.
 
 Two layers use it. Each S3 call retries connection errors, timeouts and 500/503 for a short
-budget (``S3ObjectStore(retry_seconds=…)``, 2 s by default) so an API request never hangs on
+budget (``S3ObjectStore(retry_seconds=…)``, 1 s by default) so an API request never hangs on
 the store. ``PatientStore`` wraps a store for the worker and retries ``StorageUnavailable``
 for longer (30 s by default), so a store that is down for a few seconds does not cost a
 re-render; past that the worker reschedules the job ("retry later").

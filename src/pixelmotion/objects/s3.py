@@ -58,7 +58,7 @@ class S3ObjectStore:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         public_url: str | None = None,
-        retry_seconds: float = 2.0,
+        retry_seconds: float = 1.0,
         connect_timeout: float = 1.0,
         read_timeout: float = 10.0,
     ) -> None:
