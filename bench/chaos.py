@@ -31,6 +31,7 @@ import contextlib
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,8 @@ from typing import Any
 
 import httpx
 
-from _common import AUDIENCE, HOST, PIXELMOTION, free_port, percentile, server_env, stop
+from _common import AUDIENCE, HOST, PIXELMOTION, free_port, load, machine, percentile, server_env, stop
+from pixelmotion.jobs.states import PROCESSING_STEPS
 from pixelmotion.objects.s3 import S3ObjectStore
 from pixelmotion.security import issue_token
 from pixelmotion.store import JobRepository, create_engine
@@ -60,6 +62,7 @@ LUMA_KEY = "luma-key-for-the-chaos-bench"
 USERS = ("ada", "bob", "cyd", "dee")
 REQUEST = {"prompt": "a red fox running through snow", "width": 8, "height": 8, "colorCount": 2, "fps": 12}
 TERMINAL = {"completed", "failed", "canceled"}
+DOWNLOADING = PROCESSING_STEPS["download"][1]
 ANSWER_WITHIN = 2.0
 S3_REGION, S3_KEY = "us-east-1", "chaos"
 SETTINGS = {
@@ -190,6 +193,8 @@ class Chaos:
     emulator_proxy: subprocess.Popen[bytes]
     kill_worker: Callable[[], None]
     restart_worker: Callable[[], None]
+    storage_down: float = 15.0
+    emulator_down: float = 30.0
     log: list[str] = field(default_factory=list)
 
     def run(self, began: float, stop_event: threading.Event) -> None:
@@ -199,16 +204,20 @@ class Chaos:
         def note(what: str) -> None:
             self.log.append(f"{time.monotonic() - began:5.1f} s  {what}")
 
+        storage_back = 20 + self.storage_down
+        emulator_down = max(40.0, storage_back + 5)
+        emulator_back = emulator_down + self.emulator_down
         steps: list[tuple[float, str, Callable[[], None]]] = [
             (8, "PostgreSQL restart 1", self.cluster.restart),
             (20, "object store down", lambda: self.s3_proxy.send_signal(signal.SIGUSR1)),
-            (35, "object store back", lambda: self.s3_proxy.send_signal(signal.SIGUSR2)),
-            (40, "emulator unreachable", lambda: self.emulator_proxy.send_signal(signal.SIGUSR1)),
-            (50, "worker 1 SIGKILLed", self.kill_worker),
-            (53, "worker 1 started again", self.restart_worker),
-            (70, "emulator reachable", lambda: self.emulator_proxy.send_signal(signal.SIGUSR2)),
-            (80, "PostgreSQL restart 2", self.cluster.restart),
+            (storage_back, "object store back", lambda: self.s3_proxy.send_signal(signal.SIGUSR2)),
+            (emulator_down, "emulator unreachable", lambda: self.emulator_proxy.send_signal(signal.SIGUSR1)),
+            (emulator_down + 10, "worker 1 SIGKILLed", self.kill_worker),
+            (emulator_down + 13, "worker 1 started again", self.restart_worker),
+            (emulator_back, "emulator reachable", lambda: self.emulator_proxy.send_signal(signal.SIGUSR2)),
+            (max(80.0, emulator_back + 10), "PostgreSQL restart 2", self.cluster.restart),
         ]
+        steps.sort(key=lambda step: step[0])
         for seconds, what, action in steps:
             if not at(seconds):
                 return
@@ -227,6 +236,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument(
         "--timeout", type=float, default=600, help="seconds before unfinished jobs count as lost"
+    )
+    parser.add_argument("--storage-down", type=float, default=15.0, help="seconds the object store is down")
+    parser.add_argument(
+        "--emulator-down", type=float, default=30.0, help="seconds the emulator is unreachable"
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
     args = parser.parse_args()
@@ -317,7 +330,15 @@ def main() -> None:
             for user in USERS
         }
         calls = Calls()
-        chaos = Chaos(cluster, s3_proxy, emulator_proxy, kill_worker, restart_worker)
+        chaos = Chaos(
+            cluster,
+            s3_proxy,
+            emulator_proxy,
+            kill_worker,
+            restart_worker,
+            args.storage_down,
+            args.emulator_down,
+        )
         halt = threading.Event()
         began = time.monotonic()
         give_up = began + args.timeout
@@ -419,6 +440,10 @@ def report(
         if generation["state"] != "failed" and "/callbacks/luma/" in callback:
             per_job[callback.split("/callbacks/luma/")[-1].split("?")[0]] += 1
     paid_twice = sum(1 for count in per_job.values() if count > 1)
+    runs = [
+        sum(1 for event in repository.events_after(job_id=job.id) if event.message == DOWNLOADING)
+        for job in completed
+    ]
     server_errors = {k: v for k, v in calls.outcomes.items() if " 5" in k and "503" not in k}
     uncoded_503 = {k: v for k, v in calls.outcomes.items() if " 503" in k and k.endswith(" ?")}
 
@@ -432,6 +457,13 @@ def report(
     per_animation = f"{paid / len(completed):.2f} ({paid}/{len(completed)})" if completed else "n/a"
     rows.append(("paid generations per delivered animation (must be 1.00)", per_animation))
     rows.append(("jobs paid more than once", str(paid_twice)))
+    if runs:
+        rows.append(
+            (
+                "processing runs per completed job",
+                f"{statistics.mean(runs):.2f} (max {max(runs)}; jobs run again: {sum(r > 1 for r in runs)})",
+            )
+        )
     for outcome, count in sorted(calls.outcomes.items()):
         rows.append((f"API: {outcome}", str(count)))
     rows.append(("API requests", str(len(calls.waits))))
@@ -442,13 +474,14 @@ def report(
         )
     )
     rows.append(("longest request wait (must be < 2 s)", f"{calls.slowest[0]:.2f} s ({calls.slowest[1]})"))
-    rows.append(("wall time", f"{elapsed:.0f} s"))
+    rows.append(("wall time", f"{elapsed:.0f} s ({load()})"))
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure'.ljust(width)} | value |")
     print(f"|{'-' * (width + 2)}|-------|")
     for name, value in rows:
         print(f"| {name.ljust(width)} | {value} |")
-    print("\nchaos timeline:")
+    print(f"\n{machine()}")
+    print("chaos timeline:")
     for line in timeline:
         print(f"  {line}")
     return (
