@@ -148,3 +148,49 @@ def test_reads_and_uploads_answer_503_while_the_object_store_is_down(
             assert client.get(f"/v1/jobs/{job_id}/frames").status_code == 200
     finally:
         proxy.close()
+
+
+def test_only_outages_become_503_other_database_errors_stay_500() -> None:
+    """The handlers on a bare app: an outage is a coded 503, a bug (an IntegrityError) is the
+    usual logged 500, and neither leaks the statement or its parameters."""
+    from fastapi import FastAPI
+    from sqlalchemy import exc as sa_exc
+
+    from pixelmotion.api.errors import install_error_handlers
+    from pixelmotion.objects import StorageFull
+    from tests.server import serve
+
+    app = FastAPI()
+    install_error_handlers(app)
+    secret_statement = "INSERT INTO jobs VALUES ('secret-prompt')"
+
+    @app.get("/refused")
+    def refused() -> None:
+        raise sa_exc.OperationalError(secret_statement, {}, ConnectionRefusedError("refused"))
+
+    @app.get("/pool")
+    def pool() -> None:
+        raise sa_exc.TimeoutError("QueuePool limit of size 10 overflow 20 reached")
+
+    @app.get("/duplicate")
+    def duplicate() -> None:
+        raise sa_exc.IntegrityError(secret_statement, {}, ValueError("duplicate key"))
+
+    @app.get("/full")
+    def full() -> None:
+        raise StorageFull("No space left on the storage disk to write jobs/x/a.gif.")
+
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        for path in ("/refused", "/pool"):
+            response = client.get(path)
+            assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+            assert response.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+            assert "secret" not in response.text
+        duplicate_answer = client.get("/duplicate")
+        assert duplicate_answer.status_code == 500
+        assert (
+            duplicate_answer.json()["error"]["code"] == "INTERNAL" and "secret" not in duplicate_answer.text
+        )
+        full_answer = client.get("/full")
+        assert full_answer.status_code == 503 and full_answer.json()["error"]["code"] == "STORAGE_FULL"
+        assert int(full_answer.headers["Retry-After"]) == 30
