@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # tests/web/package.json and package-lock.json; npm ci installs exactly the locked version.
 WEB_DEPS := tests/web/node_modules/.installed
 
-.PHONY: run test lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-load clean
+.PHONY: run test lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-chaos bench-load clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,6 +50,10 @@ bench-api: $(STAMP)
 
 bench-faults: $(STAMP)
 	$(BIN)/python bench/faults.py
+
+# Needs the PostgreSQL server binaries (initdb, pg_ctl): it runs a throwaway cluster it restarts.
+bench-chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py
 
 bench-load: $(STAMP)
 	@scripts/ensure-postgres.sh

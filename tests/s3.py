@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pixelmotion.objects.s3 import S3ObjectStore
 
 REGION = "us-east-1"
 # moto takes any key; explicit ones keep boto3 from looking for credentials elsewhere.
-CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing"}
+CREDENTIALS: dict[str, Any] = {"access_key_id": "testing", "secret_access_key": "testing"}
 
 
 @contextmanager
@@ -27,7 +28,7 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
-def new_bucket_store(endpoint: str, prefix: str = "pm", **options: str) -> S3ObjectStore:
+def new_bucket_store(endpoint: str, prefix: str = "pm", **options: Any) -> S3ObjectStore:
     """A store on a fresh bucket of its own (created here), so tests never see each other's keys."""
     store = S3ObjectStore(
         f"pm-{uuid.uuid4().hex[:20]}", prefix, endpoint_url=endpoint, region=REGION, **CREDENTIALS, **options

@@ -36,7 +36,10 @@ def test_defaults_and_derived_values(tmp_path: Path) -> None:
     assert settings.public_url == "http://127.0.0.1:9001"
     assert settings.provider == "emulator"
     assert settings.provider_max_in_flight is None
-    assert settings.allowed_asset_hosts == frozenset({"127.0.0.1:9001"})
+    # Our own address is not an allowed host: only the embedded emulator's asset path on our
+    # local port is fetched without the address check (issue 17, finding 10).
+    assert settings.allowed_asset_hosts == frozenset()
+    assert settings.allowed_asset_prefixes == frozenset({"http://127.0.0.1:9001/emulator/luma/assets/"})
     assert settings.prompt_template == DEFAULT_PROMPT_TEMPLATE
     assert settings.emulator_clip_dir is None
     assert settings.user_daily_budget_usd is None

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from pixelmotion.api.outages import install_outage_handlers
 from pixelmotion.jobs.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    install_outage_handlers(app)  # the database or the object store away: coded 503s
+
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
         return error_response(

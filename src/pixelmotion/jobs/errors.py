@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     VIDEO_TOO_LARGE = "VIDEO_TOO_LARGE"
     NO_VIDEO_STREAM = "NO_VIDEO_STREAM"
     PROCESSING_FAILED = "PROCESSING_FAILED"
+    # Our own storage; the worker retries both until the job's deadline (docs/RELIABILITY.md).
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"  # the object store stayed down
+    STORAGE_FULL = "STORAGE_FULL"  # no space left for the results or the scratch files
     TIMEOUT = "TIMEOUT"
     CANCELED = "CANCELED"
 

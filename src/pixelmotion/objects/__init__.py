@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pixelmotion.objects.base import ObjectNotFound, ObjectStore
+from pixelmotion.objects.base import (
+    ObjectNotFound,
+    ObjectStore,
+    StorageFull,
+    StorageUnavailable,
+    is_disk_full,
+)
 from pixelmotion.objects.local import LocalObjectStore
+from pixelmotion.objects.retry import PatientStore, RetryPolicy
 
 
 def open_store(
@@ -39,4 +46,14 @@ def open_store(
     raise ValueError("PIXELMOTION_STORAGE_URL must be a file:/// or s3://bucket/prefix URL")
 
 
-__all__ = ["LocalObjectStore", "ObjectNotFound", "ObjectStore", "open_store"]
+__all__ = [
+    "LocalObjectStore",
+    "ObjectNotFound",
+    "ObjectStore",
+    "PatientStore",
+    "RetryPolicy",
+    "StorageFull",
+    "StorageUnavailable",
+    "is_disk_full",
+    "open_store",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -9,6 +10,39 @@ from typing import Protocol
 
 class ObjectNotFound(KeyError):
     """No object under this key."""
+
+
+class StorageUnavailable(Exception):
+    """The object store did not answer (refused, timed out, 500/503) for as long as we were
+    willing to wait. Not a verdict on the object or the job: try again later. The API answers
+    503 ``STORAGE_UNAVAILABLE`` with ``Retry-After``; the worker reschedules the job."""
+
+    code = "STORAGE_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class StorageFull(OSError):
+    """No space left where an object or a scratch file was being written (ENOSPC, EDQUOT).
+    Nothing partial was left behind. Code ``STORAGE_FULL``: retried once space is back."""
+
+    code = "STORAGE_FULL"
+
+    def __init__(self, message: str, *, retry_after: float = 30.0) -> None:
+        super().__init__(errno.ENOSPC, message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """An OSError saying the disk (or the quota) is full."""
+    return isinstance(error, OSError) and error.errno in FULL_ERRNOS
 
 
 class ObjectStore(Protocol):

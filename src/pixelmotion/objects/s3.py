@@ -4,24 +4,36 @@
 to clients by presigned GET URLs (see ``presigned_url``), so their bytes never pass through
 an API process. Credentials come from explicit settings when given, else from boto3's usual
 chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, an instance role…).
+
+An outage (connection refused or reset, a timeout, 500/502/503/504 or SlowDown) is retried
+with jittered backoff for ``retry_seconds`` in all (see ``objects/retry.py``; boto3's own
+retries are off so that bound holds), then raised as ``StorageUnavailable``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from pixelmotion.objects.base import ObjectNotFound, validate_key
+from pixelmotion.objects.retry import RetryPolicy, retry_call
+
+T = TypeVar("T")
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+# Answers that mean "the server is in trouble, try again", not "your request is wrong".
+TRANSIENT_STATUSES = {500, 502, 503, 504}
+TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "500", "503"}
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -46,11 +58,16 @@ class S3ObjectStore:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         public_url: str | None = None,
+        retry_seconds: float = 1.0,
+        connect_timeout: float = 1.0,
+        read_timeout: float = 10.0,
     ) -> None:
         """``endpoint_url``: an S3-compatible server (None: AWS). ``public_url``: the endpoint
-        that presigned URLs name, when clients reach the bucket at another address than we do."""
+        that presigned URLs name, when clients reach the bucket at another address than we do.
+        ``retry_seconds``: how long one call keeps trying through an outage."""
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.retry = RetryPolicy(budget_seconds=retry_seconds, base=0.1, cap=1.0)
         session = boto3.session.Session(
             aws_access_key_id=access_key_id or None,
             aws_secret_access_key=secret_access_key or None,
@@ -61,9 +78,10 @@ class S3ObjectStore:
             # Path-style (endpoint/bucket/key) for other servers: MinIO and friends need no
             # wildcard DNS then. AWS itself picks virtual-hosted style.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
-            retries={"mode": "standard", "max_attempts": 4},
-            connect_timeout=5,
-            read_timeout=60,
+            # One try per boto3 call: retry_call retries, within a bounded total time.
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
             max_pool_connections=32,
             # Checksums only where S3 requires them: many S3-compatible servers refuse the
             # CRC headers newer boto3 adds to every upload by default.
@@ -84,30 +102,47 @@ class S3ObjectStore:
     # --- the ObjectStore protocol -------------------------------------------------------
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
-        # upload_file switches to a multipart upload for large files (paid clips).
-        self._client.upload_file(
-            str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+        # upload_file switches to a multipart upload for large files (paid clips). An S3
+        # PUT is atomic: the object is there whole or not at all.
+        name = self._key(key)
+        self._retrying(
+            f"put {key}",
+            lambda: self._client.upload_file(
+                str(path), self.bucket, name, ExtraArgs={"ContentType": content_type}
+            ),
         )
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+        name = self._key(key)
+        self._retrying(
+            f"put {key}",
+            lambda: self._client.put_object(
+                Bucket=self.bucket, Key=name, Body=data, ContentType=content_type
+            ),
+        )
 
     def get_bytes(self, key: str) -> bytes:
+        name = self._key(key)
+
+        def get() -> bytes:
+            answer = self._client.get_object(Bucket=self.bucket, Key=name)
+            with answer["Body"] as body:
+                return cast(bytes, body.read())
+
         try:
-            answer = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return self._retrying(f"get {key}", get)
         except ClientError as error:
             if _missing(error):
                 raise ObjectNotFound(key) from None
             raise
-        with answer["Body"] as body:
-            return cast(bytes, body.read())
 
     def local_path(self, key: str) -> Path | None:
         return None
 
     def exists(self, key: str) -> bool:
+        name = self._key(key)
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            self._retrying(f"head {key}", lambda: self._client.head_object(Bucket=self.bucket, Key=name))
         except ClientError as error:
             if _missing(error):
                 return False
@@ -117,17 +152,21 @@ class S3ObjectStore:
     def delete_prefix(self, prefix: str) -> int:
         """Delete the object ``prefix`` and every object below ``prefix/``; missing is fine."""
         base = self._key(prefix.rstrip("/"))
-        doomed = (
-            item["Key"]
-            for item in self._list(base)
-            if item["Key"] == base or item["Key"].startswith(base + "/")
-        )
-        return self._delete(doomed)
+
+        def doomed() -> Iterator[str]:
+            for item in self._list(base):
+                if item["Key"] == base or item["Key"].startswith(base + "/"):
+                    yield item["Key"]
+
+        return self._retrying(f"delete {prefix}", lambda: self._delete(doomed()))
 
     def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
         """Delete the objects below ``prefix/`` last written before ``cutoff``."""
         base = self._key(prefix.rstrip("/")) + "/"
-        return self._delete(item["Key"] for item in self._list(base) if item["LastModified"] < cutoff)
+        return self._retrying(
+            f"expire {prefix}",
+            lambda: self._delete(item["Key"] for item in self._list(base) if item["LastModified"] < cutoff),
+        )
 
     def presigned_url(self, key: str, expires_seconds: int) -> str | None:
         """A GET URL anyone holding it may use until it expires; computed here, no request."""
@@ -139,6 +178,9 @@ class S3ObjectStore:
         return cast(str, url)
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _retrying(self, what: str, operation: Callable[[], T]) -> T:
+        return retry_call(operation, policy=self.retry, transient=transient_error, what=what)
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (tests, first start on MinIO)."""
@@ -176,6 +218,25 @@ class S3ObjectStore:
             first = errors[0]
             raise OSError(f"S3 refused to delete {len(errors)} objects, e.g. {first.get('Key')}: {first}")
         return len(keys)
+
+
+def transient_error(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it, as boto3's upload wraps it) is an outage."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (BotoConnectionError, HTTPClientError)):
+            return True  # refused, reset, DNS, connect or read timeout
+        if isinstance(seen, ClientError):
+            status = seen.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = str(seen.response.get("Error", {}).get("Code"))
+            return status in TRANSIENT_STATUSES or code in TRANSIENT_CODES
+        if isinstance(seen, S3UploadFailedError) and seen.__cause__ is None and seen.__context__ is None:
+            # Older boto3 keeps only the message of the ClientError it wraps.
+            return any(f"({code})" in str(seen) for code in TRANSIENT_CODES)
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _missing(error: ClientError) -> bool:

@@ -16,6 +16,20 @@ from sqlalchemy.engine import Engine
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number: the advisory lock that lets one process migrate at a time.
 MIGRATION_LOCK_KEY = 0x706978656C6D6F74  # "pixelmot"
+# PostgreSQL going away (a restart, a failover) must cost a quick, coded 503, never a hang:
+# a connection attempt gives up after CONNECT_TIMEOUT seconds (libpq's floor is 2), a
+# request waits at most POOL_TIMEOUT for a free connection, TCP keepalives notice a dead
+# server, and pool_pre_ping drops connections the restart killed, so the pool heals by
+# itself without a restart of the process.
+CONNECT_TIMEOUT = 2
+POOL_TIMEOUT = 2.0
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,7 +41,14 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         sa.event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 20,
+        "pool_timeout": POOL_TIMEOUT,
+        "connect_args": POSTGRES_CONNECT_ARGS,
+    }
+    return sa.create_engine(url, **{**options, **kwargs})
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from pixelmotion.api.deps import ServicesDep
+from pixelmotion.api.outages import database_check
 from pixelmotion.bootstrap import Services
 
 router = APIRouter(tags=["health"])
@@ -16,13 +16,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> JSONResponse:
-    checks: dict[str, Any] = {}
-    try:
-        with services.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        checks["database"] = {"ok": True, "dialect": services.engine.dialect.name}
-    except Exception as error:  # health reports, never raises
-        checks["database"] = {"ok": False, "error": type(error).__name__}
+    checks: dict[str, Any] = {"database": database_check(services.engine)}
     checks["provider"] = {"name": services.settings.provider, **services.provider_health.snapshot()}
     if services.emulator is not None:  # where this host's worker reaches it (loopback only)
         checks["provider"]["emulatorUrl"] = services.settings.emulator_base_url
