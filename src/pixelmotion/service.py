@@ -16,7 +16,7 @@ from pixelmotion.jobs.states import ACTIVE_STATES, PROGRESS, RETRY_SOURCES, JobS
 from pixelmotion.jobs.updates import Move, move_for_generation
 from pixelmotion.providers.base import Generation, ProviderError, VideoProvider
 from pixelmotion.security import CALLBACK_PATH, redact_json
-from pixelmotion.store.repository import JobRepository, utcnow
+from pixelmotion.store import Store, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,14 @@ class CallbackOutcome(StrEnum):
     REFUSED = "refused"  # names another generation than the job's
 
 
-def create_job(repository: JobRepository, spec: JobSpec, *, user_id: str, provider: str) -> Job:
-    return repository.create(spec, user_id=user_id, provider=provider)
+def create_job(repository: Store, spec: JobSpec, *, user_id: str, provider: str) -> Job:
+    return repository.jobs.create(spec, user_id=user_id, provider=provider)
 
 
 class Estimator:
     """Expected seconds from request to result, from recent completed jobs (cached briefly)."""
 
-    def __init__(self, repository: JobRepository, ttl_seconds: float = 10.0) -> None:
+    def __init__(self, repository: Store, ttl_seconds: float = 10.0) -> None:
         self._repository = repository
         self._ttl = ttl_seconds
         self._value = DEFAULT_ESTIMATE_SECONDS
@@ -47,7 +47,7 @@ class Estimator:
 
     def seconds(self) -> int:
         if time.monotonic() - self._at > self._ttl:
-            durations = self._repository.recent_durations_seconds()
+            durations = self._repository.jobs.recent_durations_seconds()
             self._value = round(statistics.median(durations)) if durations else DEFAULT_ESTIMATE_SECONDS
             self._at = time.monotonic()
         return int(self._value)
@@ -61,7 +61,7 @@ def names_job(generation: Generation, job_id: str) -> bool:
 
 
 def apply_generation(
-    repository: JobRepository,
+    repository: Store,
     job: Job,
     generation: Generation,
     *,
@@ -85,7 +85,7 @@ def apply_generation(
     )
     if move is None:
         return None
-    moved = repository.apply(job.id, move, now=now)
+    moved = repository.jobs.apply(job.id, move, now=now)
     if moved is not None:
         logger.info(
             "job %s: %s -> %s (provider said %s)",
@@ -105,7 +105,7 @@ def deadline_of(job: Job, deadline_seconds: float | None) -> datetime | None:
 
 
 def receive_callback(
-    repository: JobRepository,
+    repository: Store,
     job: Job,
     generation: Generation,
     *,
@@ -118,7 +118,7 @@ def receive_callback(
         # The callback beat our own commit of the generation id (or the submit crashed):
         # keep it and let the worker confirm with the provider before adopting it.
         outcome = CallbackOutcome.UNCONFIRMED
-        repository.record_callback(
+        repository.callbacks.record(
             job_id=job.id,
             user_id=job.user_id,
             generation_id=generation.id,
@@ -126,7 +126,7 @@ def receive_callback(
             body=body,
             outcome=outcome.value,
         )
-        repository.schedule(job.id, JobStatus.PENDING, utcnow())
+        repository.queue.schedule(job.id, JobStatus.PENDING, utcnow())
         return outcome
     if generation.id != job.luma_generation_id:
         outcome = CallbackOutcome.REFUSED
@@ -135,7 +135,7 @@ def receive_callback(
             repository, job, generation, grace_seconds=grace_seconds, deadline_seconds=deadline_seconds
         )
         outcome = CallbackOutcome.APPLIED if moved else CallbackOutcome.IGNORED
-    repository.record_callback(
+    repository.callbacks.record(
         job_id=job.id,
         user_id=job.user_id,
         generation_id=generation.id,
@@ -152,15 +152,15 @@ class CancelResult:
     changed: bool
 
 
-def cancel_job(repository: JobRepository, job: Job) -> CancelResult:
+def cancel_job(repository: Store, job: Job) -> CancelResult:
     move = Move(
         JobStatus.CANCELED,
         ACTIVE_STATES,
         {"error_code": ErrorCode.CANCELED.value, "error_message": "Canceled by the user"},
     )
-    moved = repository.apply(job.id, move)
+    moved = repository.jobs.apply(job.id, move)
     if moved is None:
-        current = repository.get(job.id) or job
+        current = repository.jobs.get(job.id) or job
         return CancelResult(current, False)
     return CancelResult(moved, True)
 
@@ -179,7 +179,7 @@ class NoPaidClip(Exception):
     """A retry needs the clip we already paid for, and this job has none."""
 
 
-def retry_job(repository: JobRepository, job: Job) -> Job | None:
+def retry_job(repository: Store, job: Job) -> Job | None:
     """The one move back: a failed job whose paid clip we kept goes to processing again.
 
     None if the job is no longer failed (someone else retried it first).
@@ -202,4 +202,4 @@ def retry_job(repository: JobRepository, job: Job) -> Job | None:
         progress=PROGRESS[JobStatus.PROCESSING],
         message="Retrying from the stored clip...",
     )
-    return repository.apply(job.id, move)
+    return repository.jobs.apply(job.id, move)

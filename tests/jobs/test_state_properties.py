@@ -26,7 +26,7 @@ and its history (its events: one per change) must never have moved backwards:
 - each status keeps its facts: its progress, its error, its generation, its queue columns.
 
 Two runs of the same machine: in memory, over a compare-and-set that mirrors
-``JobRepository.apply`` (many examples), and over ``JobRepository`` itself on a real SQLite
+``Store.apply`` (many examples), and over ``Store`` itself on a real SQLite
 file (fewer examples: each step is a few transactions).
 """
 
@@ -74,8 +74,8 @@ from pixelmotion.service import (
     receive_callback,
     retry_job,
 )
-from pixelmotion.store import JobRepository
-from pixelmotion.store.repository import utcnow
+from pixelmotion.store import Store
+from pixelmotion.store.rows import utcnow
 
 GRACE_SECONDS = 90.0
 STATES = ("queued", "dreaming", "completed", "failed")
@@ -97,23 +97,25 @@ PROGRESS_BOUNDS: dict[JobStatus, tuple[int, int]] = {
 JOB_FIELDS = {f.name for f in fields(Job)}
 
 
-# --- an in-memory store: JobRepository's compare-and-set, for one job -------------------------
+# --- an in-memory store: Store's compare-and-set, for one job -------------------------
 
 
 class MemoryJobs:
-    """The part of ``JobRepository`` the use cases call, over one job in memory. ``apply`` is
-    ``JobRepository.apply``'s compare-and-set: the move applies only if the job is still in one
+    """The part of ``Store`` the use cases call, over one job in memory. ``apply`` is
+    ``Store.apply``'s compare-and-set: the move applies only if the job is still in one
     of its source states, with the same values, and writes one event."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.events: list[JobEvent] = []
+        self.log: list[JobEvent] = []
         self._event(job, job.created_at)
+        # The store's aggregates, all over this one job.
+        self.jobs = self.events = self.queue = self.callbacks = self
 
     def _event(self, job: Job, now: datetime) -> None:
-        self.events.append(
+        self.log.append(
             JobEvent(
-                len(self.events) + 1, job.id, job.user_id, job.status, job.progress, job.progress_message, now
+                len(self.log) + 1, job.id, job.user_id, job.status, job.progress, job.progress_message, now
             )
         )
 
@@ -161,15 +163,15 @@ class MemoryJobs:
         self.job = replace(self.job, **values)  # facts only: no event
         return self.job
 
-    def record_callback(self, **_: Any) -> int:
+    def record(self, **_: Any) -> int:
         return 0
 
     def schedule(self, job_id: str, status: JobStatus, when: datetime) -> None:
         if self.job.status is status:
             self.job = replace(self.job, next_run_at=when)
 
-    def events_after(self, *, job_id: str | None = None, **_: Any) -> list[JobEvent]:
-        return list(self.events)
+    def after(self, *, job_id: str | None = None, **_: Any) -> list[JobEvent]:
+        return list(self.log)
 
 
 def memory_job() -> Job:
@@ -204,12 +206,12 @@ def memory_job() -> Job:
 
 
 class JobLife(RuleBasedStateMachine):
-    """Every actor of one job, in any order. ``repository`` is a ``JobRepository`` or a
+    """Every actor of one job, in any order. ``repository`` is a ``Store`` or a
     ``MemoryJobs`` (duck-typed: the use cases call only what both have)."""
 
     reads = Bundle("reads")  # the job as a request handler read it, at some earlier moment
 
-    def __init__(self, repository: JobRepository, job: Job) -> None:
+    def __init__(self, repository: Store, job: Job) -> None:
         super().__init__()
         self.repository = repository
         self.job_id = job.id
@@ -218,12 +220,12 @@ class JobLife(RuleBasedStateMachine):
         self.retried = 0  # retries that moved the job
 
     def current(self) -> Job:
-        job = self.repository.get(self.job_id)
+        job = self.repository.jobs.get(self.job_id)
         assert job is not None
         return job
 
     def history(self) -> list[tuple[JobStatus, int]]:
-        return [(e.status, e.progress) for e in self.repository.events_after(job_id=self.job_id)]
+        return [(e.status, e.progress) for e in self.repository.events.after(job_id=self.job_id)]
 
     @initialize(target=reads)
     def created(self) -> Job:
@@ -301,7 +303,7 @@ class JobLife(RuleBasedStateMachine):
                 "next_run_at": now + timedelta(seconds=GRACE_SECONDS),
             },
         )
-        self.repository.apply(self.job_id, move)  # None if canceled meanwhile
+        self.repository.jobs.apply(self.job_id, move)  # None if canceled meanwhile
 
     @precondition(lambda self: self.lease is None)
     @rule()
@@ -344,14 +346,14 @@ class JobLife(RuleBasedStateMachine):
                 frozenset({JobStatus.PROCESSING}),
                 {"total_frames": 60, "frame_storage_urls": {"gif": f"jobs/{self.job_id}/animation.gif"}},
             )
-            self.repository.apply(self.job_id, move)
+            self.repository.jobs.apply(self.job_id, move)
             return
         progress, message = PROCESSING_STEPS[step]
-        if self.repository.report_progress(self.job_id, JobStatus.PROCESSING, progress, message) is None:
+        if self.repository.jobs.report_progress(self.job_id, JobStatus.PROCESSING, progress, message) is None:
             self.lease = None  # canceled meanwhile: the run stops
         elif step == "download":  # the paid clip is kept, for a retry
             key = f"jobs/{self.job_id}/source.mp4"
-            self.repository.update_fields(self.job_id, JobStatus.PROCESSING, {"source_object_key": key})
+            self.repository.jobs.update_fields(self.job_id, JobStatus.PROCESSING, {"source_object_key": key})
 
     @precondition(lambda self: isinstance(self.lease, deque))
     @rule(code=st.sampled_from([ErrorCode.VIDEO_UNREADABLE, ErrorCode.DOWNLOAD_FAILED]), die=RARELY)
@@ -359,7 +361,7 @@ class JobLife(RuleBasedStateMachine):
         if die:
             return
         self.lease = None
-        self.repository.apply(self.job_id, failure_move(code, "The clip could not be read."))
+        self.repository.jobs.apply(self.job_id, failure_move(code, "The clip could not be read."))
 
     @precondition(lambda self: self.lease is None)
     @rule(die=RARELY)
@@ -367,7 +369,7 @@ class JobLife(RuleBasedStateMachine):
         """The claim loop finds the job past its deadline."""
         if die:
             return
-        self.repository.apply(self.job_id, failure_move(ErrorCode.TIMEOUT, "The job did not finish."))
+        self.repository.jobs.apply(self.job_id, failure_move(ErrorCode.TIMEOUT, "The job did not finish."))
 
     # --- the user ----------------------------------------------------------------------------
 
@@ -452,8 +454,8 @@ class JobLife(RuleBasedStateMachine):
 
 def memory_machine() -> JobLife:
     job = memory_job()
-    # MemoryJobs has the methods of JobRepository that the machine and the use cases call.
-    return JobLife(cast(JobRepository, MemoryJobs(job)), job)
+    # MemoryJobs has the methods of Store that the machine and the use cases call.
+    return JobLife(cast(Store, MemoryJobs(job)), job)
 
 
 def test_any_order_of_news_and_requests_keeps_a_job_legal_and_never_backwards() -> None:
@@ -470,17 +472,17 @@ def test_any_order_of_news_and_requests_keeps_a_job_legal_and_never_backwards() 
     )
 
 
-def new_job_life(repository: JobRepository) -> Callable[[], JobLife]:
+def new_job_life(repository: Store) -> Callable[[], JobLife]:
     spec = build_spec(prompt="a knight swinging a sword", width=16, height=16, color_count=4, fps=12)
 
     def machine() -> JobLife:
-        job = repository.create(spec, user_id="alice", provider="emulator")  # a new job per example
+        job = repository.jobs.create(spec, user_id="alice", provider="emulator")  # a new job per example
         return JobLife(repository, job)
 
     return machine
 
 
-def test_the_same_holds_through_the_repository(repository: JobRepository) -> None:
+def test_the_same_holds_through_the_repository(repository: Store) -> None:
     """On a real SQLite file and the real PostgreSQL (the shared ``repository`` fixture)."""
     run_state_machine_as_test(
         new_job_life(repository),
@@ -495,9 +497,9 @@ def test_the_same_holds_through_the_repository(repository: JobRepository) -> Non
     )
 
 
-def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: JobRepository) -> None:
+def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: Store) -> None:
     """The memory run stands for the repository's: the same moves give the same jobs and events."""
-    created = repository.create(
+    created = repository.jobs.create(
         build_spec(prompt="a knight swinging a sword", width=16, height=16, color_count=4, fps=12),
         user_id="alice",
         provider="emulator",
@@ -515,13 +517,13 @@ def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: Job
         failure_move(ErrorCode.TIMEOUT, "too late"),  # refused: completed stays completed
     ]
     for move in moves:
-        stored, kept = repository.apply(created.id, move), memory.apply(created.id, move)
+        stored, kept = repository.jobs.apply(created.id, move), memory.apply(created.id, move)
         assert (stored is None) == (kept is None), move
         if stored is not None and kept is not None:
             for name in ("status", "progress", "progress_message", "luma_generation_id", "error_code"):
                 assert getattr(stored, name) == getattr(kept, name), name
             assert (stored.completed_at is None) == (kept.completed_at is None)
             assert (stored.next_run_at is None) == (kept.next_run_at is None)
-    history = [(e.status, e.progress) for e in repository.events_after(job_id=created.id)]
-    assert history == [(e.status, e.progress) for e in memory.events]
+    history = [(e.status, e.progress) for e in repository.events.after(job_id=created.id)]
+    assert history == [(e.status, e.progress) for e in memory.log]
     assert history[-1] == (JobStatus.COMPLETED, 100)

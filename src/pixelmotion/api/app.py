@@ -64,9 +64,9 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
                 watch_table(
                     services.hub,
                     lambda after: [
-                        (e.job_id, e.user_id, e.id) for e in repository.events_after(after_id=after)
+                        (e.job_id, e.user_id, e.id) for e in repository.events.after(after_id=after)
                     ],
-                    repository.last_event_id,
+                    repository.events.last_id,
                     interval=2.0 if on_postgres else 0.2,
                 )
             )

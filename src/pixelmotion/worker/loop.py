@@ -16,7 +16,7 @@ from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.jobs.updates import failure_move
-from pixelmotion.store.repository import utcnow
+from pixelmotion.store.rows import utcnow
 from pixelmotion.worker import steps
 from pixelmotion.worker.backoff import backoff_seconds
 
@@ -79,7 +79,7 @@ class Worker:
         try:
             admission = self.services.admission
             return await asyncio.to_thread(
-                self.services.repository.claim,
+                self.services.repository.queue.claim,
                 self.owner,
                 lease_seconds=self.services.settings.lease_seconds,
                 caps=admission.caps if admission.caps.enabled else None,
@@ -109,7 +109,7 @@ class Worker:
             self.services.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
             renewer.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.services.repository.release, job.id, self.owner)
+                await asyncio.to_thread(self.services.repository.queue.release, job.id, self.owner)
             self._slots.release()
             self._wake.set()
 
@@ -118,7 +118,7 @@ class Worker:
         while True:
             await asyncio.sleep(lease / 3)
             await asyncio.to_thread(
-                self.services.repository.renew_lease, job.id, self.owner, lease_seconds=lease
+                self.services.repository.queue.renew_lease, job.id, self.owner, lease_seconds=lease
             )
 
     async def _step_crashed(self, job: Job, error: Exception) -> None:
@@ -131,11 +131,11 @@ class Worker:
                 "The job failed after several attempts; the error was logged.",
                 {"exception": type(error).__name__},
             )
-            await asyncio.to_thread(repository.apply, job.id, move)
+            await asyncio.to_thread(repository.jobs.apply, job.id, move)
             return
         when = utcnow() + timedelta(seconds=backoff_seconds(job.attempts))
         await asyncio.to_thread(
-            repository.release,
+            repository.queue.release,
             job.id,
             self.owner,
             reschedule=(job.status, steps.by_deadline(self.context, job, when)),

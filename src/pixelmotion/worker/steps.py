@@ -35,7 +35,7 @@ from pixelmotion.providers.base import (
 from pixelmotion.providers.caps import Hold
 from pixelmotion.security import callback_url, keyframe_url
 from pixelmotion.service import apply_generation, deadline_of, delete_generation, names_job
-from pixelmotion.store.repository import start_of_day, utcnow
+from pixelmotion.store.rows import start_of_day, utcnow
 from pixelmotion.worker.backoff import backoff_seconds
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ async def submit(ctx: StepContext, job: Job) -> None:
     except ProviderError as error:
         if not error.ambiguous:  # surely not created: nothing is in flight any more
             await asyncio.to_thread(
-                services.repository.update_fields, job.id, JobStatus.PENDING, {"submitted_at": None}
+                services.repository.jobs.update_fields, job.id, JobStatus.PENDING, {"submitted_at": None}
             )
         await submit_failed(ctx, job, error)
         return
@@ -111,7 +111,9 @@ async def hold_back(ctx: StepContext, job: Job) -> bool:
     if admission.credits.low:
         hold = Hold("credits", "Waiting: the provider account's credit is low.", utcnow() + CREDIT_RECHECK)
     else:
-        reason = await asyncio.to_thread(services.repository.reserve_provider_slot, job.id, admission.caps)
+        reason = await asyncio.to_thread(
+            services.repository.queue.reserve_provider_slot, job.id, admission.caps
+        )
         if reason is None:
             return False
         if reason == "not_pending":
@@ -121,10 +123,10 @@ async def hold_back(ctx: StepContext, job: Job) -> bool:
     admission.hold(hold)
     if job.progress_message != hold.message:
         await asyncio.to_thread(
-            services.repository.report_progress, job.id, JobStatus.PENDING, job.progress, hold.message
+            services.repository.jobs.report_progress, job.id, JobStatus.PENDING, job.progress, hold.message
         )
     await asyncio.to_thread(
-        services.repository.schedule, job.id, JobStatus.PENDING, by_deadline(ctx, job, hold.retry_at)
+        services.repository.queue.schedule, job.id, JobStatus.PENDING, by_deadline(ctx, job, hold.retry_at)
     )
     return True
 
@@ -139,7 +141,7 @@ def hold_for(services: Services, reason: str) -> Hold:
         message = f"Waiting: {caps.max_in_flight} videos are being generated, the most at once."
         return Hold(reason, message, now + timedelta(seconds=services.settings.worker_poll_seconds))
     if reason == "per_minute":
-        oldest = services.repository.oldest_send_since(now - timedelta(minutes=1))
+        oldest = services.repository.queue.oldest_send_since(now - timedelta(minutes=1))
         opens = (oldest or now) + timedelta(minutes=1)
         message = (
             f"Waiting: {caps.creates_per_minute} videos were started in the last minute, the most allowed."
@@ -178,7 +180,7 @@ async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -
             ),
         },
     )
-    queued = await asyncio.to_thread(repository.apply, job.id, move)
+    queued = await asyncio.to_thread(repository.jobs.apply, job.id, move)
     if queued is None:
         # Canceled while we were submitting: drop the generation rather than leave it running.
         logger.info("job %s: no longer pending after submit; deleting generation %s", job.id, generation.id)
@@ -196,7 +198,7 @@ async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -
         grace_seconds=ctx.services.settings.callback_grace_seconds,
         deadline_seconds=ctx.services.settings.job_deadline_seconds,
     )
-    if generation.id in await asyncio.to_thread(repository.unconfirmed_generation_ids, job.id):
+    if generation.id in await asyncio.to_thread(repository.callbacks.unconfirmed_generation_ids, job.id):
         # A callback beat our commit; the provider's current answer covers whatever it said.
         await refresh_from_provider(ctx, queued)
 
@@ -220,7 +222,7 @@ async def earlier_create_may_land(ctx: StepContext, job: Job) -> bool:
     logger.info("job %s: an earlier create may still land; looking again in %.1fs", job.id, delay)
     when = by_deadline(ctx, job, utcnow() + timedelta(seconds=delay))
     await asyncio.to_thread(
-        ctx.services.repository.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when)
+        ctx.services.repository.queue.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when)
     )
     return True
 
@@ -232,7 +234,9 @@ async def adopt_existing_generation(ctx: StepContext, job: Job) -> bool:
     """
     provider = ctx.services.provider
     candidates: list[Generation] = []
-    for generation_id in await asyncio.to_thread(ctx.services.repository.unconfirmed_generation_ids, job.id):
+    for generation_id in await asyncio.to_thread(
+        ctx.services.repository.callbacks.unconfirmed_generation_ids, job.id
+    ):
         try:
             candidates.append(await provider.get(generation_id))
         except ProviderError:
@@ -287,14 +291,16 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
         logger.error("provider refused the API key (HTTP %s); jobs wait in pending", error.status)
         when = utcnow() + timedelta(seconds=services.settings.auth_retry_seconds)
         when = by_deadline(ctx, job, when)
-        await asyncio.to_thread(repository.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when))
+        await asyncio.to_thread(
+            repository.queue.release, job.id, ctx.owner, reschedule=(JobStatus.PENDING, when)
+        )
         return
     if (error.retryable or error.ambiguous) and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:
         delay = backoff_seconds(job.attempts, retry_after=error.retry_after)
         logger.warning("job %s: submit failed (%s); retrying in %.1fs", job.id, error.message, delay)
         when = utcnow() + timedelta(seconds=delay)
         await asyncio.to_thread(
-            repository.release,
+            repository.queue.release,
             job.id,
             ctx.owner,
             reschedule=(JobStatus.PENDING, by_deadline(ctx, job, when)),
@@ -307,7 +313,9 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
     else:
         code = ErrorCode.PROVIDER_REJECTED
         message = f"The video model refused the request: {error.message}"
-    await asyncio.to_thread(repository.apply, job.id, failure_move(code, message, {"status": error.status}))
+    await asyncio.to_thread(
+        repository.jobs.apply, job.id, failure_move(code, message, {"status": error.status})
+    )
 
 
 # --- deadline ------------------------------------------------------------------------------
@@ -329,7 +337,7 @@ async def expire(ctx: StepContext, job: Job) -> None:
     minutes = ctx.services.settings.job_deadline_seconds / 60
     message = f"The job did not finish within {minutes:g} minutes."
     moved = await asyncio.to_thread(
-        ctx.services.repository.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
+        ctx.services.repository.jobs.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
     )
     if moved is None:
         return
@@ -366,7 +374,7 @@ async def poll(ctx: StepContext, job: Job) -> None:
     if moved is None or moved.status is job.status:
         delay = min(MAX_POLL_INTERVAL, backoff_seconds(job.attempts, base=5.0, cap=MAX_POLL_INTERVAL))
         await asyncio.to_thread(
-            ctx.services.repository.release,
+            ctx.services.repository.queue.release,
             job.id,
             ctx.owner,
             reschedule=(job.status, by_deadline(ctx, job, utcnow() + timedelta(seconds=delay))),
@@ -382,7 +390,7 @@ async def refresh_from_provider(ctx: StepContext, job: Job) -> Job | None:
     except GenerationNotFound:
         message = "The video model no longer knows this generation."
         return await asyncio.to_thread(
-            ctx.services.repository.apply,
+            ctx.services.repository.jobs.apply,
             job.id,
             # Only if the job still has this generation: it may have been sent again meanwhile.
             failure_move(ErrorCode.PROVIDER_LOST, message, generation_id=job.luma_generation_id),
@@ -390,7 +398,7 @@ async def refresh_from_provider(ctx: StepContext, job: Job) -> Job | None:
     except ProviderError as error:
         logger.warning("job %s: could not ask the provider (%s)", job.id, error.message)
         return None
-    current = await asyncio.to_thread(ctx.services.repository.get, job.id)
+    current = await asyncio.to_thread(ctx.services.repository.jobs.get, job.id)
     if current is None:
         return None
     return await asyncio.to_thread(
@@ -457,7 +465,7 @@ async def process(ctx: StepContext, job: Job) -> None:
             "processing_time_ms": int((now - job.created_at).total_seconds() * 1000),
         },
     )
-    done = await asyncio.to_thread(repository.apply, job.id, move, now=now)
+    done = await asyncio.to_thread(repository.jobs.apply, job.id, move, now=now)
     if done is not None:
         logger.info("job %s: completed, %d frames in %d ms", job.id, summary["totalFrames"], ours_ms)
 
@@ -479,7 +487,7 @@ async def report(ctx: StepContext, job: Job, step: str) -> None:
     """Show a processing sub-step; stops the step if the job is no longer processing."""
     progress, message = PROCESSING_STEPS[step]
     moved = await asyncio.to_thread(
-        ctx.services.repository.report_progress, job.id, JobStatus.PROCESSING, progress, message
+        ctx.services.repository.jobs.report_progress, job.id, JobStatus.PROCESSING, progress, message
     )
     if moved is None:
         raise JobLeftProcessing(job.id)
@@ -502,7 +510,7 @@ async def obtain_clip(ctx: StepContext, job: Job, clip: Path) -> bool:
     key = f"jobs/{job.id}/source.mp4"
     await asyncio.to_thread(services.store.put_file, key, clip, "video/mp4")
     await asyncio.to_thread(
-        services.repository.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
+        services.repository.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
     )
     return True
 
@@ -541,12 +549,12 @@ async def process_failed(
             # Forget the damaged copy so the next run downloads the clip again. On the last
             # attempt the copy is kept: the paid clip, for a retry once the cause is fixed.
             await asyncio.to_thread(
-                repository.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": None}
+                repository.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": None}
             )
         delay = backoff_seconds(job.attempts)
         logger.warning("job %s: %s (%s); retrying in %.1fs", job.id, code, message, delay)
         await asyncio.to_thread(
-            repository.release,
+            repository.queue.release,
             job.id,
             ctx.owner,
             reschedule=(JobStatus.PROCESSING, by_deadline(ctx, job, utcnow() + timedelta(seconds=delay))),
@@ -554,4 +562,4 @@ async def process_failed(
         )
         return
     logger.warning("job %s: failed with %s: %s", job.id, code, message)
-    await asyncio.to_thread(repository.apply, job.id, failure_move(code, message))
+    await asyncio.to_thread(repository.jobs.apply, job.id, failure_move(code, message))

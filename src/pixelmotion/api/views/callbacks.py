@@ -47,7 +47,7 @@ async def handle_callback(
         raise ApiError(
             400, "INVALID_CALLBACK", f"The callback body is not a Generation object: {error}"
         ) from None
-    job = await run_in_threadpool(services.repository.get, job_id)
+    job = await run_in_threadpool(services.repository.jobs.get, job_id)
     if job is None:
         raise ApiError(404, "JOB_NOT_FOUND", f"No job {job_id}.")
     outcome = await run_in_threadpool(

@@ -73,13 +73,13 @@ async def job_events(
         None, ge=0, le=MAX_EVENT_ID, description="Same as Last-Event-ID, for clients that cannot set it"
     ),
 ) -> Response:
-    job = await run_in_threadpool(services.repository.get, job_id, user_id=caller.user_id)
+    job = await run_in_threadpool(services.repository.jobs.get, job_id, user_id=caller.user_id)
     if job is None:
         raise ApiError(404, "JOB_NOT_FOUND", f"No job {job_id} for this user.")
     resume_from = parse_last_event_id(last_event_id, after)
     if resume_from is not None and job.is_terminal:
         remaining = await run_in_threadpool(
-            services.repository.events_after, after_id=resume_from, job_id=job.id
+            services.repository.events.after, after_id=resume_from, job_id=job.id
         )
         if not remaining:
             # Already saw the end: 204 tells EventSource to stop reconnecting.
@@ -91,8 +91,8 @@ async def job_events(
 
 def read_snapshot(services: Services, job_id: str) -> tuple[int, Job | None, int]:
     """(id of the job's latest event, the job read after it, estimate): one thread hop."""
-    events = services.repository.events_after(job_id=job_id)
-    job = services.repository.get(job_id)
+    events = services.repository.events.after(job_id=job_id)
+    job = services.repository.jobs.get(job_id)
     return (events[-1].id if events else 0), job, services.estimator.seconds()
 
 
@@ -102,12 +102,12 @@ def read_changes(
     """The events after ``after_id``, then each of their jobs as it is now: one thread hop,
     and no job read at all when nothing changed (a repeated wake-up costs one query)."""
     repository = services.repository
-    events = repository.events_after(after_id=after_id, job_id=job_id, user_id=user_id, limit=EVENTS_PAGE)
+    events = repository.events.after(after_id=after_id, job_id=job_id, user_id=user_id, limit=EVENTS_PAGE)
     if not events:
         return events, {}, 0
     jobs = {}
     for changed in dict.fromkeys(event.job_id for event in events):
-        job = repository.get(changed)
+        job = repository.jobs.get(changed)
         if job is not None:
             jobs[changed] = job
     return events, jobs, services.estimator.seconds()
@@ -171,11 +171,11 @@ async def stream_user(services: Services, user_id: str, resume_from: int | None)
     subscription = services.hub.subscribe(user_id=user_id)
     try:
         if resume_from is None:
-            last = await run_in_threadpool(repository.last_event_id)
+            last = await run_in_threadpool(repository.events.last_id)
             estimate = await run_in_threadpool(services.estimator.seconds)
             for status in ACTIVE_STATES:
                 for job in await run_in_threadpool(
-                    repository.list_for_user, user_id, status=status, limit=100
+                    repository.jobs.list_for_user, user_id, status=status, limit=100
                 ):
                     yield sse(last, job_json(job, estimate=estimate))
             woken = await subscription.wait(KEEPALIVE_SECONDS)

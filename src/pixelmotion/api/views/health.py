@@ -41,7 +41,12 @@ def provider_caps_check(services: Services) -> dict[str, Any]:
         "dailyBudgetUsd": caps.daily_budget_usd,
     }
     try:
-        check.update(services.repository.provider_usage())
+        usage = services.repository.queue.provider_usage()
+        check.update(
+            inFlight=usage.in_flight,
+            sentLastMinute=usage.sent_last_minute,
+            spentTodayUsd=usage.spent_today_usd,
+        )
     except Exception as error:  # health reports, never raises
         return {**check, "usage": None, "usageError": type(error).__name__}
     if caps.daily_budget_usd is not None and check["spentTodayUsd"] >= caps.daily_budget_usd:

@@ -29,11 +29,12 @@ from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.limits import LimitReached, UserLimits, check_user_limits
+from pixelmotion.limits import LimitReached, UserLimits, limits_gate
 from pixelmotion.objects import ObjectNotFound
 from pixelmotion.objects.uploads import upload_key
-from pixelmotion.service import NoPaidClip, cancel_job, create_job, delete_generation, retry_job
-from pixelmotion.store.repository import KeyInFlight, KeyReused
+from pixelmotion.service import NoPaidClip, cancel_job, delete_generation, retry_job
+from pixelmotion.store.jobs import KeyInFlight, KeyReused
+from pixelmotion.store.webhooks import WebhookEndpoint
 from pixelmotion.webhooks import new_secret
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -68,12 +69,12 @@ def import_source(
 
 def webhook_endpoint_for(
     services: ServicesDep, caller_id: str, body: CreateJobRequest
-) -> dict[str, Any] | None:
+) -> WebhookEndpoint | None:
     """The job's own ``webhookUrl``, else the user's newest registered endpoint, else none."""
     if body.webhook_url:
-        return services.repository.webhook_endpoint(caller_id, body.webhook_url, new_secret=new_secret)
-    for endpoint in services.repository.webhook_endpoints_of(caller_id):
-        if endpoint["disabled_at"] is None:
+        return services.repository.webhooks.endpoint(caller_id, body.webhook_url, new_secret=new_secret)
+    for endpoint in services.repository.webhooks.endpoints_of(caller_id):
+        if not endpoint.disabled:
             return endpoint
     return None
 
@@ -106,7 +107,7 @@ def accept_job(
         source_object_key=source_key,
     )
     if endpoint is not None:
-        spec = replace(spec, webhook_endpoint_id=endpoint["id"], webhook_events=body.webhook_events)
+        spec = replace(spec, webhook_endpoint_id=endpoint.id, webhook_events=body.webhook_events)
     if body.keyframe is not None:
         spec = replace(spec, keyframe_object_key=keyframe_key(services, caller_id, body.keyframe.upload_id))
     provider = services.settings.provider
@@ -114,36 +115,40 @@ def accept_job(
     limits = UserLimits(
         settings.user_max_active_jobs, settings.user_jobs_per_hour, settings.user_daily_budget_usd
     )
+    gate = limits_gate(spec, limits)
+    mine = services.repository.as_user(caller_id)  # inserts go through Row Level Security too
     try:
-        check_user_limits(services.repository.as_user(caller_id), caller_id, spec, limits)
+        if idempotency_key is None:
+            job, created = mine.jobs.create(spec, user_id=caller_id, provider=provider, gate=gate), True
+        else:
+            fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+            job, created = mine.jobs.create_once(
+                spec,
+                user_id=caller_id,
+                provider=provider,
+                key=idempotency_key,
+                fingerprint=fingerprint,
+                gate=gate,
+            )
     except LimitReached as reached:
         raise ApiError(
             429, reached.code, reached.message, headers={"Retry-After": str(reached.retry_after)}
         ) from None
-    mine = services.repository.as_user(caller_id)  # inserts go through Row Level Security too
-    if idempotency_key is None:
-        job, created = create_job(mine, spec, user_id=caller_id, provider=provider), True
-    else:
-        fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-        try:
-            job, created = mine.create_once(
-                spec, user_id=caller_id, provider=provider, key=idempotency_key, fingerprint=fingerprint
-            )
-        except KeyReused:
-            raise ApiError(
-                422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body."
-            ) from None
-        except KeyInFlight:
-            raise ApiError(
-                409,
-                "IDEMPOTENCY_KEY_IN_FLIGHT",
-                "A request with this Idempotency-Key is being handled; retry shortly.",
-            ) from None
+    except KeyReused:
+        raise ApiError(
+            422, "IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body."
+        ) from None
+    except KeyInFlight:
+        raise ApiError(
+            409,
+            "IDEMPOTENCY_KEY_IN_FLIGHT",
+            "A request with this Idempotency-Key is being handled; retry shortly.",
+        ) from None
     answer = CreateJobResponse(
         job_id=job.id,
         status=job.status.value,
         estimated_time_seconds=services.estimator.seconds(),
-        webhook_secret=endpoint["secret"] if endpoint and body.webhook_url else None,
+        webhook_secret=endpoint.secret if endpoint and body.webhook_url else None,
     )
     return answer, not created
 
@@ -175,12 +180,12 @@ def list_jobs(
     project_id: str | None = Query(None, alias="projectId", max_length=200, pattern=NO_NUL),
     status: JobStatus | None = Query(None),
 ) -> JobListResponse:
-    jobs = services.repository.as_user(caller.user_id).list_for_user(
+    jobs = services.repository.as_user(caller.user_id).jobs.list_for_user(
         caller.user_id, limit=limit, before=parse_cursor(cursor), project_id=project_id, status=status
     )
     estimate = services.estimator.seconds()
     next_cursor = jobs[-1].created_at.isoformat() if len(jobs) == limit else None
-    positions = services.repository.queue_positions(jobs)
+    positions = services.repository.queue.queue_positions(jobs)
     return JobListResponse(
         jobs=[JobResponse.of(job, estimate=estimate, queue_position=positions.get(job.id)) for job in jobs],
         next_cursor=next_cursor,
@@ -204,7 +209,7 @@ def parse_cursor(value: str | None) -> datetime | None:
 
 def owned_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
     """The caller's job; another user's job is as unknown as a missing one (404)."""
-    job = services.repository.as_user(caller_id).get(job_id, user_id=caller_id)
+    job = services.repository.as_user(caller_id).jobs.get(job_id, user_id=caller_id)
     if job is None:
         raise ApiError(404, "JOB_NOT_FOUND", f"No job {job_id} for this user.")
     return job
@@ -213,7 +218,7 @@ def owned_job(services: ServicesDep, caller_id: str, job_id: str) -> Job:
 @router.get("/{job_id}", response_model=JobResponse, response_model_by_alias=True)
 def get_job(job_id: str, caller: CurrentCaller, services: ServicesDep) -> JobResponse:
     job = owned_job(services, caller.user_id, job_id)
-    position = services.repository.queue_position(job)
+    position = services.repository.queue.queue_position(job)
     return JobResponse.of(job, estimate=services.estimator.seconds(), queue_position=position)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from fastapi import APIRouter
 
@@ -11,18 +11,19 @@ from pixelmotion.api.deps import ServicesDep
 from pixelmotion.api.errors import ApiError
 from pixelmotion.api.schemas import DeliveryResponse, WebhookEndpointRequest, WebhookEndpointResponse
 from pixelmotion.api.views.jobs import owned_job
+from pixelmotion.store.webhooks import WebhookEndpoint
 from pixelmotion.webhooks import new_secret
 
 router = APIRouter(tags=["webhooks"])
 
 
-def endpoint_view(endpoint: dict[str, Any]) -> WebhookEndpointResponse:
+def endpoint_view(endpoint: WebhookEndpoint) -> WebhookEndpointResponse:
     return WebhookEndpointResponse(
-        id=endpoint["id"],
-        url=endpoint["url"],
-        secret=endpoint["secret"],
-        disabled=endpoint["disabled_at"] is not None,
-        created_at=endpoint["created_at"],
+        id=endpoint.id,
+        url=endpoint.url,
+        secret=endpoint.secret,
+        disabled=endpoint.disabled,
+        created_at=endpoint.created_at,
     )
 
 
@@ -34,13 +35,13 @@ def register(
 ) -> WebhookEndpointResponse:
     """Register an endpoint for all your jobs (a job's own ``webhookUrl`` takes precedence).
     The answer shows its ``whsec_`` secret: verify our signatures with it."""
-    endpoint = services.repository.webhook_endpoint(caller.user_id, body.url, new_secret=new_secret)
+    endpoint = services.repository.webhooks.endpoint(caller.user_id, body.url, new_secret=new_secret)
     return endpoint_view(endpoint)
 
 
 @router.get("/v1/webhooks", response_model=list[WebhookEndpointResponse], response_model_by_alias=True)
 def endpoints(caller: CurrentCaller, services: ServicesDep) -> list[WebhookEndpointResponse]:
-    return [endpoint_view(e) for e in services.repository.webhook_endpoints_of(caller.user_id)]
+    return [endpoint_view(e) for e in services.repository.webhooks.endpoints_of(caller.user_id)]
 
 
 @router.get(
@@ -49,7 +50,7 @@ def endpoints(caller: CurrentCaller, services: ServicesDep) -> list[WebhookEndpo
 def deliveries(job_id: str, caller: CurrentCaller, services: ServicesDep) -> list[DeliveryResponse]:
     """The job's webhook deliveries: what was sent, what the receiver answered, what is next."""
     job = owned_job(services, caller.user_id, job_id)
-    return [DeliveryResponse(**d) for d in services.repository.deliveries_for(job.id)]
+    return [DeliveryResponse(**asdict(d)) for d in services.repository.webhooks.deliveries_for(job.id)]
 
 
 @router.post(
@@ -62,7 +63,7 @@ def redeliver(
     job_id: str, delivery_id: str, caller: CurrentCaller, services: ServicesDep
 ) -> DeliveryResponse:
     job = owned_job(services, caller.user_id, job_id)
-    delivery = services.repository.redeliver(job.id, delivery_id)
+    delivery = services.repository.webhooks.redeliver(job.id, delivery_id)
     if delivery is None:
         raise ApiError(404, "DELIVERY_NOT_FOUND", f"No delivery {delivery_id} for this job.")
-    return DeliveryResponse(**delivery)
+    return DeliveryResponse(**asdict(delivery))

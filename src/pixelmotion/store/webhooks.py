@@ -1,0 +1,232 @@
+"""Webhooks out: a user's endpoints (each with its signing secret) and the outbox of
+deliveries, written in the same transaction as the job change they announce."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.summary import event_type, summary
+from pixelmotion.store.rows import is_uuid, utcnow, uuid_text
+from pixelmotion.store.tables import video_generation_jobs, webhook_deliveries, webhook_endpoints
+from pixelmotion.store.tx import Database
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    id: str
+    user_id: str
+    url: str
+    secret: str
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    id: str
+    job_id: str
+    endpoint_id: str
+    event_type: str
+    payload: dict[str, Any]
+    status: str  # pending / succeeded / failed
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def enqueue_delivery(conn: Connection, job: Job, now: datetime) -> None:
+    """One delivery per change the job's endpoint asked for, in the change's transaction."""
+    if job.webhook_endpoint_id is None or not (job.is_terminal or job.webhook_events == "all"):
+        return
+    kind = event_type(job)
+    conn.execute(
+        webhook_deliveries.insert().values(
+            id=str(uuid.uuid4()),
+            job_id=job.id,
+            endpoint_id=job.webhook_endpoint_id,
+            event_type=kind,
+            payload={"type": kind, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": summary(job)},
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+class Webhooks:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _own_jobs(self) -> list[sa.Select[Any]]:
+        """For a scoped store: its caller's jobs, the only ones whose deliveries it changes."""
+        owned = self._db.owned_by(video_generation_jobs.c.user_id)
+        return [sa.select(video_generation_jobs.c.id).where(*owned)] if owned else []
+
+    def endpoint(self, user_id: str, url: str, *, new_secret: Callable[[], str]) -> WebhookEndpoint:
+        """The user's endpoint for ``url``, made (with a fresh secret) on first use."""
+        found = self.find_endpoint(user_id, url)
+        if found is not None:
+            return found
+        made = WebhookEndpoint(str(uuid.uuid4()), user_id, url, new_secret(), utcnow())
+        try:
+            with self._db.begin() as conn:
+                conn.execute(webhook_endpoints.insert().values(**made.__dict__))
+        except sa.exc.IntegrityError:  # made by a concurrent request: use that one
+            found = self.find_endpoint(user_id, url)
+            assert found is not None
+            return found
+        return made
+
+    def find_endpoint(self, user_id: str, url: str) -> WebhookEndpoint | None:
+        query = sa.select(webhook_endpoints).where(
+            webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.url == url
+        )
+        with self._db.connect() as conn:
+            row = conn.execute(query).first()
+        return _endpoint(row) if row else None
+
+    def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
+        query = (
+            sa.select(webhook_endpoints)
+            .where(webhook_endpoints.c.user_id == user_id)
+            .order_by(webhook_endpoints.c.created_at.desc())
+        )
+        with self._db.connect() as conn:
+            return [_endpoint(row) for row in conn.execute(query)]
+
+    def endpoint_by_id(self, endpoint_id: str) -> WebhookEndpoint | None:
+        if not is_uuid(endpoint_id):
+            return None
+        with self._db.connect() as conn:
+            row = conn.execute(
+                sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+            ).first()
+        return _endpoint(row) if row else None
+
+    def disable_endpoint(self, endpoint_id: str) -> None:
+        with self._db.begin() as conn:
+            conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(disabled_at=utcnow())
+            )
+
+    def claim_delivery(self, *, lease_seconds: float, now: datetime | None = None) -> WebhookDelivery | None:
+        """Take one due delivery; pushing its next attempt out by the lease is the lease."""
+        now = now or utcnow()
+        due = (
+            sa.select(webhook_deliveries.c.id)
+            .where(
+                webhook_deliveries.c.next_attempt_at.isnot(None), webhook_deliveries.c.next_attempt_at <= now
+            )
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == due, webhook_deliveries.c.next_attempt_at <= now)
+            .values(
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                attempts=webhook_deliveries.c.attempts + 1,
+            )
+            .returning(webhook_deliveries)
+        )
+        with self._db.begin() as conn:
+            row = conn.execute(statement).first()
+        return _delivery(row) if row else None
+
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "last_status_code": status_code,
+            "last_error": error,
+            "next_attempt_at": next_attempt_at,
+        }
+        if status == "succeeded":
+            values["delivered_at"] = utcnow()
+        with self._db.begin() as conn:
+            conn.execute(
+                webhook_deliveries.update().where(webhook_deliveries.c.id == delivery_id).values(values)
+            )
+
+    def deliveries_for(self, job_id: str) -> list[WebhookDelivery]:
+        if not is_uuid(job_id):
+            return []
+        query = (
+            sa.select(webhook_deliveries)
+            .where(webhook_deliveries.c.job_id == job_id)
+            .order_by(webhook_deliveries.c.created_at, webhook_deliveries.c.id)
+        )
+        with self._db.connect() as conn:
+            return [_delivery(row) for row in conn.execute(query)]
+
+    def redeliver(self, job_id: str, delivery_id: str) -> WebhookDelivery | None:
+        """Send a delivery again now, whatever became of it."""
+        if not (is_uuid(delivery_id) and is_uuid(job_id)):
+            return None
+        statement = (
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.job_id == job_id)
+            .where(*[webhook_deliveries.c.job_id.in_(mine) for mine in self._own_jobs()])
+            .values(status="pending", next_attempt_at=utcnow(), attempts=0)
+            .returning(webhook_deliveries)
+        )
+        with self._db.begin_as_service() as conn:
+            row = conn.execute(statement).first()
+        return _delivery(row) if row else None
+
+
+def _endpoint(row: Row[Any]) -> WebhookEndpoint:
+    data = row._mapping
+    return WebhookEndpoint(
+        id=uuid_text(data["id"]),
+        user_id=data["user_id"],
+        url=data["url"],
+        secret=data["secret"],
+        created_at=data["created_at"],
+        disabled_at=data["disabled_at"],
+    )
+
+
+def _delivery(row: Row[Any]) -> WebhookDelivery:
+    data = row._mapping
+    return WebhookDelivery(
+        id=uuid_text(data["id"]),
+        job_id=uuid_text(data["job_id"]),
+        endpoint_id=uuid_text(data["endpoint_id"]),
+        event_type=data["event_type"],
+        payload=data["payload"],
+        status=data["status"],
+        attempts=int(data["attempts"]),
+        next_attempt_at=data["next_attempt_at"],
+        last_status_code=data["last_status_code"],
+        last_error=data["last_error"],
+        created_at=data["created_at"],
+        delivered_at=data["delivered_at"],
+    )
