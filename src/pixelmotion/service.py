@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pixelmotion.jobs.errors import ErrorCode
+from pixelmotion.jobs import moves
 from pixelmotion.jobs.models import Job, JobSpec
-from pixelmotion.jobs.states import ACTIVE_STATES, PROGRESS, RETRY_SOURCES, JobStatus
-from pixelmotion.jobs.updates import Move, move_for_generation
+from pixelmotion.jobs.states import JobStatus
+from pixelmotion.jobs.updates import move_for_generation
 from pixelmotion.providers.base import Generation, ProviderError, VideoProvider
 from pixelmotion.security import CALLBACK_PATH, redact_json
 from pixelmotion.store import Store, utcnow
@@ -153,12 +153,7 @@ class CancelResult:
 
 
 def cancel_job(repository: Store, job: Job) -> CancelResult:
-    move = Move(
-        JobStatus.CANCELED,
-        ACTIVE_STATES,
-        {"error_code": ErrorCode.CANCELED.value, "error_message": "Canceled by the user"},
-    )
-    moved = repository.jobs.apply(job.id, move)
+    moved = repository.jobs.apply(job.id, moves.canceled())
     if moved is None:
         current = repository.jobs.get(job.id) or job
         return CancelResult(current, False)
@@ -186,20 +181,4 @@ def retry_job(repository: Store, job: Job) -> Job | None:
     """
     if not job.source_object_key:
         raise NoPaidClip(job.id)
-    now = utcnow()
-    move = Move(
-        JobStatus.PROCESSING,
-        RETRY_SOURCES,
-        {
-            "error_code": None,
-            "error_message": None,
-            "error_details": None,
-            "attempts": 0,
-            "next_run_at": now,
-            "completed_at": None,
-            "retried_at": now,  # a new attempt: the deadline counts from here
-        },
-        progress=PROGRESS[JobStatus.PROCESSING],
-        message="Retrying from the stored clip...",
-    )
-    return repository.jobs.apply(job.id, move)
+    return repository.jobs.apply(job.id, moves.retried(utcnow()))

@@ -145,8 +145,8 @@ def emulator_created(app: Running) -> int:
 def test_a_failed_job_is_retried_from_the_paid_clip_without_a_new_generation(sqlite_app: Running) -> None:
     from datetime import timedelta
 
+    from pixelmotion.jobs.moves import Move
     from pixelmotion.jobs.states import JobStatus
-    from pixelmotion.jobs.updates import Move
     from pixelmotion.store import utcnow
 
     app = sqlite_app

@@ -11,10 +11,10 @@ A Hypothesis rule-based state machine plays every actor of one job, in any order
   complete or fail) and deadlines;
 - the user: cancels and retries, each from a read made at any earlier moment.
 
-The moves are the project's own: ``jobs/updates.py`` and the use cases of ``service.py``
-(``receive_callback``, ``apply_generation``, ``cancel_job``, ``retry_job``), and the worker's
-moves as ``worker/steps.py`` builds them. After every step the job must be in a legal state
-and its history (its events: one per change) must never have moved backwards:
+The moves are the project's own: the named constructors of ``jobs/moves.py`` that the worker
+builds its moves with, ``jobs/updates.py``, and the use cases of ``service.py``
+(``receive_callback``, ``apply_generation``, ``cancel_job``, ``retry_job``). After every step
+the job must be in a legal state and its history (its events: one per change) must never have moved backwards:
 
 - every change of status is a move ``states.py`` allows, or one of its two named moves back:
   a retry (failed → processing, asked by the user, one per retry that succeeded) and a
@@ -51,8 +51,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job, JobEvent
+from pixelmotion.jobs.moves import Move, failed
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import (
     MAX_RESUBMITS,
@@ -64,7 +66,7 @@ from pixelmotion.jobs.states import (
     JobStatus,
     can_move,
 )
-from pixelmotion.jobs.updates import TRANSIENT_FAILURE_REASONS, Move, failure_move
+from pixelmotion.jobs.updates import TRANSIENT_FAILURE_REASONS
 from pixelmotion.providers.base import Generation
 from pixelmotion.service import (
     CallbackOutcome,
@@ -293,16 +295,7 @@ class JobLife(RuleBasedStateMachine):
         generation_id = f"{self.job_id}-gen-{len(self.issued) + 1}"  # unique, as the provider's are
         self.issued.append(generation_id)
         now = utcnow()
-        move = Move(
-            JobStatus.QUEUED,
-            frozenset({JobStatus.PENDING}),
-            {
-                "luma_generation_id": generation_id,
-                "submitted_at": now,
-                "attempts": 0,
-                "next_run_at": now + timedelta(seconds=GRACE_SECONDS),
-            },
-        )
+        move = moves.submitted(generation_id, now=now, check_at=now + timedelta(seconds=GRACE_SECONDS))
         self.repository.jobs.apply(self.job_id, move)  # None if canceled meanwhile
 
     @precondition(lambda self: self.lease is None)
@@ -341,10 +334,12 @@ class JobLife(RuleBasedStateMachine):
         step = run.popleft()
         if step == "done":
             self.lease = None
-            move = Move(
-                JobStatus.COMPLETED,
-                frozenset({JobStatus.PROCESSING}),
-                {"total_frames": 60, "frame_storage_urls": {"gif": f"jobs/{self.job_id}/animation.gif"}},
+            move = moves.completed(
+                total_frames=60,
+                keys={"gif": f"jobs/{self.job_id}/animation.gif"},
+                frame_data={},
+                frame_ms=1,
+                total_ms=2,
             )
             self.repository.jobs.apply(self.job_id, move)
             return
@@ -361,7 +356,7 @@ class JobLife(RuleBasedStateMachine):
         if die:
             return
         self.lease = None
-        self.repository.jobs.apply(self.job_id, failure_move(code, "The clip could not be read."))
+        self.repository.jobs.apply(self.job_id, moves.failed(code, "The clip could not be read."))
 
     @precondition(lambda self: self.lease is None)
     @rule(die=RARELY)
@@ -369,7 +364,7 @@ class JobLife(RuleBasedStateMachine):
         """The claim loop finds the job past its deadline."""
         if die:
             return
-        self.repository.jobs.apply(self.job_id, failure_move(ErrorCode.TIMEOUT, "The job did not finish."))
+        self.repository.jobs.apply(self.job_id, moves.timed_out(GRACE_SECONDS))
 
     # --- the user ----------------------------------------------------------------------------
 
@@ -505,18 +500,20 @@ def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: Sto
         provider="emulator",
     )
     memory = MemoryJobs(replace(memory_job(), id=created.id))
-    moves = [
-        Move(JobStatus.QUEUED, frozenset({JobStatus.PENDING}), {"luma_generation_id": "gen-1"}),
-        Move(JobStatus.QUEUED, frozenset({JobStatus.PENDING}), {"luma_generation_id": "gen-2"}),  # refused
+    now = utcnow()
+    later = now + timedelta(seconds=GRACE_SECONDS)
+    sequence = [
+        moves.submitted("gen-1", now=now, check_at=later),
+        moves.submitted("gen-2", now=now, check_at=later),  # refused: no longer pending
         # News of a generation that is not the job's own: refused.
-        Move(JobStatus.DREAMING, frozenset({JobStatus.QUEUED}), generation_id="gen-2"),
-        Move(JobStatus.DREAMING, frozenset({JobStatus.QUEUED}), generation_id="gen-1"),
-        failure_move(ErrorCode.TIMEOUT, "late"),
-        Move(JobStatus.PROCESSING, frozenset({JobStatus.FAILED}), {"error_code": None}, progress=80),
-        Move(JobStatus.COMPLETED, frozenset({JobStatus.PROCESSING}), {"frame_storage_urls": {"gif": "k"}}),
-        failure_move(ErrorCode.TIMEOUT, "too late"),  # refused: completed stays completed
+        moves.dreaming(check_at=later, generation_id="gen-2"),
+        moves.dreaming(check_at=later, generation_id="gen-1"),
+        failed(ErrorCode.TIMEOUT, "late"),
+        moves.retried(now),
+        moves.completed(total_frames=1, keys={"gif": "k"}, frame_data={}, frame_ms=1, total_ms=2),
+        failed(ErrorCode.TIMEOUT, "too late"),  # refused: completed stays completed
     ]
-    for move in moves:
+    for move in sequence:
         stored, kept = repository.jobs.apply(created.id, move), memory.apply(created.id, move)
         assert (stored is None) == (kept is None), move
         if stored is not None and kept is not None:

@@ -16,9 +16,9 @@ import pytest
 
 from pixelmotion.config import Settings
 from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import Move
 from pixelmotion.objects import LocalObjectStore
 from pixelmotion.service import NoPaidClip, retry_job
 from pixelmotion.store import Store, utcnow

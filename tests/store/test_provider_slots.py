@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import Move
 from pixelmotion.store import Store, utcnow
 from tests.store.test_repository import spec
 

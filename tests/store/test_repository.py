@@ -8,9 +8,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from pixelmotion.jobs.models import JobSpec
+from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import Move, move_for_generation
+from pixelmotion.jobs.updates import move_for_generation
 from pixelmotion.store import Store, utcnow
 
 

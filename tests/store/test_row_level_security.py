@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pixelmotion.jobs.moves import failed
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import failure_move
 from pixelmotion.store import Store, create_engine, migrate
 from tests.databases import postgres_schema_url
 
@@ -140,7 +140,7 @@ def test_a_users_store_changes_only_its_own_jobs(pg_engine: Engine) -> None:
     service = Store(pg_engine)
     spec = build_spec(prompt="a bee", width=16, height=16, color_count=4, fps=12)
     job = service.as_user("alice").jobs.create(spec, user_id="alice", provider="emulator")
-    cancel = failure_move("CANCELED", "by a stranger")
+    cancel = failed("CANCELED", "by a stranger")
     assert service.as_user("bob").jobs.apply(job.id, cancel) is None
     assert service.as_user("bob").jobs.update_fields(job.id, JobStatus.PENDING, {"project_id": "x"}) is None
     assert service.jobs.get(job.id) == job

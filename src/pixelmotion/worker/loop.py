@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from pixelmotion import logs as log_context
 from pixelmotion.bootstrap import Services
+from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import failure_move
 from pixelmotion.store.rows import utcnow
 from pixelmotion.worker import steps
 from pixelmotion.worker.backoff import backoff_seconds
@@ -126,7 +126,7 @@ class Worker:
         logger.exception("job %s: %s step crashed", job.id, job.status.value)
         repository = self.services.repository
         if job.attempts + 1 >= MAX_UNEXPECTED_FAILURES:
-            move = failure_move(
+            move = moves.failed(
                 ErrorCode.PROCESSING_FAILED,
                 "The job failed after several attempts; the error was logged.",
                 {"exception": type(error).__name__},

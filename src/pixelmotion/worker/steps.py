@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pixelmotion.bootstrap import Services
+from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
-from pixelmotion.jobs.updates import Move, failure_move
 from pixelmotion.media import MediaError, download_video, render_outputs
 from pixelmotion.media.guard import AddressGuard
 from pixelmotion.objects.uploads import split_upload_key
@@ -168,18 +168,8 @@ async def record_submitted(ctx: StepContext, job: Job, generation: Generation) -
     """Store the generation id (pending → queued), then apply any news that raced ahead."""
     repository = ctx.services.repository
     now = utcnow()
-    move = Move(
-        JobStatus.QUEUED,
-        frozenset({JobStatus.PENDING}),
-        {
-            "luma_generation_id": generation.id,
-            "submitted_at": now,
-            "attempts": 0,
-            "next_run_at": by_deadline(
-                ctx, job, now + timedelta(seconds=ctx.services.settings.callback_grace_seconds)
-            ),
-        },
-    )
+    check_at = by_deadline(ctx, job, now + timedelta(seconds=ctx.services.settings.callback_grace_seconds))
+    move = moves.submitted(generation.id, now=now, check_at=check_at)
     queued = await asyncio.to_thread(repository.jobs.apply, job.id, move)
     if queued is None:
         # Canceled while we were submitting: drop the generation rather than leave it running.
@@ -314,7 +304,7 @@ async def submit_failed(ctx: StepContext, job: Job, error: ProviderError) -> Non
         code = ErrorCode.PROVIDER_REJECTED
         message = f"The video model refused the request: {error.message}"
     await asyncio.to_thread(
-        repository.jobs.apply, job.id, failure_move(code, message, {"status": error.status})
+        repository.jobs.apply, job.id, moves.failed(code, message, {"status": error.status})
     )
 
 
@@ -334,11 +324,8 @@ def past_deadline(ctx: StepContext, job: Job) -> bool:
 
 async def expire(ctx: StepContext, job: Job) -> None:
     """Fail a job past its deadline and stop paying for its generation."""
-    minutes = ctx.services.settings.job_deadline_seconds / 60
-    message = f"The job did not finish within {minutes:g} minutes."
-    moved = await asyncio.to_thread(
-        ctx.services.repository.jobs.apply, job.id, failure_move(ErrorCode.TIMEOUT, message)
-    )
+    move = moves.timed_out(ctx.services.settings.job_deadline_seconds)
+    moved = await asyncio.to_thread(ctx.services.repository.jobs.apply, job.id, move)
     if moved is None:
         return
     logger.warning("job %s: timed out in %s", job.id, job.status.value)
@@ -388,13 +375,9 @@ async def refresh_from_provider(ctx: StepContext, job: Job) -> Job | None:
     try:
         generation = await ctx.services.provider.get(job.luma_generation_id)
     except GenerationNotFound:
-        message = "The video model no longer knows this generation."
-        return await asyncio.to_thread(
-            ctx.services.repository.jobs.apply,
-            job.id,
-            # Only if the job still has this generation: it may have been sent again meanwhile.
-            failure_move(ErrorCode.PROVIDER_LOST, message, generation_id=job.luma_generation_id),
-        )
+        # Only if the job still has this generation: it may have been sent again meanwhile.
+        move = moves.lost(job.luma_generation_id)
+        return await asyncio.to_thread(ctx.services.repository.jobs.apply, job.id, move)
     except ProviderError as error:
         logger.warning("job %s: could not ask the provider (%s)", job.id, error.message)
         return None
@@ -454,16 +437,12 @@ async def process(ctx: StepContext, job: Job) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     ours_ms = int((time.monotonic() - started) * 1000)
     now = utcnow()
-    move = Move(
-        JobStatus.COMPLETED,
-        frozenset({JobStatus.PROCESSING}),
-        {
-            "total_frames": summary["totalFrames"],
-            "frame_storage_urls": keys,
-            "frame_data": frame_data(summary),
-            "frame_processing_time_ms": ours_ms,
-            "processing_time_ms": int((now - job.created_at).total_seconds() * 1000),
-        },
+    move = moves.completed(
+        total_frames=summary["totalFrames"],
+        keys=keys,
+        frame_data=frame_data(summary),
+        frame_ms=ours_ms,
+        total_ms=int((now - job.created_at).total_seconds() * 1000),
     )
     done = await asyncio.to_thread(repository.jobs.apply, job.id, move, now=now)
     if done is not None:
@@ -562,4 +541,4 @@ async def process_failed(
         )
         return
     logger.warning("job %s: failed with %s: %s", job.id, code, message)
-    await asyncio.to_thread(repository.jobs.apply, job.id, failure_move(code, message))
+    await asyncio.to_thread(repository.jobs.apply, job.id, moves.failed(code, message))
