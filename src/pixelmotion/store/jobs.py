@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pixelmotion.jobs.models import Job, JobSpec
+from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.states import MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
-from pixelmotion.jobs.updates import Move
 from pixelmotion.store.events import insert_event
 from pixelmotion.store.rows import is_uuid, job_of, new_job_row, utcnow
 from pixelmotion.store.tables import idempotency_keys
