@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from pixelmotion.app.estimate import Estimator
 from pixelmotion.config import Settings
 from pixelmotion.events import EventHub
 from pixelmotion.jobs.caps import ProviderCaps
@@ -25,7 +26,6 @@ from pixelmotion.providers.caps import Admission, CreditGuard, watch_credits
 from pixelmotion.providers.health import ProviderHealth
 from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.security import TokenVerifier
-from pixelmotion.service import Estimator
 from pixelmotion.store import Store, create_engine, migrate
 from pixelmotion.webhooks import DeliverySettings
 from pixelmotion.webhooks.schedule import parse_schedule

@@ -12,7 +12,7 @@ A Hypothesis rule-based state machine plays every actor of one job, in any order
 - the user: cancels and retries, each from a read made at any earlier moment.
 
 The moves are the project's own: the named constructors of ``jobs/moves.py`` that the worker
-builds its moves with, ``jobs/updates.py``, and the use cases of ``service.py``
+builds its moves with, ``jobs/updates.py``, and the use cases of ``app/``
 (``receive_callback``, ``apply_generation``, ``cancel_job``, ``retry_job``). After every step
 the job must be in a legal state and its history (its events: one per change) must never have moved backwards:
 
@@ -51,6 +51,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from pixelmotion.app.callbacks import CallbackOutcome, apply_generation, receive_callback
+from pixelmotion.app.jobs import NoPaidClip, cancel_job, retry_job
 from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job, JobEvent
@@ -68,14 +70,6 @@ from pixelmotion.jobs.states import (
 )
 from pixelmotion.jobs.updates import TRANSIENT_FAILURE_REASONS
 from pixelmotion.providers.base import Generation
-from pixelmotion.service import (
-    CallbackOutcome,
-    NoPaidClip,
-    apply_generation,
-    cancel_job,
-    receive_callback,
-    retry_job,
-)
 from pixelmotion.store import Store
 from pixelmotion.store.rows import utcnow
 
@@ -86,7 +80,7 @@ STRANGER = "gen-of-another-job"
 # Actions that end a job are drawn with a die and happen on a 0 only: drawn as often as the
 # others, they would end most jobs before the later states are ever reached.
 RARELY = st.integers(0, 7)
-RUN = ("download", "decode", "encode", "done")  # a processing run, as worker/steps.py does it
+RUN = ("download", "decode", "encode", "done")  # a processing run, as worker/process.py does it
 PROGRESS_BOUNDS: dict[JobStatus, tuple[int, int]] = {
     JobStatus.PENDING: (0, 0),
     JobStatus.QUEUED: (20, 20),
@@ -310,7 +304,7 @@ class JobLife(RuleBasedStateMachine):
     @rule(state=st.sampled_from(STATES), reason=st.sampled_from(REASONS))
     def poll_answer(self, state: str, reason: str | None) -> None:
         """The provider's answer about the generation the claimed job had, applied to the job
-        as it is now (worker/steps.py refresh_from_provider); callbacks may have moved it."""
+        as it is now (worker/poll.py refresh_from_provider); callbacks may have moved it."""
         claimed = self.lease
         assert isinstance(claimed, Job) and claimed.luma_generation_id is not None
         self.lease = None

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from pixelmotion.app.jobs import NoPaidClip, retry_job
 from pixelmotion.config import Settings
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.objects import LocalObjectStore
-from pixelmotion.service import NoPaidClip, retry_job
 from pixelmotion.store import Store, utcnow
 from pixelmotion.worker.retention import RetentionReport, retention_pass, run_retention
 from tests.server import run_async

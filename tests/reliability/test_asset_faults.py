@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pixelmotion.worker.steps import MAX_PROCESS_ATTEMPTS
+from pixelmotion.worker.process import MAX_PROCESS_ATTEMPTS
 from tests.reliability.conftest import Bill, create_job, error_code, finish, processing_runs
 from tests.running import Running
 

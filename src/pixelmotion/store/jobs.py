@@ -8,6 +8,7 @@ never move a job backwards and no change goes unrecorded.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from pixelmotion.store.tables import idempotency_keys
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Database
 from pixelmotion.store.usage import Gate, lock_user, read_user_usage
+from pixelmotion.store.webhooks import WebhookEndpoint, add_endpoint, find_endpoint
 
 _INSERT_JOB = jobs_t.insert().returning(jobs_t)
 
@@ -33,6 +35,13 @@ class KeyReused(Exception):
 
 class KeyInFlight(Exception):
     """Another request with this Idempotency-Key was being handled at the same time."""
+
+
+@dataclass(frozen=True)
+class Inserted:
+    job: Job
+    created: bool  # False: an earlier request with the same Idempotency-Key made ``job``
+    endpoint: WebhookEndpoint | None = None  # the job's own webhook endpoint, if it asked for one
 
 
 class Jobs:
@@ -60,8 +69,7 @@ class Jobs:
 
         With a ``gate``, its check runs first in the same transaction, under the user's lock,
         so concurrent submissions can never pass a limit together."""
-        job, _ = self._insert(spec, user_id=user_id, provider=provider, now=now, run_at=run_at, gate=gate)
-        return job
+        return self.submit(spec, user_id=user_id, provider=provider, now=now, run_at=run_at, gate=gate).job
 
     def create_once(
         self,
@@ -76,9 +84,10 @@ class Jobs:
         """``create`` under an Idempotency-Key: (job, created). The same key with the same
         fingerprint gives back the first job; raises ``KeyReused`` for another body and
         ``KeyInFlight`` when a request with the key commits while ours runs."""
-        return self._insert(spec, user_id=user_id, provider=provider, gate=gate, key=(key, fingerprint))
+        inserted = self.submit(spec, user_id=user_id, provider=provider, gate=gate, key=(key, fingerprint))
+        return inserted.job, inserted.created
 
-    def _insert(
+    def submit(
         self,
         spec: JobSpec,
         *,
@@ -88,7 +97,11 @@ class Jobs:
         run_at: datetime | None = None,
         gate: Gate | None = None,
         key: tuple[str, str] | None = None,
-    ) -> tuple[Job, bool]:
+        endpoint: WebhookEndpoint | None = None,
+    ) -> Inserted:
+        """Everything a new job writes, in one transaction: the ``gate`` (the user's limits)
+        under the user's lock, the Idempotency-Key (``key``: key and fingerprint), a new webhook
+        ``endpoint`` (made here, so a refused request writes nothing), the job, its event."""
         now = now or utcnow()
         try:
             with self._db.begin_immediate() if gate else self._db.begin() as conn:
@@ -98,7 +111,10 @@ class Jobs:
                 if key is not None:
                     existing = _job_for_key(conn, user_id, *key)
                     if existing is not None:
-                        return existing, False
+                        return Inserted(existing, False, endpoint and find_endpoint(conn, endpoint))
+                if endpoint is not None:
+                    endpoint = add_endpoint(conn, endpoint)
+                    spec = replace(spec, webhook_endpoint_id=endpoint.id)
                 row = new_job_row(
                     spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
                 )
@@ -117,7 +133,7 @@ class Jobs:
                 raise
             raise KeyInFlight(key[0]) from None
         self._db.notify(job.id, job.user_id, event_id)
-        return job, True
+        return Inserted(job, True, endpoint)
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -69,6 +69,30 @@ def enqueue_delivery(conn: Connection, job: Job, now: datetime) -> None:
     )
 
 
+def add_endpoint(conn: Connection, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """In a new job's transaction (under its user's lock): the user's endpoint for this URL if
+    one was made meanwhile, else this new one."""
+    found = find_endpoint(conn, endpoint)
+    if found is not None:
+        return found
+    conn.execute(webhook_endpoints.insert().values(**endpoint.__dict__))
+    return endpoint
+
+
+def find_endpoint(conn: Connection, like: WebhookEndpoint) -> WebhookEndpoint | None:
+    """The stored endpoint of ``like``'s user for ``like``'s URL."""
+    query = sa.select(webhook_endpoints).where(
+        webhook_endpoints.c.user_id == like.user_id, webhook_endpoints.c.url == like.url
+    )
+    row = conn.execute(query).first()
+    return _endpoint(row) if row else None
+
+
+def new_endpoint(user_id: str, url: str, new_secret: Callable[[], str]) -> WebhookEndpoint:
+    """An endpoint not yet stored, with a fresh secret."""
+    return WebhookEndpoint(str(uuid.uuid4()), user_id, url, new_secret(), utcnow())
+
+
 class Webhooks:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -83,7 +107,7 @@ class Webhooks:
         found = self.find_endpoint(user_id, url)
         if found is not None:
             return found
-        made = WebhookEndpoint(str(uuid.uuid4()), user_id, url, new_secret(), utcnow())
+        made = new_endpoint(user_id, url, new_secret)
         try:
             with self._db.begin() as conn:
                 conn.execute(webhook_endpoints.insert().values(**made.__dict__))
@@ -94,12 +118,12 @@ class Webhooks:
         return made
 
     def find_endpoint(self, user_id: str, url: str) -> WebhookEndpoint | None:
-        query = sa.select(webhook_endpoints).where(
-            webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.url == url
-        )
         with self._db.connect() as conn:
-            row = conn.execute(query).first()
-        return _endpoint(row) if row else None
+            return find_endpoint(conn, new_endpoint(user_id, url, lambda: ""))
+
+    def new_endpoint(self, user_id: str, url: str, new_secret: Callable[[], str]) -> WebhookEndpoint:
+        """An endpoint to be made with a job (``Jobs.submit``), not stored yet."""
+        return new_endpoint(user_id, url, new_secret)
 
     def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
         query = (

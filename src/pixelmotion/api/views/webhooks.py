@@ -6,13 +6,10 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from pixelmotion.api.auth import CurrentCaller
-from pixelmotion.api.deps import ServicesDep
-from pixelmotion.api.errors import ApiError
+from pixelmotion.api.deps import Scope
 from pixelmotion.api.schemas import DeliveryResponse, WebhookEndpointRequest, WebhookEndpointResponse
-from pixelmotion.api.views.jobs import owned_job
+from pixelmotion.app import webhooks as use_cases
 from pixelmotion.store.webhooks import WebhookEndpoint
-from pixelmotion.webhooks import new_secret
 
 router = APIRouter(tags=["webhooks"])
 
@@ -30,27 +27,23 @@ def endpoint_view(endpoint: WebhookEndpoint) -> WebhookEndpointResponse:
 @router.post(
     "/v1/webhooks", status_code=201, response_model=WebhookEndpointResponse, response_model_by_alias=True
 )
-def register(
-    body: WebhookEndpointRequest, caller: CurrentCaller, services: ServicesDep
-) -> WebhookEndpointResponse:
+def register(body: WebhookEndpointRequest, scope: Scope) -> WebhookEndpointResponse:
     """Register an endpoint for all your jobs (a job's own ``webhookUrl`` takes precedence).
     The answer shows its ``whsec_`` secret: verify our signatures with it."""
-    endpoint = services.repository.webhooks.endpoint(caller.user_id, body.url, new_secret=new_secret)
-    return endpoint_view(endpoint)
+    return endpoint_view(use_cases.register(scope, body.url))
 
 
 @router.get("/v1/webhooks", response_model=list[WebhookEndpointResponse], response_model_by_alias=True)
-def endpoints(caller: CurrentCaller, services: ServicesDep) -> list[WebhookEndpointResponse]:
-    return [endpoint_view(e) for e in services.repository.webhooks.endpoints_of(caller.user_id)]
+def endpoints(scope: Scope) -> list[WebhookEndpointResponse]:
+    return [endpoint_view(e) for e in use_cases.endpoints(scope)]
 
 
 @router.get(
     "/v1/jobs/{job_id}/deliveries", response_model=list[DeliveryResponse], response_model_by_alias=True
 )
-def deliveries(job_id: str, caller: CurrentCaller, services: ServicesDep) -> list[DeliveryResponse]:
+def deliveries(job_id: str, scope: Scope) -> list[DeliveryResponse]:
     """The job's webhook deliveries: what was sent, what the receiver answered, what is next."""
-    job = owned_job(services, caller.user_id, job_id)
-    return [DeliveryResponse(**asdict(d)) for d in services.repository.webhooks.deliveries_for(job.id)]
+    return [DeliveryResponse(**asdict(d)) for d in use_cases.deliveries(scope, job_id)]
 
 
 @router.post(
@@ -59,11 +52,5 @@ def deliveries(job_id: str, caller: CurrentCaller, services: ServicesDep) -> lis
     response_model=DeliveryResponse,
     response_model_by_alias=True,
 )
-def redeliver(
-    job_id: str, delivery_id: str, caller: CurrentCaller, services: ServicesDep
-) -> DeliveryResponse:
-    job = owned_job(services, caller.user_id, job_id)
-    delivery = services.repository.webhooks.redeliver(job.id, delivery_id)
-    if delivery is None:
-        raise ApiError(404, "DELIVERY_NOT_FOUND", f"No delivery {delivery_id} for this job.")
-    return DeliveryResponse(**asdict(delivery))
+def redeliver(job_id: str, delivery_id: str, scope: Scope) -> DeliveryResponse:
+    return DeliveryResponse(**asdict(use_cases.redeliver(scope, job_id, delivery_id)))

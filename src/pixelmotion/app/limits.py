@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pixelmotion.app.errors import LimitReached
 from pixelmotion.jobs.models import JobSpec
 from pixelmotion.jobs.pricing import estimated_cost_usd, total_cost_usd
 from pixelmotion.store.rows import start_of_day, utcnow
@@ -20,14 +21,6 @@ class UserLimits:
     max_active_jobs: int = 20
     jobs_per_hour: int = 200
     daily_budget_usd: float | None = None  # off unless set
-
-
-class LimitReached(Exception):
-    def __init__(self, code: str, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = max(1, retry_after)
 
 
 def limits_gate(spec: JobSpec, limits: UserLimits, now: datetime | None = None) -> Gate:
