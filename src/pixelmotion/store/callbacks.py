@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pixelmotion.store.rows import utcnow, uuid_text
+from pixelmotion.store.rows import record_of, utcnow
 from pixelmotion.store.tables import provider_callbacks
 from pixelmotion.store.tx import Database
 
@@ -44,15 +44,8 @@ class Callbacks:
         with self._db.begin() as conn:
             callback_id = conn.execute(
                 provider_callbacks.insert()
-                .values(
-                    job_id=job_id,
-                    user_id=user_id,
-                    generation_id=generation_id,
-                    state=state,
-                    body=body,
-                    outcome=outcome,
-                    received_at=now or utcnow(),
-                )
+                .values(job_id=job_id, user_id=user_id, generation_id=generation_id, state=state)
+                .values(body=body, outcome=outcome, received_at=now or utcnow())
                 .returning(provider_callbacks.c.id)
             ).scalar_one()
         return int(callback_id)
@@ -78,17 +71,4 @@ class Callbacks:
             .order_by(provider_callbacks.c.id)
         )
         with self._db.connect() as conn:
-            return [_callback(row._mapping) for row in conn.execute(query)]
-
-
-def _callback(data: Any) -> ProviderCallback:
-    return ProviderCallback(
-        id=int(data["id"]),
-        job_id=uuid_text(data["job_id"]),
-        user_id=data["user_id"],
-        generation_id=data["generation_id"],
-        state=data["state"],
-        body=data["body"],
-        outcome=data["outcome"],
-        received_at=data["received_at"],
-    )
+            return [record_of(ProviderCallback, row, ids=("job_id",)) for row in conn.execute(query)]

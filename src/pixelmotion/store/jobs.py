@@ -55,37 +55,9 @@ class Jobs:
 
     # --- creating --------------------------------------------------------------------------
 
-    def create(
-        self,
-        spec: JobSpec,
-        *,
-        user_id: str,
-        provider: str,
-        now: datetime | None = None,
-        run_at: datetime | None = None,
-        gate: Gate | None = None,
-    ) -> Job:
-        """Insert a job with its first event; it is due for submission at ``run_at`` (now).
-
-        With a ``gate``, its check runs first in the same transaction, under the user's lock,
-        so concurrent submissions can never pass a limit together."""
-        return self.submit(spec, user_id=user_id, provider=provider, now=now, run_at=run_at, gate=gate).job
-
-    def create_once(
-        self,
-        spec: JobSpec,
-        *,
-        user_id: str,
-        provider: str,
-        key: str,
-        fingerprint: str,
-        gate: Gate | None = None,
-    ) -> tuple[Job, bool]:
-        """``create`` under an Idempotency-Key: (job, created). The same key with the same
-        fingerprint gives back the first job; raises ``KeyReused`` for another body and
-        ``KeyInFlight`` when a request with the key commits while ours runs."""
-        inserted = self.submit(spec, user_id=user_id, provider=provider, gate=gate, key=(key, fingerprint))
-        return inserted.job, inserted.created
+    def create(self, spec: JobSpec, **options: Any) -> Job:
+        """A new job alone (no Idempotency-Key, no webhook endpoint): ``submit``'s job."""
+        return self.submit(spec, **options).job
 
     def submit(
         self,
@@ -143,14 +115,11 @@ class Jobs:
         query = sa.select(jobs_t).where(jobs_t.c.id == job_id)
         if user_id is not None:
             query = query.where(jobs_t.c.user_id == user_id)
-        with self._db.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._db.first(query)
         return job_of(row) if row else None
 
     def get_by_generation(self, generation_id: str) -> Job | None:
-        query = sa.select(jobs_t).where(jobs_t.c.luma_generation_id == generation_id)
-        with self._db.connect() as conn:
-            row = conn.execute(query).first()
+        row = self._db.first(sa.select(jobs_t).where(jobs_t.c.luma_generation_id == generation_id))
         return job_of(row) if row else None
 
     def list_for_user(

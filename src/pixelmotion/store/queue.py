@@ -18,7 +18,7 @@ from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.pricing import total_cost_usd
 from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
-from pixelmotion.store.rows import is_uuid, job_of, start_of_day, utcnow
+from pixelmotion.store.rows import first_due, is_uuid, job_of, start_of_day, utcnow
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Database
 
@@ -56,19 +56,14 @@ class Queue:
         """
         now = now or utcnow()
         free = sa.or_(jobs_t.c.lease_until.is_(None), jobs_t.c.lease_until < now)
-        due = (
-            sa.select(jobs_t.c.id)
-            .where(
-                jobs_t.c.next_run_at.isnot(None),
-                jobs_t.c.next_run_at <= now,
-                jobs_t.c.status.in_([s.value for s in ACTIVE_STATES]),
-                free,
-                _room_for_new_jobs(caps, send_new, now),
-            )
-            .order_by(jobs_t.c.next_run_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
+        due = first_due(
+            jobs_t.c.id,
+            jobs_t.c.next_run_at,
+            jobs_t.c.next_run_at.isnot(None),
+            jobs_t.c.next_run_at <= now,
+            jobs_t.c.status.in_([s.value for s in ACTIVE_STATES]),
+            free,
+            _room_for_new_jobs(caps, send_new, now),
         )
         statement = (
             jobs_t.update()

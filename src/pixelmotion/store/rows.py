@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from pixelmotion.jobs.models import Job, JobEvent, JobSpec
 from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus
 
 JOB_FIELDS = {f.name for f in fields(Job)} - {"extra", "status"}
+R = TypeVar("R")
 
 
 def utcnow() -> datetime:
@@ -35,6 +37,24 @@ def is_uuid(value: str) -> bool:
 
 def uuid_text(value: Any) -> str:
     return str(uuid.UUID(str(value)))
+
+
+def record_of(kind: type[R], row: Row[Any], *, ids: tuple[str, ...] = ("id",)) -> R:
+    """A frozen record from a row: its fields by name, the ``ids`` columns as UUID text."""
+    data = row._mapping
+    values = {f.name: data[f.name] for f in fields(kind)}  # type: ignore[arg-type]
+    values.update({name: uuid_text(values[name]) for name in ids})
+    return kind(**values)
+
+
+def first_due(
+    column: sa.ColumnElement[Any], order: sa.ColumnElement[Any], *conditions: sa.ColumnElement[bool]
+) -> sa.ScalarSelect[Any]:
+    """The first row (by ``order``) that meets ``conditions``, for a claim: PostgreSQL's SKIP
+    LOCKED lets racing claimers pass each other's rows; SQLite renders no FOR UPDATE and its
+    single writer serializes the claim."""
+    query = sa.select(column).where(*conditions).order_by(order).limit(1)
+    return query.with_for_update(skip_locked=True).scalar_subquery()
 
 
 def job_of(row: Row[Any]) -> Job:

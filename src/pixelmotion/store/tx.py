@@ -102,6 +102,11 @@ class Database:
             self._scope(conn)
             yield conn
 
+    def first(self, query: sa.Executable) -> sa.Row[Any] | None:
+        """The first row of a read, or None."""
+        with self.connect() as conn:
+            return conn.execute(query).first()
+
     @contextmanager
     def connect_as_service(self) -> Iterator[Connection]:
         """A read that must see every user's rows (a queue position counts others' jobs);

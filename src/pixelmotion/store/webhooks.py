@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Row
 
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.summary import event_type, summary
-from pixelmotion.store.rows import is_uuid, utcnow, uuid_text
+from pixelmotion.store.rows import first_due, is_uuid, record_of, utcnow
 from pixelmotion.store.tables import video_generation_jobs, webhook_deliveries, webhook_endpoints
 from pixelmotion.store.tx import Database
 
@@ -137,10 +137,7 @@ class Webhooks:
     def endpoint_by_id(self, endpoint_id: str) -> WebhookEndpoint | None:
         if not is_uuid(endpoint_id):
             return None
-        with self._db.connect() as conn:
-            row = conn.execute(
-                sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-            ).first()
+        row = self._db.first(sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))
         return _endpoint(row) if row else None
 
     def disable_endpoint(self, endpoint_id: str) -> None:
@@ -154,16 +151,8 @@ class Webhooks:
     def claim_delivery(self, *, lease_seconds: float, now: datetime | None = None) -> WebhookDelivery | None:
         """Take one due delivery; pushing its next attempt out by the lease is the lease."""
         now = now or utcnow()
-        due = (
-            sa.select(webhook_deliveries.c.id)
-            .where(
-                webhook_deliveries.c.next_attempt_at.isnot(None), webhook_deliveries.c.next_attempt_at <= now
-            )
-            .order_by(webhook_deliveries.c.next_attempt_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
+        next_attempt = webhook_deliveries.c.next_attempt_at
+        due = first_due(webhook_deliveries.c.id, next_attempt, next_attempt.isnot(None), next_attempt <= now)
         statement = (
             webhook_deliveries.update()
             .where(webhook_deliveries.c.id == due, webhook_deliveries.c.next_attempt_at <= now)
@@ -227,30 +216,8 @@ class Webhooks:
 
 
 def _endpoint(row: Row[Any]) -> WebhookEndpoint:
-    data = row._mapping
-    return WebhookEndpoint(
-        id=uuid_text(data["id"]),
-        user_id=data["user_id"],
-        url=data["url"],
-        secret=data["secret"],
-        created_at=data["created_at"],
-        disabled_at=data["disabled_at"],
-    )
+    return record_of(WebhookEndpoint, row)
 
 
 def _delivery(row: Row[Any]) -> WebhookDelivery:
-    data = row._mapping
-    return WebhookDelivery(
-        id=uuid_text(data["id"]),
-        job_id=uuid_text(data["job_id"]),
-        endpoint_id=uuid_text(data["endpoint_id"]),
-        event_type=data["event_type"],
-        payload=data["payload"],
-        status=data["status"],
-        attempts=int(data["attempts"]),
-        next_attempt_at=data["next_attempt_at"],
-        last_status_code=data["last_status_code"],
-        last_error=data["last_error"],
-        created_at=data["created_at"],
-        delivered_at=data["delivered_at"],
-    )
+    return record_of(WebhookDelivery, row, ids=("id", "job_id", "endpoint_id"))
