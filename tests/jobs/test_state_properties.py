@@ -25,9 +25,10 @@ the job must be in a legal state and its history (its events: one per change) mu
 - news of a generation moves the job only while that generation is the job's own;
 - each status keeps its facts: its progress, its error, its generation, its queue columns.
 
-Two runs of the same machine: in memory, over a compare-and-set that mirrors
-``Store.apply`` (many examples), and over ``Store`` itself on a real SQLite
-file (fewer examples: each step is a few transactions).
+Two runs of the same machine: here in memory, over a compare-and-set that mirrors
+``Store.apply`` (many examples, in the fast tier), and in ``tests/store/test_state_properties.py``
+over ``Store`` itself on a real SQLite file and PostgreSQL (fewer examples: each step is a few
+transactions).
 """
 
 from __future__ import annotations
@@ -469,21 +470,6 @@ def new_job_life(repository: Store) -> Callable[[], JobLife]:
         return JobLife(repository, job)
 
     return machine
-
-
-def test_the_same_holds_through_the_repository(repository: Store) -> None:
-    """On a real SQLite file and the real PostgreSQL (the shared ``repository`` fixture)."""
-    run_state_machine_as_test(
-        new_job_life(repository),
-        settings=settings(
-            max_examples=100,
-            stateful_step_count=100,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
 
 
 def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: Store) -> None:
