@@ -28,7 +28,7 @@ import httpx
 
 from _common import AUDIENCE, HOST, free_port, load, machine, percentile, serve, server_env
 from pixelmotion.security import issue_token
-from pixelmotion.store import JobRepository, create_engine
+from pixelmotion.store import Store, create_engine
 
 TARGET_MS = 50.0
 REQUEST = {"prompt": "a knight swinging a sword", "width": 64, "height": 64, "colorCount": 16, "fps": 12}
@@ -91,8 +91,8 @@ def run(
     print(f"  after {time.monotonic() - waited:.1f} s: {dict(states)}", flush=True)
 
     engine = create_engine(database_url)
-    repository = JobRepository(engine)
-    first_event = repository.last_event_id()
+    repository = Store(engine)
+    first_event = repository.events.last_id()
     rng = random.Random(11)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -113,7 +113,7 @@ def run(
     processing_jobs: set[str] = set()
     after = first_event
     while True:
-        batch = repository.events_after(after_id=after, limit=1000)
+        batch = repository.events.after(after_id=after, limit=1000)
         if not batch:
             break
         after = batch[-1].id

@@ -50,7 +50,7 @@ from _common import AUDIENCE, HOST, PIXELMOTION, free_port, load, machine, perce
 from pixelmotion.jobs.states import PROCESSING_STEPS
 from pixelmotion.objects.s3 import S3ObjectStore
 from pixelmotion.security import issue_token
-from pixelmotion.store import JobRepository, create_engine
+from pixelmotion.store import Store, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the throwaway cluster and the proxy are the tests' own
@@ -378,7 +378,7 @@ def main() -> None:
         stats = httpx.get(f"{emulator_direct}/_stats", headers=luma_headers, timeout=10).json()
         generations = list_generations(emulator_direct, luma_headers)
         engine = create_engine(cluster.url)
-        repository = JobRepository(engine)
+        repository = Store(engine)
         all_ids = [job_id for ids in job_ids.values() for job_id in ids]
         clean = report(repository, direct, all_ids, refused, calls, stats, generations, chaos.log, elapsed)
         engine.dispose()
@@ -408,7 +408,7 @@ def list_generations(base: str, headers: dict[str, str]) -> list[dict[str, Any]]
 
 
 def report(
-    repository: JobRepository,
+    repository: Store,
     bucket: S3ObjectStore,
     job_ids: list[str],
     refused: int,
@@ -418,7 +418,7 @@ def report(
     timeline: list[str],
     elapsed: float,
 ) -> bool:
-    jobs = {job_id: repository.get(job_id) for job_id in job_ids}
+    jobs = {job_id: repository.jobs.get(job_id) for job_id in job_ids}
     statuses = Counter(job.status.value if job else "missing" for job in jobs.values())
     lost = refused + sum(1 for job in jobs.values() if job is None or job.status.value not in TERMINAL)
     failed = Counter(
@@ -441,7 +441,7 @@ def report(
             per_job[callback.split("/callbacks/luma/")[-1].split("?")[0]] += 1
     paid_twice = sum(1 for count in per_job.values() if count > 1)
     runs = [
-        sum(1 for event in repository.events_after(job_id=job.id) if event.message == DOWNLOADING)
+        sum(1 for event in repository.events.after(job_id=job.id) if event.message == DOWNLOADING)
         for job in completed
     ]
     server_errors = {k: v for k, v in calls.outcomes.items() if " 5" in k and "503" not in k}

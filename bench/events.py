@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/events.py [--samples 300] [--streams 5000] [--quick]
 
 Latency (each scenario: one job, one SSE client on ``GET /v1/jobs/{id}/events`` in a separate
-process reading a raw socket; the committer calls ``JobRepository.report_progress`` every
+process reading a raw socket; the committer calls ``Store.report_progress`` every
 ``--interval-ms`` plus jitter, records ``time.time_ns()`` right after the commit returns, and the
 client records ``time.time_ns()`` when it has parsed the event; same machine clock):
 
@@ -62,7 +62,7 @@ from _common import (
 from pixelmotion.jobs.models import JobSpec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.security import issue_token
-from pixelmotion.store import JobRepository, create_engine
+from pixelmotion.store import Store, create_engine
 
 USER = "bench-user"
 SPEC = JobSpec(prompt="a benchmark knight", width=32, height=32, color_count=8, fps=12)
@@ -189,7 +189,7 @@ class Api:
     token: str
     database_url: str
     pid: int
-    repository: JobRepository
+    repository: Store
     cleanup: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -216,7 +216,7 @@ def subprocess_api(database_url: str, open_files: int) -> Iterator[Api]:
                     token=issue_token(jwt_secret, USER, audience=AUDIENCE),
                     database_url=database_url,
                     pid=process.pid,
-                    repository=JobRepository(engine),
+                    repository=Store(engine),
                 )
             except Exception:
                 sys.stderr.write(log.read_text()[-4000:])
@@ -286,7 +286,7 @@ def measure_latency(
     api: Api, name: str, kind: str, samples: int, warmup: int, interval_ms: float
 ) -> LatencyResult:
     repository = api.repository
-    job = repository.create(SPEC, user_id=USER, provider="emulator")
+    job = repository.jobs.create(SPEC, user_id=USER, provider="emulator")
     total = warmup + samples
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -303,7 +303,7 @@ def measure_latency(
     for n in range(total):
         time.sleep((interval_ms + rng.uniform(0, interval_ms / 2)) / 1000)
         message = f"bench {n}"
-        repository.report_progress(job.id, JobStatus.PENDING, n % 100, message)
+        repository.jobs.report_progress(job.id, JobStatus.PENDING, n % 100, message)
         committed[message] = time.time_ns()
     kind_of, payload = queue.get(timeout=120)
     child.join(10)
@@ -340,10 +340,10 @@ class StreamsResult:
     open_files_limit: int = 0
 
 
-def create_jobs(repository: JobRepository, count: int) -> list[str]:
+def create_jobs(repository: Store, count: int) -> list[str]:
     with ThreadPoolExecutor(4) as pool:
         jobs = list(
-            pool.map(lambda _: repository.create(SPEC, user_id=USER, provider="emulator"), range(count))
+            pool.map(lambda _: repository.jobs.create(SPEC, user_id=USER, provider="emulator"), range(count))
         )
     return [job.id for job in jobs]
 
@@ -414,7 +414,7 @@ async def hold_streams(
     committed: dict[str, int] = {}
 
     def commit(job_id: str) -> None:
-        api.repository.report_progress(job_id, JobStatus.PENDING, 1, f"fanout {job_id}")
+        api.repository.jobs.report_progress(job_id, JobStatus.PENDING, 1, f"fanout {job_id}")
         committed[job_id] = time.time_ns()
 
     def commit_all() -> float:

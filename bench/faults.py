@@ -43,7 +43,7 @@ import httpx
 
 from _common import free_port
 from pixelmotion.jobs.states import PROCESSING_STEPS
-from pixelmotion.store import JobRepository, create_engine
+from pixelmotion.store import Store, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PIXELMOTION = [sys.executable, "-m", "pixelmotion.cli"]
@@ -188,7 +188,7 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         database_url = args.database_url or f"sqlite:///{data_dir / 'pixelmotion.db'}"
         engine = create_engine(database_url)
-        repository = JobRepository(engine)
+        repository = Store(engine)
         emulator = f"{url}/emulator/luma/dream-machine/v1"
         emulator_headers = {"Authorization": f"Bearer {EMULATOR_KEY}"}
 
@@ -213,11 +213,13 @@ def main() -> None:
             print(f"{len(job_ids)} jobs created in {time.monotonic() - began:.1f} s", file=sys.stderr)
 
             def finished() -> int:
-                return sum(1 for j in job_ids if (job := repository.get(j)) and job.status.value in TERMINAL)
+                return sum(
+                    1 for j in job_ids if (job := repository.jobs.get(j)) and job.status.value in TERMINAL
+                )
 
             # Midway, kill one worker without warning (its leases must expire), then restart it.
             wait_until(lambda: finished() >= len(job_ids) * 0.4, args.timeout, "40% of the jobs")
-            in_hand = sum(1 for j in job_ids if (job := repository.get(j)) and job.lease_owner)
+            in_hand = sum(1 for j in job_ids if (job := repository.jobs.get(j)) and job.lease_owner)
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
             killed_at = finished()
@@ -254,7 +256,7 @@ def list_generations(base: str, headers: dict[str, str]) -> list[dict[str, Any]]
 
 
 def report(
-    repository: JobRepository,
+    repository: Store,
     job_ids: list[str],
     job_faults: dict[str, list[str]],
     stats: dict[str, Any],
@@ -262,7 +264,7 @@ def report(
     elapsed: float,
     killed_at: int,
 ) -> None:
-    jobs = {j: repository.get(j) for j in job_ids}
+    jobs = {j: repository.jobs.get(j) for j in job_ids}
     statuses = Counter(job.status.value if job else "missing" for job in jobs.values())
     failed_by_code = Counter(job.error_code for job in jobs.values() if job and job.status.value == "failed")
     lost = sum(1 for job in jobs.values() if job is None or job.status.value not in TERMINAL)
@@ -285,7 +287,7 @@ def report(
     wrong = [j for j in job_ids if per_job[j] != (0 if j in refused else 1)]
 
     runs = [
-        sum(1 for e in repository.events_after(job_id=j) if e.message == DOWNLOADING)
+        sum(1 for e in repository.events.after(job_id=j) if e.message == DOWNLOADING)
         for j, job in jobs.items()
         if job and job.status.value == "completed"
     ]

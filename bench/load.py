@@ -31,7 +31,7 @@ Tables (``--only tables``): ``--rows`` jobs bulk-written into the real schema (`
 SQLite: a recursive CTE; PostgreSQL: ``generate_series``, then ``ANALYZE`` as autovacuum would):
 10,000 users of ~100 jobs and one heavy user with 5 %; the newest are active: 3,000 pending jobs
 not yet sent (a backlog), 10 in flight, and processing jobs due. Timed, in this process, with
-the repository itself: ``JobRepository.claim`` (each claimed job released and rescheduled an hour
+the repository itself: ``Store.claim`` (each claimed job released and rescheduled an hour
 on, as a worker moves on) without caps, and with Luma's caps full (the claim passes over the
 backlog); ``list_for_user`` as ``GET /v1/jobs`` calls it (``as_user``), for a typical user, the
 heavy user and a deep page; and the route's whole work for a page of 20 waiting jobs
@@ -86,12 +86,12 @@ from _common import (
     server_env,
 )
 from pixelmotion.config import DEFAULT_PROMPT_TEMPLATE, LUMA_CREATES_PER_MINUTE, LUMA_MAX_IN_FLIGHT
+from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus
-from pixelmotion.providers.caps import ProviderCaps
 from pixelmotion.security import CALLBACK_PATH, callback_token, callback_url, issue_token
-from pixelmotion.store import JobRepository, create_engine, migrate, utcnow
-from pixelmotion.store.repository import new_job_row
+from pixelmotion.store import Store, create_engine, migrate, utcnow
+from pixelmotion.store.rows import new_job_row
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 
 TARGET_SUBMISSIONS = 2000.0  # per second, SQLite, one process
@@ -875,7 +875,7 @@ def measure_tables(
         shape = Shape(rows=rows, processing=samples + 60, backlog=max(100, BACKLOG * rows // 1_000_000))
         seconds = fill(engine, shape)
         print(f"  {database}: {rows:,} jobs written in {seconds:.1f} s ({load()})", flush=True)
-        repository = JobRepository(engine)
+        repository = Store(engine)
         results: list[QueryResult] = []
         owner = f"bench-{os.getpid()}"
         later = utcnow() + timedelta(hours=1)
@@ -883,11 +883,11 @@ def measure_tables(
         def claim_and_release(caps: ProviderCaps | None) -> float:
             """One claim, timed; the job is then released and made due an hour on (untimed)."""
             started = time.perf_counter()
-            job = repository.claim(owner, lease_seconds=60, caps=caps)
+            job = repository.queue.claim(owner, lease_seconds=60, caps=caps)
             elapsed = time.perf_counter() - started
             if job is None:
                 raise RuntimeError("the claim found no job")
-            repository.release(job.id, owner, reschedule=(job.status, later))
+            repository.queue.release(job.id, owner, reschedule=(job.status, later))
             return elapsed * 1000
 
         def timed_claims(caps: ProviderCaps | None) -> list[float]:
@@ -898,11 +898,11 @@ def measure_tables(
         def claim_plans(caps: ProviderCaps | None) -> list[str]:
             jobs: list[Any] = []
             plans = query_plans(
-                engine, lambda: jobs.append(repository.claim(owner, lease_seconds=60, caps=caps))
+                engine, lambda: jobs.append(repository.queue.claim(owner, lease_seconds=60, caps=caps))
             )
             for job in jobs:
                 if job is not None:
-                    repository.release(job.id, owner, reschedule=(job.status, later))
+                    repository.queue.release(job.id, owner, reschedule=(job.status, later))
             return plans
 
         # With Luma's caps full first: it passes over the whole backlog to a processing job.
@@ -922,26 +922,26 @@ def measure_tables(
         heavy = repository.as_user(HEAVY_USER)
         heavy_count = rows // 20
         # The heavy user's page just past its processing jobs: 20 jobs waiting to be sent.
-        newest = heavy.list_for_user(HEAVY_USER, limit=100)
+        newest = heavy.jobs.list_for_user(HEAVY_USER, limit=100)
         first_waiting = next((job.created_at for job in newest if job.status is JobStatus.PENDING), None)
         waiting_page = first_waiting + timedelta(microseconds=1) if first_waiting else None
         oldest = utcnow() - timedelta(seconds=shape.rows * shape.step_seconds)
 
         def typical() -> object:
             user = f"user-{rng.randrange(shape.users)}"
-            return repository.as_user(user).list_for_user(user, limit=20)
+            return repository.as_user(user).jobs.list_for_user(user, limit=20)
 
         def heavy_first() -> object:
-            return heavy.list_for_user(HEAVY_USER, limit=20)
+            return heavy.jobs.list_for_user(HEAVY_USER, limit=20)
 
         def heavy_deep() -> object:
             before = oldest + (utcnow() - oldest) * rng.random()
-            return heavy.list_for_user(HEAVY_USER, limit=20, before=before)
+            return heavy.jobs.list_for_user(HEAVY_USER, limit=20, before=before)
 
         def route_page() -> object:
             # GET /v1/jobs: the listing, then each job's queue position (api/views/jobs.py).
-            jobs = heavy.list_for_user(HEAVY_USER, limit=20, before=waiting_page)
-            return [repository.queue_position(job) for job in jobs]
+            jobs = heavy.jobs.list_for_user(HEAVY_USER, limit=20, before=waiting_page)
+            return [repository.queue.queue_position(job) for job in jobs]
 
         listing = [
             ("listing, typical user (~100 jobs)", typical, "list_for_user, first page"),

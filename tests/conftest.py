@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from pixelmotion.store import JobRepository, create_engine, migrate
+from pixelmotion.store import Store, create_engine, migrate
 from tests.databases import postgres_schema_url, sqlite_url
 from tests.running import Running, start
 
@@ -30,8 +30,8 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def repository(engine: Engine) -> JobRepository:
-    return JobRepository(engine)
+def repository(engine: Engine) -> Store:
+    return Store(engine)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_a_new_data_directory_is_private(tmp_path: Path) -> None:
         assert mode(data) == 0o700
         assert mode(data / "pixelmotion.db") == 0o600
         assert mode(data / "secret_key") == 0o600 and mode(data / "jwt_secret") == 0o600
-        services.repository.last_event_id()  # a read and a write later: the WAL files too
+        services.repository.events.last_id()  # a read and a write later: the WAL files too
         for companion in data.glob("pixelmotion.db-*"):
             assert mode(companion) == 0o600, companion
     finally:

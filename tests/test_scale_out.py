@@ -34,8 +34,8 @@ import sqlalchemy as sa
 from pixelmotion.config import load_settings
 from pixelmotion.jobs.states import ALLOWED_SOURCES, JobStatus
 from pixelmotion.security import issue_token
-from pixelmotion.store import JobRepository, create_engine
-from pixelmotion.store.repository import utcnow
+from pixelmotion.store import Store, create_engine
+from pixelmotion.store.rows import utcnow
 from pixelmotion.store.tables import job_events, video_generation_jobs
 from tests.databases import postgres_schema_url
 from tests.processes import alive, children_of, env_for, running, wait_healthy
@@ -186,7 +186,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url)
-        self.repository = JobRepository(self.engine)
+        self.repository = Store(self.engine)
 
     def count(self, status: str) -> int:
         jobs = video_generation_jobs
@@ -209,7 +209,7 @@ class Database:
             return {str(i): (status, until) for i, status, until in conn.execute(query)}
 
     def events(self) -> list[Any]:
-        return self.repository.events_after(limit=100 * JOBS)
+        return self.repository.events.after(limit=100 * JOBS)
 
     def downloads(self) -> dict[str, list[datetime]]:
         """When each job's processing runs began (their "Downloading clip..." events)."""

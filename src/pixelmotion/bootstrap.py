@@ -14,19 +14,20 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from pixelmotion.app.estimate import Estimator
 from pixelmotion.config import Settings, own_url_prefix
 from pixelmotion.datadir import create_private_dir, create_private_file, tighten
 from pixelmotion.events import EventHub
+from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.media.guard import AddressGuard
 from pixelmotion.metrics import MeasuredProvider, Metrics
 from pixelmotion.objects import ObjectStore, open_store
 from pixelmotion.providers.base import VideoProvider
-from pixelmotion.providers.caps import Admission, CreditGuard, ProviderCaps, watch_credits
+from pixelmotion.providers.caps import Admission, CreditGuard, watch_credits
 from pixelmotion.providers.health import ProviderHealth
 from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.security import TokenVerifier
-from pixelmotion.service import Estimator
-from pixelmotion.store import JobRepository, create_engine, migrate
+from pixelmotion.store import Store, create_engine, migrate
 from pixelmotion.webhooks import DeliverySettings
 from pixelmotion.webhooks.schedule import parse_schedule
 
@@ -35,7 +36,7 @@ from pixelmotion.webhooks.schedule import parse_schedule
 class Services:
     settings: Settings
     engine: Engine
-    repository: JobRepository
+    repository: Store
     store: ObjectStore
     provider: VideoProvider
     hub: EventHub
@@ -159,7 +160,7 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
     if run_migrations:
         migrate(engine, lock_dir=settings.data_dir)
     tighten(settings.data_dir, settings.database_file)
-    repository = JobRepository(engine)
+    repository = Store(engine)
     hub = EventHub()
     repository.add_listener(hub.publish)
     executor = make_executor(settings)

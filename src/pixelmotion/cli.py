@@ -116,11 +116,9 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker alone: claims due jobs, submits, polls and processes them."""
-    from pixelmotion.bootstrap import bootstrap, delivery_settings, watch_credits_for
+    from pixelmotion.bootstrap import bootstrap
     from pixelmotion.logs import configure_logging
-    from pixelmotion.webhooks import run_deliverer
-    from pixelmotion.worker.loop import Worker
-    from pixelmotion.worker.retention import run_retention
+    from pixelmotion.worker.tasks import background
 
     settings = _settings()
     configure_logging(settings.log_format)
@@ -131,19 +129,7 @@ def worker(
         start_http_server(metrics_port, addr="127.0.0.1", registry=services.metrics.registry)
 
     async def main() -> None:
-        from pixelmotion.events import listen_for_events
-
-        worker = Worker(services)
-        deliverer = run_deliverer(services.repository, delivery_settings(settings))
-        tasks = [
-            asyncio.create_task(worker.run()),
-            asyncio.create_task(deliverer),
-            asyncio.create_task(run_retention(services)),
-            asyncio.create_task(watch_credits_for(services)),
-        ]
-        if services.engine.dialect.name == "postgresql":
-            # Jobs created or moved by other processes wake this worker at once.
-            tasks.append(asyncio.create_task(listen_for_events(settings.database_url, worker.nudge)))
+        tasks = [asyncio.create_task(task) for task in background(services, run_worker=True).tasks]
         # SIGTERM (a deploy, a scale-down) stops the worker as Ctrl-C does: its running jobs
         # are cancelled and their leases released, so others take them over at once rather
         # than after the lease runs out.

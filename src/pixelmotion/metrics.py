@@ -19,7 +19,8 @@ from prometheus_client.registry import Collector
 
 from pixelmotion.jobs.pricing import total_cost_usd
 from pixelmotion.providers.base import Generation, GenerationRequest, ProviderError, VideoProvider
-from pixelmotion.store.repository import JobRepository, start_of_day
+from pixelmotion.store import Store
+from pixelmotion.store.rows import start_of_day
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, repository: JobRepository, open_streams: Callable[[], int]) -> None:
+    def watch(self, repository: Store, open_streams: Callable[[], int]) -> None:
         """Add the figures read at scrape time."""
         self.registry.register(DatabaseFigures(repository, open_streams))
 
@@ -68,23 +69,23 @@ class Metrics:
 
 
 class DatabaseFigures(Collector):
-    def __init__(self, repository: JobRepository, open_streams: Callable[[], int]) -> None:
+    def __init__(self, repository: Store, open_streams: Callable[[], int]) -> None:
         self._repository = repository
         self._open_streams = open_streams
 
     def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("pixelmotion_jobs", "Jobs by state", labels=["state"])
-        for state, count in sorted(self._repository.count_by_status().items()):
+        for state, count in sorted(self._repository.queue.count_by_status().items()):
             jobs.add_metric([state], count)
         yield jobs
         yield GaugeMetricFamily(
-            "pixelmotion_queue_depth", "Jobs whose work is due", value=self._repository.due_count()
+            "pixelmotion_queue_depth", "Jobs whose work is due", value=self._repository.queue.due_count()
         )
         yield GaugeMetricFamily(
             "pixelmotion_sse_streams_open", "Open event streams", value=self._open_streams()
         )
         midnight = start_of_day(datetime.now(UTC))
-        submitted = self._repository.submitted_since(midnight)
+        submitted = self._repository.queue.submitted_since(midnight)
         yield GaugeMetricFamily(
             "pixelmotion_provider_generations_today",
             "Generations submitted since 00:00 UTC",

@@ -51,7 +51,7 @@ def test_a_wrong_token_is_refused_and_changes_nothing(app: Running) -> None:
     with app.client() as client:
         job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
         job = app.wait_for_status(client, job_id, {"completed"})
-        stored = app.services.repository.get(job_id)
+        stored = app.services.repository.jobs.get(job_id)
         assert stored is not None and stored.luma_generation_id
         body = {
             **generation_body(app, stored.luma_generation_id),
@@ -67,14 +67,14 @@ def test_a_wrong_token_is_refused_and_changes_nothing(app: Running) -> None:
             assert response.status_code == 401, url
             assert response.json()["error"]["code"] == "INVALID_CALLBACK_TOKEN"
         assert client.get(f"/v1/jobs/{job_id}").json() == job
-        assert all(c["state"] != "failed" for c in app.services.repository.callbacks_for(job_id))
+        assert all(c.state != "failed" for c in app.services.repository.callbacks.for_job(job_id))
 
 
 def test_the_completed_callback_delivered_again_changes_nothing(app: Running) -> None:
     with app.client() as client:
         job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
         job = app.wait_for_status(client, job_id, {"completed"})
-        stored = app.services.repository.get(job_id)
+        stored = app.services.repository.jobs.get(job_id)
         assert stored is not None and stored.luma_generation_id
         completed = generation_body(app, stored.luma_generation_id)
         assert completed["state"] == "completed"
@@ -84,15 +84,15 @@ def test_the_completed_callback_delivered_again_changes_nothing(app: Running) ->
             assert response.status_code == 200
             assert response.json()["outcome"] == "ignored"
         assert client.get(f"/v1/jobs/{job_id}").json() == job
-        events = app.services.repository.events_after(job_id=job_id)
+        events = app.services.repository.events.after(job_id=job_id)
         assert [e.status for e in events].count(JobStatus.PROCESSING) == 4  # one entry + 3 sub-steps, once
         assert [e.message for e in events].count("Downloading clip...") == 1
-        outcomes = [c["outcome"] for c in app.services.repository.callbacks_for(job_id)]
+        outcomes = [c.outcome for c in app.services.repository.callbacks.for_job(job_id)]
         assert outcomes.count("ignored") >= 3
         # The stored callback bodies never keep the callback token.
         assert all(
-            "token=REDACTED" in str(c["body"]) or "token=" not in str(c["body"])
-            for c in app.services.repository.callbacks_for(job_id)
+            "token=REDACTED" in str(c.body) or "token=" not in str(c.body)
+            for c in app.services.repository.callbacks.for_job(job_id)
         )
         assert stored.luma_generation_id and emulator_stats(app)["created"] == 1
 
@@ -102,7 +102,7 @@ def test_a_callback_for_another_generation_is_refused(sqlite_app: Running) -> No
     with app.client() as client:
         job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
         job = app.wait_for_status(client, job_id, {"completed"})
-        stored = app.services.repository.get(job_id)
+        stored = app.services.repository.jobs.get(job_id)
         assert stored is not None and stored.luma_generation_id
         body = {
             **generation_body(app, stored.luma_generation_id),
@@ -136,7 +136,9 @@ def test_a_callback_that_beats_the_commit_is_confirmed_and_adopted_not_paid_twic
     spec = build_spec(
         prompt="a green frog hopping", width=32, height=32, color_count=8, fps=12, resolution="540p"
     )
-    job = repository.create(spec, user_id="alice", provider="emulator", run_at=utcnow() + timedelta(hours=1))
+    job = repository.jobs.create(
+        spec, user_id="alice", provider="emulator", run_at=utcnow() + timedelta(hours=1)
+    )
     provider = LumaProvider(api_key=app.settings.emulator_api_key, base_url=app.settings.emulator_base_url)
     generation = run_async(
         provider.create(
@@ -151,9 +153,9 @@ def test_a_callback_that_beats_the_commit_is_confirmed_and_adopted_not_paid_twic
     with app.client() as client:
         done = app.wait_for_status(client, job.id, {"completed", "failed"})
     assert done["status"] == "completed"
-    stored = repository.get(job.id)
+    stored = repository.jobs.get(job.id)
     assert stored is not None and stored.luma_generation_id == generation.id
-    assert "unconfirmed" in [c["outcome"] for c in repository.callbacks_for(job.id)]
+    assert "unconfirmed" in [c.outcome for c in repository.callbacks.for_job(job.id)]
     assert emulator_stats(app)["created"] == 1
 
 
@@ -168,7 +170,7 @@ def test_a_clip_url_pointing_inside_our_network_is_never_fetched(tmp_path: Path)
         with app.client() as client:
             job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
             app.wait_for_status(client, job_id, {"queued", "dreaming"})
-            stored = app.services.repository.get(job_id)
+            stored = app.services.repository.jobs.get(job_id)
             assert stored is not None and stored.luma_generation_id
             body = generation_body(app, stored.luma_generation_id)
             body.update(state="completed", assets={"video": "http://127.0.0.1:5432/internal.mp4"})
@@ -190,7 +192,7 @@ def test_callbacks_signed_with_the_previous_key_stay_valid_while_rotating(tmp_pa
             job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
             app.wait_for_status(client, job_id, {"queued", "dreaming"})
     for app in start(tmp_path, database, secret_key=new, secret_key_previous=old, **env):
-        stored = app.services.repository.get(job_id)
+        stored = app.services.repository.jobs.get(job_id)
         assert stored is not None and stored.luma_generation_id
         body = {**generation_body(app, stored.luma_generation_id), "state": "dreaming"}
         assert httpx.post(callback_url(app.url, old, job_id), json=body).status_code == 200

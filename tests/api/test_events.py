@@ -68,7 +68,7 @@ def test_resuming_with_last_event_id_gets_exactly_the_missed_events(app: Running
         first = collect(client, f"/v1/jobs/{job_id}/events", stop_after=2)  # snapshot + one change, then drop
         app.wait_for_status(client, job_id, {"completed"})
         rest = collect(client, f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": str(first[-1].id)})
-        stored = [e.id for e in app.services.repository.events_after(job_id=job_id)]
+        stored = [e.id for e in app.services.repository.events.after(job_id=job_id)]
         assert [e.id for e in rest] == [i for i in stored if i > first[-1].id]
         assert rest[-1].data["status"] == "completed"
         # Having seen the end, a reconnect is told to stop.
@@ -99,7 +99,7 @@ def test_a_bad_last_event_id_is_a_400(sqlite_app: Running) -> None:
 
 def test_the_user_stream_carries_every_job_of_the_caller_only(sqlite_app: Running) -> None:
     with sqlite_app.client("alice") as alice, sqlite_app.client("bob") as bob:
-        start = sqlite_app.services.repository.last_event_id()
+        start = sqlite_app.services.repository.events.last_id()
         mine = {alice.post("/v1/jobs", json=REQUEST).json()["jobId"] for _ in range(2)}
         bob.post("/v1/jobs", json=REQUEST)
         for job_id in mine:

@@ -260,7 +260,7 @@ class Edge:
 
 def edge_cases(app: Running, seeds: Seeds) -> list[Edge]:
     done = {"job_id": seeds.done}
-    stored = app.services.repository.get(seeds.done)
+    stored = app.services.repository.jobs.get(seeds.done)
     assert stored is not None and stored.luma_generation_id
     token = {"token": callback_token(app.settings.secret_key, seeds.done)}
 

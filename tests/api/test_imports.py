@@ -33,7 +33,7 @@ def test_an_uploaded_video_is_pixelated_without_the_model(sqlite_app: Running, c
         job = sqlite_app.wait_for_status(client, created.json()["jobId"], {"completed", "failed"})
         assert job["status"] == "completed", job
         assert abs(job["totalFrames"] - 24) <= 1  # 2 s at 12 fps
-        stored = sqlite_app.services.repository.get(job["jobId"])
+        stored = sqlite_app.services.repository.jobs.get(job["jobId"])
         assert stored is not None and stored.provider == "import" and stored.luma_generation_id is None
 
 
@@ -63,7 +63,7 @@ def test_a_video_url_is_fetched_through_the_ssrf_guard(sqlite_app: Running, clip
             "/v1/jobs", json={**CANVAS, "prompt": "a windmill turning", "resolution": "540p"}
         )
         done = sqlite_app.wait_for_status(client, generation.json()["jobId"], {"completed"})
-        stored = sqlite_app.services.repository.get(done["jobId"])
+        stored = sqlite_app.services.repository.jobs.get(done["jobId"])
         assert stored is not None and stored.luma_video_url
         imported = client.post(
             "/v1/jobs", json={**CANVAS, "source": {"type": "url", "url": stored.luma_video_url}}

@@ -33,7 +33,7 @@ def test_a_job_walks_every_state_and_yields_its_frames(app: Running) -> None:
         assert job["status"] == "completed", job
         assert job["progress"] == 100 and job["error"] is None and job["completedAt"]
 
-        events = app.services.repository.events_after(job_id=job_id)
+        events = app.services.repository.events.after(job_id=job_id)
         statuses = [e.status.value for e in events]
         order = ["pending", "queued", "dreaming", "processing", "completed"]
         assert [s for s in dict.fromkeys(statuses)] == order
@@ -71,7 +71,7 @@ def test_a_job_walks_every_state_and_yields_its_frames(app: Running) -> None:
             assert r["w"] == 48 and r["h"] == 32
             assert r["x"] + r["w"] <= sheet_image.width and r["y"] + r["h"] <= sheet_image.height
 
-        stored = app.services.repository.get(job_id)
+        stored = app.services.repository.jobs.get(job_id)
         assert stored is not None
         assert stored.luma_generation_id and stored.luma_video_url
         assert stored.processing_time_ms and stored.frame_processing_time_ms is not None
@@ -146,8 +146,8 @@ def emulator_created(app: Running) -> int:
 def test_a_failed_job_is_retried_from_the_paid_clip_without_a_new_generation(sqlite_app: Running) -> None:
     from datetime import timedelta
 
+    from pixelmotion.jobs.moves import Move
     from pixelmotion.jobs.states import JobStatus
-    from pixelmotion.jobs.updates import Move
     from pixelmotion.store import utcnow
 
     app = sqlite_app
@@ -165,7 +165,7 @@ def test_a_failed_job_is_retried_from_the_paid_clip_without_a_new_generation(sql
             frozenset({JobStatus.COMPLETED}),
             {"error_code": "PROCESSING_FAILED", "created_at": an_hour_ago},
         )
-        assert app.services.repository.apply(job_id, crash) is not None
+        assert app.services.repository.jobs.apply(job_id, crash) is not None
         retried = client.post(f"/v1/jobs/{job_id}/retry")
         assert retried.status_code == 200, retried.text
         assert retried.json()["status"] == "processing" and retried.json()["error"] is None

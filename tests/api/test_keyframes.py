@@ -43,7 +43,7 @@ def test_a_sprite_upload_is_sent_as_the_first_keyframe(sqlite_app: Running) -> N
         job = client.post("/v1/jobs", json=body).json()
         done = app.wait_for_status(client, job["jobId"], {"completed", "failed"})
         assert done["status"] == "completed", done
-        stored = app.services.repository.get(job["jobId"])
+        stored = app.services.repository.jobs.get(job["jobId"])
         assert stored is not None and stored.luma_generation_id
         generation = httpx.get(
             f"{app.settings.emulator_base_url}/generations/{stored.luma_generation_id}",
@@ -54,7 +54,7 @@ def test_a_sprite_upload_is_sent_as_the_first_keyframe(sqlite_app: Running) -> N
         # The link works without a bearer token, and the callback log never keeps its signature.
         assert httpx.get(frame0["url"]).headers["content-type"] == "image/png"
         assert all(
-            "sig=REDACTED" in str(c["body"]) for c in app.services.repository.callbacks_for(job["jobId"])
+            "sig=REDACTED" in str(c.body) for c in app.services.repository.callbacks.for_job(job["jobId"])
         )
 
 
@@ -74,7 +74,7 @@ def test_keyframe_links_are_signed_and_expire(sqlite_app: Running) -> None:
             },
         )
         assert url.status_code == 202
-    owner = app.services.repository.get(url.json()["jobId"]).keyframe_object_key.split("/")[1]  # type: ignore[union-attr]
+    owner = app.services.repository.jobs.get(url.json()["jobId"]).keyframe_object_key.split("/")[1]  # type: ignore[union-attr]
     good = keyframe_url(app.url, app.settings.secret_key, owner, upload_id, int(time.time()) + 60)
     assert httpx.get(good).status_code == 200
     expired = keyframe_url(app.url, app.settings.secret_key, owner, upload_id, int(time.time()) - 1)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,35 @@ def test_oversized_bodies_are_refused(sqlite_app: Running) -> None:
         streamed = client.post("/v1/jobs", content=chunks(), headers={"Content-Type": "application/json"})
         assert streamed.status_code == 413
         assert client.post("/v1/jobs", json=REQUEST).status_code == 202
+
+
+@pytest.fixture
+def three_at_once(tmp_path: Path, database_url: str) -> Iterator[Running]:
+    yield from start(
+        tmp_path,
+        database_url,
+        user_max_active_jobs="3",
+        user_jobs_per_hour="1000",
+        emulator_dream_seconds="60",  # the admitted jobs stay active through the test
+    )
+
+
+def test_concurrent_submissions_never_pass_the_limit_together(three_at_once: Running) -> None:
+    """200 submissions at once, over real HTTP: the limit check and the insert are one
+    transaction under the user's lock, so exactly 3 are admitted, on SQLite and PostgreSQL."""
+    start_line = threading.Barrier(SENDERS)
+
+    def send(_: int) -> list[int]:
+        with three_at_once.client("erin") as erin:
+            start_line.wait(timeout=30)
+            return [erin.post("/v1/jobs", json=REQUEST).status_code for _ in range(SUBMISSIONS // SENDERS)]
+
+    with ThreadPoolExecutor(SENDERS) as pool:
+        statuses = Counter(status for batch in pool.map(send, range(SENDERS)) for status in batch)
+    assert statuses == {202: 3, 429: SUBMISSIONS - 3}
+    with three_at_once.client("erin") as erin:
+        assert len(erin.get("/v1/jobs", params={"limit": 100}).json()["jobs"]) == 3
+
+
+SENDERS = 40
+SUBMISSIONS = 200

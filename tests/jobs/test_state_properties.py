@@ -11,10 +11,10 @@ A Hypothesis rule-based state machine plays every actor of one job, in any order
   complete or fail) and deadlines;
 - the user: cancels and retries, each from a read made at any earlier moment.
 
-The moves are the project's own: ``jobs/updates.py`` and the use cases of ``service.py``
-(``receive_callback``, ``apply_generation``, ``cancel_job``, ``retry_job``), and the worker's
-moves as ``worker/steps.py`` builds them. After every step the job must be in a legal state
-and its history (its events: one per change) must never have moved backwards:
+The moves are the project's own: the named constructors of ``jobs/moves.py`` that the worker
+builds its moves with, ``jobs/updates.py``, and the use cases of ``app/``
+(``receive_callback``, ``apply_generation``, ``cancel_job``, ``retry_job``). After every step
+the job must be in a legal state and its history (its events: one per change) must never have moved backwards:
 
 - every change of status is a move ``states.py`` allows, or one of its two named moves back:
   a retry (failed → processing, asked by the user, one per retry that succeeded) and a
@@ -25,9 +25,10 @@ and its history (its events: one per change) must never have moved backwards:
 - news of a generation moves the job only while that generation is the job's own;
 - each status keeps its facts: its progress, its error, its generation, its queue columns.
 
-Two runs of the same machine: in memory, over a compare-and-set that mirrors
-``JobRepository.apply`` (many examples), and over ``JobRepository`` itself on a real SQLite
-file (fewer examples: each step is a few transactions).
+Two runs of the same machine: here in memory, over a compare-and-set that mirrors
+``Store.apply`` (many examples, in the fast tier), and in ``tests/store/test_state_properties.py``
+over ``Store`` itself on a real SQLite file and PostgreSQL (fewer examples: each step is a few
+transactions).
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from pixelmotion.app.callbacks import CallbackOutcome, apply_generation, receive_callback
+from pixelmotion.app.jobs import NoPaidClip, cancel_job, retry_job
+from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job, JobEvent
+from pixelmotion.jobs.moves import Move, failed
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import (
     MAX_RESUBMITS,
@@ -64,18 +69,10 @@ from pixelmotion.jobs.states import (
     JobStatus,
     can_move,
 )
-from pixelmotion.jobs.updates import TRANSIENT_FAILURE_REASONS, Move, failure_move
+from pixelmotion.jobs.updates import TRANSIENT_FAILURE_REASONS
 from pixelmotion.providers.base import Generation
-from pixelmotion.service import (
-    CallbackOutcome,
-    NoPaidClip,
-    apply_generation,
-    cancel_job,
-    receive_callback,
-    retry_job,
-)
-from pixelmotion.store import JobRepository
-from pixelmotion.store.repository import utcnow
+from pixelmotion.store import Store
+from pixelmotion.store.rows import utcnow
 
 GRACE_SECONDS = 90.0
 STATES = ("queued", "dreaming", "completed", "failed")
@@ -84,7 +81,7 @@ STRANGER = "gen-of-another-job"
 # Actions that end a job are drawn with a die and happen on a 0 only: drawn as often as the
 # others, they would end most jobs before the later states are ever reached.
 RARELY = st.integers(0, 7)
-RUN = ("download", "decode", "encode", "done")  # a processing run, as worker/steps.py does it
+RUN = ("download", "decode", "encode", "done")  # a processing run, as worker/process.py does it
 PROGRESS_BOUNDS: dict[JobStatus, tuple[int, int]] = {
     JobStatus.PENDING: (0, 0),
     JobStatus.QUEUED: (20, 20),
@@ -97,23 +94,25 @@ PROGRESS_BOUNDS: dict[JobStatus, tuple[int, int]] = {
 JOB_FIELDS = {f.name for f in fields(Job)}
 
 
-# --- an in-memory store: JobRepository's compare-and-set, for one job -------------------------
+# --- an in-memory store: Store's compare-and-set, for one job -------------------------
 
 
 class MemoryJobs:
-    """The part of ``JobRepository`` the use cases call, over one job in memory. ``apply`` is
-    ``JobRepository.apply``'s compare-and-set: the move applies only if the job is still in one
+    """The part of ``Store`` the use cases call, over one job in memory. ``apply`` is
+    ``Store.apply``'s compare-and-set: the move applies only if the job is still in one
     of its source states, with the same values, and writes one event."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.events: list[JobEvent] = []
+        self.log: list[JobEvent] = []
         self._event(job, job.created_at)
+        # The store's aggregates, all over this one job.
+        self.jobs = self.events = self.queue = self.callbacks = self
 
     def _event(self, job: Job, now: datetime) -> None:
-        self.events.append(
+        self.log.append(
             JobEvent(
-                len(self.events) + 1, job.id, job.user_id, job.status, job.progress, job.progress_message, now
+                len(self.log) + 1, job.id, job.user_id, job.status, job.progress, job.progress_message, now
             )
         )
 
@@ -161,15 +160,15 @@ class MemoryJobs:
         self.job = replace(self.job, **values)  # facts only: no event
         return self.job
 
-    def record_callback(self, **_: Any) -> int:
+    def record(self, **_: Any) -> int:
         return 0
 
     def schedule(self, job_id: str, status: JobStatus, when: datetime) -> None:
         if self.job.status is status:
             self.job = replace(self.job, next_run_at=when)
 
-    def events_after(self, *, job_id: str | None = None, **_: Any) -> list[JobEvent]:
-        return list(self.events)
+    def after(self, *, job_id: str | None = None, **_: Any) -> list[JobEvent]:
+        return list(self.log)
 
 
 def memory_job() -> Job:
@@ -204,12 +203,12 @@ def memory_job() -> Job:
 
 
 class JobLife(RuleBasedStateMachine):
-    """Every actor of one job, in any order. ``repository`` is a ``JobRepository`` or a
+    """Every actor of one job, in any order. ``repository`` is a ``Store`` or a
     ``MemoryJobs`` (duck-typed: the use cases call only what both have)."""
 
     reads = Bundle("reads")  # the job as a request handler read it, at some earlier moment
 
-    def __init__(self, repository: JobRepository, job: Job) -> None:
+    def __init__(self, repository: Store, job: Job) -> None:
         super().__init__()
         self.repository = repository
         self.job_id = job.id
@@ -218,12 +217,12 @@ class JobLife(RuleBasedStateMachine):
         self.retried = 0  # retries that moved the job
 
     def current(self) -> Job:
-        job = self.repository.get(self.job_id)
+        job = self.repository.jobs.get(self.job_id)
         assert job is not None
         return job
 
     def history(self) -> list[tuple[JobStatus, int]]:
-        return [(e.status, e.progress) for e in self.repository.events_after(job_id=self.job_id)]
+        return [(e.status, e.progress) for e in self.repository.events.after(job_id=self.job_id)]
 
     @initialize(target=reads)
     def created(self) -> Job:
@@ -291,17 +290,8 @@ class JobLife(RuleBasedStateMachine):
         generation_id = f"{self.job_id}-gen-{len(self.issued) + 1}"  # unique, as the provider's are
         self.issued.append(generation_id)
         now = utcnow()
-        move = Move(
-            JobStatus.QUEUED,
-            frozenset({JobStatus.PENDING}),
-            {
-                "luma_generation_id": generation_id,
-                "submitted_at": now,
-                "attempts": 0,
-                "next_run_at": now + timedelta(seconds=GRACE_SECONDS),
-            },
-        )
-        self.repository.apply(self.job_id, move)  # None if canceled meanwhile
+        move = moves.submitted(generation_id, now=now, check_at=now + timedelta(seconds=GRACE_SECONDS))
+        self.repository.jobs.apply(self.job_id, move)  # None if canceled meanwhile
 
     @precondition(lambda self: self.lease is None)
     @rule()
@@ -315,7 +305,7 @@ class JobLife(RuleBasedStateMachine):
     @rule(state=st.sampled_from(STATES), reason=st.sampled_from(REASONS))
     def poll_answer(self, state: str, reason: str | None) -> None:
         """The provider's answer about the generation the claimed job had, applied to the job
-        as it is now (worker/steps.py refresh_from_provider); callbacks may have moved it."""
+        as it is now (worker/poll.py refresh_from_provider); callbacks may have moved it."""
         claimed = self.lease
         assert isinstance(claimed, Job) and claimed.luma_generation_id is not None
         self.lease = None
@@ -339,19 +329,21 @@ class JobLife(RuleBasedStateMachine):
         step = run.popleft()
         if step == "done":
             self.lease = None
-            move = Move(
-                JobStatus.COMPLETED,
-                frozenset({JobStatus.PROCESSING}),
-                {"total_frames": 60, "frame_storage_urls": {"gif": f"jobs/{self.job_id}/animation.gif"}},
+            move = moves.completed(
+                total_frames=60,
+                keys={"gif": f"jobs/{self.job_id}/animation.gif"},
+                frame_data={},
+                frame_ms=1,
+                total_ms=2,
             )
-            self.repository.apply(self.job_id, move)
+            self.repository.jobs.apply(self.job_id, move)
             return
         progress, message = PROCESSING_STEPS[step]
-        if self.repository.report_progress(self.job_id, JobStatus.PROCESSING, progress, message) is None:
+        if self.repository.jobs.report_progress(self.job_id, JobStatus.PROCESSING, progress, message) is None:
             self.lease = None  # canceled meanwhile: the run stops
         elif step == "download":  # the paid clip is kept, for a retry
             key = f"jobs/{self.job_id}/source.mp4"
-            self.repository.update_fields(self.job_id, JobStatus.PROCESSING, {"source_object_key": key})
+            self.repository.jobs.update_fields(self.job_id, JobStatus.PROCESSING, {"source_object_key": key})
 
     @precondition(lambda self: isinstance(self.lease, deque))
     @rule(code=st.sampled_from([ErrorCode.VIDEO_UNREADABLE, ErrorCode.DOWNLOAD_FAILED]), die=RARELY)
@@ -359,7 +351,7 @@ class JobLife(RuleBasedStateMachine):
         if die:
             return
         self.lease = None
-        self.repository.apply(self.job_id, failure_move(code, "The clip could not be read."))
+        self.repository.jobs.apply(self.job_id, moves.failed(code, "The clip could not be read."))
 
     @precondition(lambda self: self.lease is None)
     @rule(die=RARELY)
@@ -367,7 +359,7 @@ class JobLife(RuleBasedStateMachine):
         """The claim loop finds the job past its deadline."""
         if die:
             return
-        self.repository.apply(self.job_id, failure_move(ErrorCode.TIMEOUT, "The job did not finish."))
+        self.repository.jobs.apply(self.job_id, moves.timed_out(GRACE_SECONDS))
 
     # --- the user ----------------------------------------------------------------------------
 
@@ -452,8 +444,8 @@ class JobLife(RuleBasedStateMachine):
 
 def memory_machine() -> JobLife:
     job = memory_job()
-    # MemoryJobs has the methods of JobRepository that the machine and the use cases call.
-    return JobLife(cast(JobRepository, MemoryJobs(job)), job)
+    # MemoryJobs has the methods of Store that the machine and the use cases call.
+    return JobLife(cast(Store, MemoryJobs(job)), job)
 
 
 def test_any_order_of_news_and_requests_keeps_a_job_legal_and_never_backwards() -> None:
@@ -470,58 +462,45 @@ def test_any_order_of_news_and_requests_keeps_a_job_legal_and_never_backwards() 
     )
 
 
-def new_job_life(repository: JobRepository) -> Callable[[], JobLife]:
+def new_job_life(repository: Store) -> Callable[[], JobLife]:
     spec = build_spec(prompt="a knight swinging a sword", width=16, height=16, color_count=4, fps=12)
 
     def machine() -> JobLife:
-        job = repository.create(spec, user_id="alice", provider="emulator")  # a new job per example
+        job = repository.jobs.create(spec, user_id="alice", provider="emulator")  # a new job per example
         return JobLife(repository, job)
 
     return machine
 
 
-def test_the_same_holds_through_the_repository(repository: JobRepository) -> None:
-    """On a real SQLite file and the real PostgreSQL (the shared ``repository`` fixture)."""
-    run_state_machine_as_test(
-        new_job_life(repository),  # type: ignore[arg-type]  # a factory, as above
-        settings=settings(
-            max_examples=100,
-            stateful_step_count=100,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
-
-
-def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: JobRepository) -> None:
+def test_the_in_memory_store_is_the_repository_s_compare_and_set(repository: Store) -> None:
     """The memory run stands for the repository's: the same moves give the same jobs and events."""
-    created = repository.create(
+    created = repository.jobs.create(
         build_spec(prompt="a knight swinging a sword", width=16, height=16, color_count=4, fps=12),
         user_id="alice",
         provider="emulator",
     )
     memory = MemoryJobs(replace(memory_job(), id=created.id))
-    moves = [
-        Move(JobStatus.QUEUED, frozenset({JobStatus.PENDING}), {"luma_generation_id": "gen-1"}),
-        Move(JobStatus.QUEUED, frozenset({JobStatus.PENDING}), {"luma_generation_id": "gen-2"}),  # refused
+    now = utcnow()
+    later = now + timedelta(seconds=GRACE_SECONDS)
+    sequence = [
+        moves.submitted("gen-1", now=now, check_at=later),
+        moves.submitted("gen-2", now=now, check_at=later),  # refused: no longer pending
         # News of a generation that is not the job's own: refused.
-        Move(JobStatus.DREAMING, frozenset({JobStatus.QUEUED}), generation_id="gen-2"),
-        Move(JobStatus.DREAMING, frozenset({JobStatus.QUEUED}), generation_id="gen-1"),
-        failure_move(ErrorCode.TIMEOUT, "late"),
-        Move(JobStatus.PROCESSING, frozenset({JobStatus.FAILED}), {"error_code": None}, progress=80),
-        Move(JobStatus.COMPLETED, frozenset({JobStatus.PROCESSING}), {"frame_storage_urls": {"gif": "k"}}),
-        failure_move(ErrorCode.TIMEOUT, "too late"),  # refused: completed stays completed
+        moves.dreaming(check_at=later, generation_id="gen-2"),
+        moves.dreaming(check_at=later, generation_id="gen-1"),
+        failed(ErrorCode.TIMEOUT, "late"),
+        moves.retried(now),
+        moves.completed(total_frames=1, keys={"gif": "k"}, frame_data={}, frame_ms=1, total_ms=2),
+        failed(ErrorCode.TIMEOUT, "too late"),  # refused: completed stays completed
     ]
-    for move in moves:
-        stored, kept = repository.apply(created.id, move), memory.apply(created.id, move)
+    for move in sequence:
+        stored, kept = repository.jobs.apply(created.id, move), memory.apply(created.id, move)
         assert (stored is None) == (kept is None), move
         if stored is not None and kept is not None:
             for name in ("status", "progress", "progress_message", "luma_generation_id", "error_code"):
                 assert getattr(stored, name) == getattr(kept, name), name
             assert (stored.completed_at is None) == (kept.completed_at is None)
             assert (stored.next_run_at is None) == (kept.next_run_at is None)
-    history = [(e.status, e.progress) for e in repository.events_after(job_id=created.id)]
-    assert history == [(e.status, e.progress) for e in memory.events]
+    history = [(e.status, e.progress) for e in repository.events.after(job_id=created.id)]
+    assert history == [(e.status, e.progress) for e in memory.log]
     assert history[-1] == (JobStatus.COMPLETED, 100)

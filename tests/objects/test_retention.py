@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
+from pixelmotion.app.jobs import NoPaidClip, retry_job
 from pixelmotion.config import Settings
 from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import Move
 from pixelmotion.objects import LocalObjectStore
-from pixelmotion.service import NoPaidClip, retry_job
-from pixelmotion.store import JobRepository, utcnow
+from pixelmotion.store import Store, utcnow
 from pixelmotion.worker.retention import RetentionReport, retention_pass, run_retention
 from tests.server import run_async
 
@@ -33,12 +33,12 @@ class FakeServices:
     """What retention reads from ``Services``."""
 
     settings: Settings
-    repository: JobRepository
+    repository: Store
     store: LocalObjectStore
 
 
 @pytest.fixture
-def services(repository: JobRepository, tmp_path: Path) -> FakeServices:
+def services(repository: Store, tmp_path: Path) -> FakeServices:
     return FakeServices(Settings(retention_days=DAYS), repository, LocalObjectStore(tmp_path / "objects"))
 
 
@@ -46,12 +46,12 @@ def finished(services: Any, status: JobStatus, days_ago: float) -> Job:
     """A job that reached ``status`` ``days_ago`` days ago, with stored files and a callback."""
     then = utcnow() - timedelta(days=days_ago)
     spec = build_spec(prompt="a cat", width=16, height=16, color_count=4, fps=12)
-    repository: JobRepository = services.repository
-    job = repository.create(spec, user_id="alice", provider="emulator", now=then)
+    repository: Store = services.repository
+    job = repository.jobs.create(spec, user_id="alice", provider="emulator", now=then)
     clip = f"jobs/{job.id}/source.mp4"
     for name in ("source.mp4", "animation.gif", "sheet.png"):
         services.store.put_bytes(f"jobs/{job.id}/{name}", b"x", "application/octet-stream")
-    repository.record_callback(
+    repository.callbacks.record(
         job_id=job.id,
         user_id="alice",
         generation_id="g",
@@ -60,7 +60,7 @@ def finished(services: Any, status: JobStatus, days_ago: float) -> Job:
         outcome="applied",
         now=then,
     )
-    moved = repository.apply(
+    moved = repository.jobs.apply(
         job.id,
         Move(status, frozenset({JobStatus.PENDING}), {"source_object_key": clip}),
         now=then,
@@ -87,21 +87,21 @@ def test_old_finished_jobs_lose_their_files_events_and_callbacks(services: FakeS
     repository = services.repository
     for job in old:
         assert not has_files(services, job)
-        assert repository.events_after(job_id=job.id) == []
-        assert repository.callbacks_for(job.id) == []
-        kept = repository.get(job.id)
+        assert repository.events.after(job_id=job.id) == []
+        assert repository.callbacks.for_job(job.id) == []
+        kept = repository.jobs.get(job.id)
         assert kept is not None and kept.status is job.status  # the row itself stays
         assert kept.source_object_key is None
     for job in (recent, stuck):
         assert has_files(services, job)
-        assert len(repository.events_after(job_id=job.id)) == 2
-        assert len(repository.callbacks_for(job.id)) == 1
+        assert len(repository.events.after(job_id=job.id)) == 2
+        assert len(repository.callbacks.for_job(job.id)) == 1
 
 
 def test_a_forgotten_failed_job_has_no_clip_to_retry_from(services: FakeServices) -> None:
     job = finished(services, JobStatus.FAILED, DAYS + 1)
     retention_pass(services)  # type: ignore[arg-type]
-    forgotten = services.repository.get(job.id)
+    forgotten = services.repository.jobs.get(job.id)
     assert forgotten is not None
     with pytest.raises(NoPaidClip):
         retry_job(services.repository, forgotten)
@@ -110,12 +110,12 @@ def test_a_forgotten_failed_job_has_no_clip_to_retry_from(services: FakeServices
 def test_a_job_retried_meanwhile_is_left_alone(services: FakeServices) -> None:
     job = finished(services, JobStatus.FAILED, DAYS + 1)
     cutoff = utcnow() - timedelta(days=DAYS)
-    assert services.repository.finished_before(cutoff) == [job.id]
+    assert services.repository.retention.finished_before(cutoff) == [job.id]
     retry_job(services.repository, job)  # between the listing and the delete
-    assert services.repository.forget_finished([job.id], cutoff) == 0
-    current = services.repository.get(job.id)
+    assert services.repository.retention.forget_finished([job.id], cutoff) == 0
+    current = services.repository.jobs.get(job.id)
     assert current is not None and current.source_object_key == f"jobs/{job.id}/source.mp4"
-    assert len(services.repository.events_after(job_id=job.id)) == 3
+    assert len(services.repository.events.after(job_id=job.id)) == 3
 
 
 def test_old_uploads_and_stray_callbacks_go_too(services: FakeServices) -> None:
@@ -129,13 +129,13 @@ def test_old_uploads_and_stray_callbacks_go_too(services: FakeServices) -> None:
     os.utime(store.root / "uploads/owner/old", (old_time, old_time))
     stray, recent_stray = str(uuid.uuid4()), str(uuid.uuid4())
     for job_id, when in ((stray, then), (recent_stray, utcnow())):
-        repository.record_callback(
+        repository.callbacks.record(
             job_id=job_id, user_id=None, generation_id=None, state=None, body={}, outcome="refused", now=when
         )
     report = retention_pass(services)  # type: ignore[arg-type]
     assert (report.uploads, report.callbacks) == (1, 1)
     assert not store.exists("uploads/owner/old") and store.exists("uploads/owner/new")
-    assert repository.callbacks_for(stray) == [] and len(repository.callbacks_for(recent_stray)) == 1
+    assert repository.callbacks.for_job(stray) == [] and len(repository.callbacks.for_job(recent_stray)) == 1
 
 
 def test_passes_repeat_and_overlap_harmlessly(services: FakeServices) -> None:

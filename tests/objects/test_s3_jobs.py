@@ -99,7 +99,7 @@ def test_retention_empties_the_bucket_of_old_jobs(s3_app: Running, bucket: S3Obj
         assert report.jobs == 1 and report.objects >= 5 and report.events >= 5 and report.uploads == 1
         assert not any(bucket._list(f"results/jobs/{job_id}/"))
         assert not bucket.exists("results/uploads/someone/u1")
-        assert services.repository.events_after(job_id=job_id) == []
+        assert services.repository.events.after(job_id=job_id) == []
 
         # The job is still there and says how it ended; its files answer 404, not a redirect.
         assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "completed"

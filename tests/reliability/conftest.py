@@ -151,7 +151,7 @@ class Bill:
 
 
 def processing_runs(app: Running, job_id: str) -> int:
-    events = app.services.repository.events_after(job_id=job_id)
+    events = app.services.repository.events.after(job_id=job_id)
     return sum(1 for event in events if event.message == DOWNLOADING)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pixelmotion.worker.steps import MAX_PROCESS_ATTEMPTS
+from pixelmotion.worker.process import MAX_PROCESS_ATTEMPTS
 from tests.reliability.conftest import Bill, create_job, error_code, finish, processing_runs
 from tests.running import Running
 
@@ -23,7 +23,7 @@ def test_a_slow_or_cut_download_completes_in_one_run(shared: Running, fault: str
         assert processing_runs(shared, job_id) == 1  # a cut is resumed within the run (Range)
         assert bill.of(job_id) == ONE_PAID
         assert bill.faults() == {fault: 1}
-        stored = shared.services.repository.get(job_id)
+        stored = shared.services.repository.jobs.get(job_id)
         assert stored is not None and stored.source_object_key  # the paid clip, kept
         assert shared.services.store.exists(stored.source_object_key)
 
@@ -56,5 +56,5 @@ def test_an_endless_clip_stops_at_the_size_cap(shared: Running) -> None:
         assert job["status"] == "failed" and error_code(job) == "VIDEO_TOO_LARGE", job
         assert processing_runs(shared, job_id) == 1  # too large stays too large: not retried
         assert bill.of(job_id) == ONE_PAID
-        stored = shared.services.repository.get(job_id)
+        stored = shared.services.repository.jobs.get(job_id)
         assert stored is not None and stored.source_object_key is None  # nothing half-kept

@@ -41,7 +41,7 @@ def run_past_deadline(tmp_path: Path, database_url: str, *, dream_seconds: str, 
         job = finish(app, client, job_id, timeout=20)
         assert job["status"] == "failed" and error_code(job) == "TIMEOUT", job
         assert time.monotonic() - began < 9, "the deadline was enforced late"
-        statuses = [e.status.value for e in app.services.repository.events_after(job_id=job_id)]
+        statuses = [e.status.value for e in app.services.repository.events.after(job_id=job_id)]
         assert statuses[-2:] == [phase, "failed"], statuses
         wait_for(lambda: stats(app)["deleted"] == 1, timeout=10, what="the generation to be deleted")
         assert app_bill(app) == {"created": 1, "failed": 0, "paid": 1, "deleted": 1}
@@ -86,7 +86,7 @@ def test_cancel_deletes_the_generation_and_ignores_later_news(tmp_path: Path, sq
 
         # News after the cancel changes nothing: the generation's own "completed" callback,
         # sent as the provider would (a valid token), and polling.
-        stored = app.services.repository.get(dreaming)
+        stored = app.services.repository.jobs.get(dreaming)
         assert stored is not None and stored.luma_generation_id
         body = {
             "id": stored.luma_generation_id,
@@ -102,11 +102,11 @@ def test_cancel_deletes_the_generation_and_ignores_later_news(tmp_path: Path, sq
             job = client.get(f"/v1/jobs/{job_id}").json()
             assert job["status"] == "canceled" and error_code(job) == "CANCELED", job
             assert not job["outputs"], job
-            statuses = [e.status.value for e in app.services.repository.events_after(job_id=job_id)]
+            statuses = [e.status.value for e in app.services.repository.events.after(job_id=job_id)]
             assert statuses[-1] == "canceled" and "completed" not in statuses
         assert processing_runs(app, dreaming) == 0
         assert processing_runs(app, downloading) == 1
-        outcomes = [c["outcome"] for c in app.services.repository.callbacks_for(dreaming)]
+        outcomes = [c.outcome for c in app.services.repository.callbacks.for_job(dreaming)]
         assert outcomes[-1] == "ignored"
         # A finished job cannot be canceled.
         assert client.post(f"/v1/jobs/{dreaming}/cancel").status_code == 409

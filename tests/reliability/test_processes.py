@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pixelmotion.store import JobRepository, create_engine
+from pixelmotion.store import Store, create_engine
 from tests.databases import postgres_schema_url
 from tests.processes import EMULATOR_KEY, PIXELMOTION, alive, children_of, env_for, running, wait_healthy
 from tests.reliability.conftest import DOWNLOADING, PROMPT, REQUEST, TERMINAL, bill
@@ -37,7 +37,7 @@ class Deployment:
         self.engine = create_engine(
             env.get("PIXELMOTION_DATABASE_URL") or f"sqlite:///{tmp_path / 'pixelmotion.db'}"
         )
-        self.repository = JobRepository(self.engine)
+        self.repository = Store(self.engine)
 
     def create(self, fault: str = "") -> str:
         body = {**REQUEST, "prompt": f"{PROMPT} {fault}".strip()}
@@ -47,7 +47,7 @@ class Deployment:
         return job_id
 
     def status(self, job_id: str) -> str:
-        job = self.repository.get(job_id)
+        job = self.repository.jobs.get(job_id)
         assert job is not None
         return job.status.value
 
@@ -56,7 +56,7 @@ class Deployment:
         return body
 
     def runs(self, job_id: str) -> int:
-        return sum(1 for e in self.repository.events_after(job_id=job_id) if e.message == DOWNLOADING)
+        return sum(1 for e in self.repository.events.after(job_id=job_id) if e.message == DOWNLOADING)
 
     def bill(self) -> dict[str, int]:
         return bill(self.emulator, EMULATOR_KEY)
@@ -70,7 +70,7 @@ class Deployment:
                 interval=0.2,
             )
         except AssertionError as error:
-            left = {j: self.repository.get(j) for j in job_ids}
+            left = {j: self.repository.jobs.get(j) for j in job_ids}
             detail = {j: (job.status.value, job.attempts, job.next_run_at) for j, job in left.items() if job}
             raise AssertionError(f"{error}: {detail}") from None
 
@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_processing_is_replaced_after_its_lease(tmp_path: Pa
         # A slow download keeps the job in processing long enough to be killed there.
         job_id = deployment.create("[[fault:slow_asset]]")
         wait_for(lambda: deployment.runs(job_id) == 1, timeout=60, what="processing to start", interval=0.05)
-        held = deployment.repository.get(job_id)
+        held = deployment.repository.jobs.get(job_id)
         assert held is not None and held.status.value == "processing" and held.lease_owner
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
@@ -101,10 +101,10 @@ def test_a_worker_killed_mid_processing_is_replaced_after_its_lease(tmp_path: Pa
         job = deployment.job(job_id)
         assert job["status"] == "completed", job
         assert deployment.runs(job_id) == 2  # the killed run, then the heir's
-        statuses = [e.status.value for e in deployment.repository.events_after(job_id=job_id)]
+        statuses = [e.status.value for e in deployment.repository.events.after(job_id=job_id)]
         assert statuses.count("completed") == 1
         assert deployment.bill() == {"created": 1, "failed": 0, "paid": 1, "deleted": 0}
-        final = deployment.repository.get(job_id)
+        final = deployment.repository.jobs.get(job_id)
         assert final is not None and final.lease_owner is None
         # The result is whole: every stored output is readable.
         for name in ("animation.gif", "sheet.png"):
@@ -114,7 +114,7 @@ def test_a_worker_killed_mid_processing_is_replaced_after_its_lease(tmp_path: Pa
 
 def emulator_saved(data_dir: Path, deployment: Deployment, job_ids: Iterable[str]) -> bool:
     """Whether the embedded emulator's file holds every generation these jobs were given."""
-    given = {job.luma_generation_id for job in map(deployment.repository.get, job_ids) if job}
+    given = {job.luma_generation_id for job in map(deployment.repository.jobs.get, job_ids) if job}
     try:
         saved = json.loads((data_dir / "emulator" / "generations.json").read_text())
     except (OSError, ValueError):  # not written yet, or caught mid-write
@@ -151,7 +151,9 @@ def test_a_restart_with_jobs_in_every_state_ends_every_job(tmp_path: Path) -> No
         # counts at a restart: it is refused once more afterwards.)
         jobs["pending"] = deployment.create("[[fault:create_500*1]]")
         wait_for(
-            lambda: (job := deployment.repository.get(jobs["pending"])) is not None and job.attempts >= 1,
+            lambda: (
+                (job := deployment.repository.jobs.get(jobs["pending"])) is not None and job.attempts >= 1
+            ),
             timeout=30,
             what="the create to be refused",
         )

@@ -36,7 +36,7 @@ def test_a_refunded_failure_is_resubmitted_once_and_completes(shared: Running, r
         assert bill.of(job_id) == {"created": 2, "failed": 1, "paid": 1, "deleted": 0}
         assert bill.faults() == {"fail_generation": 1}
         assert processing_runs(shared, job_id) == 1
-        stored = shared.services.repository.get(job_id)
+        stored = shared.services.repository.jobs.get(job_id)
         assert stored is not None and stored.resubmits == 1
 
 
@@ -70,7 +70,7 @@ def test_with_every_callback_dropped_jobs_complete_by_polling(shared: Running) -
         job = finish(shared, client, job_id, timeout=30)
         assert job["status"] == "completed", job
         assert processing_runs(shared, job_id) == 1
-        assert shared.services.repository.callbacks_for(job_id) == []  # polling did it all
+        assert shared.services.repository.callbacks.for_job(job_id) == []  # polling did it all
         assert stats(shared)["callbacks_dropped"] - bill.before["callbacks_dropped"] == 2
         assert bill.of(job_id) == ONE_PAID
 
@@ -87,21 +87,21 @@ def test_repeated_reordered_or_late_callbacks_process_once(shared: Running, faul
         # Every callback reaches us, late ones included (some after completion).
         sent = 4 if fault == "duplicate_callbacks" else 2
         wait_for(
-            lambda: len(shared.services.repository.callbacks_for(job_id)) == sent,
+            lambda: len(shared.services.repository.callbacks.for_job(job_id)) == sent,
             timeout=10,
             what=f"{sent} callbacks",
         )
-        callbacks = shared.services.repository.callbacks_for(job_id)
-        assert "refused" not in [c["outcome"] for c in callbacks]
+        callbacks = shared.services.repository.callbacks.for_job(job_id)
+        assert "refused" not in [c.outcome for c in callbacks]
         # A callback may beat the commit of the generation id ("unconfirmed": kept, confirmed
         # with the provider by the worker); it must then name the job's own generation.
-        stored = shared.services.repository.get(job_id)
+        stored = shared.services.repository.jobs.get(job_id)
         assert stored is not None
-        assert all(c["generation_id"] == stored.luma_generation_id for c in callbacks)
+        assert all(c.generation_id == stored.luma_generation_id for c in callbacks)
         now = client.get(f"/v1/jobs/{job_id}").json()
         stable = ("status", "progress", "updatedAt", "completedAt", "error", "outputs")
         assert {k: now.get(k) for k in stable} == {k: job.get(k) for k in stable}  # late news: no change
-        statuses = [e.status.value for e in shared.services.repository.events_after(job_id=job_id)]
+        statuses = [e.status.value for e in shared.services.repository.events.after(job_id=job_id)]
         assert statuses.count("completed") == 1
         order = ["pending", "queued", "dreaming", "processing", "completed"]
         ranks = [order.index(status) for status in statuses]
@@ -170,7 +170,7 @@ def test_a_refused_api_key_keeps_jobs_pending_until_it_works(shared: Running) ->
             retry_times: set[object] = set()
 
             def refused_three_times() -> bool:
-                stored = shared.services.repository.get(job_id)
+                stored = shared.services.repository.jobs.get(job_id)
                 if stored is not None and stored.next_run_at is not None:
                     retry_times.add(stored.next_run_at)
                 return len(retry_times) >= 3
@@ -178,7 +178,7 @@ def test_a_refused_api_key_keeps_jobs_pending_until_it_works(shared: Running) ->
             wait_for(refused_three_times, timeout=15, what="three refused attempts")
             job = client.get(f"/v1/jobs/{job_id}").json()
             assert job["status"] == "pending" and job["error"] is None, job
-            stored = shared.services.repository.get(job_id)
+            stored = shared.services.repository.jobs.get(job_id)
             assert stored is not None and stored.attempts == 0  # the job did nothing wrong
             assert "401" in health().json()["checks"]["provider"]["error"]
             assert stats(shared)["created"] == bill.before["created"]

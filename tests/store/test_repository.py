@@ -8,10 +8,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from pixelmotion.jobs.models import JobSpec
+from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import Move, move_for_generation
-from pixelmotion.store import JobRepository, utcnow
+from pixelmotion.jobs.updates import move_for_generation
+from pixelmotion.store import Store, utcnow
 
 
 def spec(**overrides: object) -> JobSpec:
@@ -20,97 +21,97 @@ def spec(**overrides: object) -> JobSpec:
     return build_spec(**values)  # type: ignore[arg-type]
 
 
-def test_create_writes_the_job_and_its_first_event(repository: JobRepository) -> None:
-    job = repository.create(spec(project_id="p1"), user_id="alice", provider="emulator")
+def test_create_writes_the_job_and_its_first_event(repository: Store) -> None:
+    job = repository.jobs.create(spec(project_id="p1"), user_id="alice", provider="emulator")
     assert job.status is JobStatus.PENDING and job.progress == 0
     assert job.next_run_at is not None  # enqueued with the insert
-    events = repository.events_after(job_id=job.id)
+    events = repository.events.after(job_id=job.id)
     assert [(e.status, e.progress) for e in events] == [(JobStatus.PENDING, 0)]
-    assert repository.get(job.id, user_id="alice") == job
-    assert repository.get(job.id, user_id="bob") is None
-    assert repository.get("not-a-uuid") is None
+    assert repository.jobs.get(job.id, user_id="alice") == job
+    assert repository.jobs.get(job.id, user_id="bob") is None
+    assert repository.jobs.get("not-a-uuid") is None
 
 
-def test_compare_and_set_refuses_a_move_from_the_wrong_state(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
+def test_compare_and_set_refuses_a_move_from_the_wrong_state(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
     to_dreaming = Move(JobStatus.DREAMING, frozenset({JobStatus.PENDING, JobStatus.QUEUED}))
-    assert repository.apply(job.id, to_dreaming) is not None
+    assert repository.jobs.apply(job.id, to_dreaming) is not None
     to_queued = Move(JobStatus.QUEUED, frozenset({JobStatus.PENDING}))
-    assert repository.apply(job.id, to_queued) is None  # never backwards
-    current = repository.get(job.id)
+    assert repository.jobs.apply(job.id, to_queued) is None  # never backwards
+    current = repository.jobs.get(job.id)
     assert current is not None and current.status is JobStatus.DREAMING
-    assert [e.status for e in repository.events_after(job_id=job.id)] == [
+    assert [e.status for e in repository.events.after(job_id=job.id)] == [
         JobStatus.PENDING,
         JobStatus.DREAMING,
     ]
 
 
-def test_a_repeated_completed_callback_moves_the_job_once(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
+def test_a_repeated_completed_callback_moves_the_job_once(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
     move = move_for_generation(
         job, state="completed", failure_reason=None, video_url="http://clip", now=utcnow(), grace_seconds=90
     )
     assert move is not None
-    results = [repository.apply(job.id, move) for _ in range(4)]
+    results = [repository.jobs.apply(job.id, move) for _ in range(4)]
     assert sum(result is not None for result in results) == 1
-    assert len(repository.events_after(job_id=job.id)) == 2
+    assert len(repository.events.after(job_id=job.id)) == 2
 
 
-def test_terminal_moves_clear_the_queue_columns(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
-    repository.claim("w1", lease_seconds=30)
+def test_terminal_moves_clear_the_queue_columns(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    repository.queue.claim("w1", lease_seconds=30)
     move = Move(JobStatus.PROCESSING, frozenset({JobStatus.PENDING}))
-    repository.apply(job.id, move)
-    done = repository.apply(
+    repository.jobs.apply(job.id, move)
+    done = repository.jobs.apply(
         job.id, Move(JobStatus.COMPLETED, frozenset({JobStatus.PROCESSING}), {"total_frames": 120})
     )
     assert done is not None
     assert done.completed_at is not None and done.progress == 100
     assert done.next_run_at is None and done.lease_owner is None
-    assert repository.recent_durations_seconds()[0] >= 0
+    assert repository.jobs.recent_durations_seconds()[0] >= 0
 
 
-def test_claim_takes_due_work_once_and_respects_leases(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
-    claimed = repository.claim("w1", lease_seconds=30)
+def test_claim_takes_due_work_once_and_respects_leases(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    claimed = repository.queue.claim("w1", lease_seconds=30)
     assert claimed is not None and claimed.id == job.id and claimed.lease_owner == "w1"
-    assert repository.claim("w2", lease_seconds=30) is None
+    assert repository.queue.claim("w2", lease_seconds=30) is None
     # An expired lease is work again.
     later = utcnow() + timedelta(seconds=31)
-    reclaimed = repository.claim("w2", lease_seconds=30, now=later)
+    reclaimed = repository.queue.claim("w2", lease_seconds=30, now=later)
     assert reclaimed is not None and reclaimed.lease_owner == "w2"
 
 
-def test_release_reschedules_only_if_the_state_is_unchanged(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
-    repository.claim("w1", lease_seconds=30)
+def test_release_reschedules_only_if_the_state_is_unchanged(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    repository.queue.claim("w1", lease_seconds=30)
     # A callback moved the job while we held it; our reschedule of "pending" must not apply.
-    repository.apply(
+    repository.jobs.apply(
         job.id, Move(JobStatus.PROCESSING, frozenset({JobStatus.PENDING}), {"next_run_at": utcnow()})
     )
     later = utcnow() + timedelta(hours=1)
-    repository.release(job.id, "w1", reschedule=(JobStatus.PENDING, later), failed_attempt=True)
-    current = repository.get(job.id)
+    repository.queue.release(job.id, "w1", reschedule=(JobStatus.PENDING, later), failed_attempt=True)
+    current = repository.jobs.get(job.id)
     assert current is not None
     assert current.lease_owner is None and current.next_run_at is not None and current.next_run_at < later
     assert current.attempts == 0
 
 
-def test_future_work_is_not_claimed(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
-    repository.claim("w1", lease_seconds=30)
-    repository.release(job.id, "w1", reschedule=(JobStatus.PENDING, utcnow() + timedelta(minutes=5)))
-    assert repository.claim("w2", lease_seconds=30) is None
+def test_future_work_is_not_claimed(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    repository.queue.claim("w1", lease_seconds=30)
+    repository.queue.release(job.id, "w1", reschedule=(JobStatus.PENDING, utcnow() + timedelta(minutes=5)))
+    assert repository.queue.claim("w2", lease_seconds=30) is None
 
 
-def test_concurrent_claims_never_hand_out_a_job_twice(repository: JobRepository) -> None:
-    ids = {repository.create(spec(), user_id="alice", provider="emulator").id for _ in range(12)}
+def test_concurrent_claims_never_hand_out_a_job_twice(repository: Store) -> None:
+    ids = {repository.jobs.create(spec(), user_id="alice", provider="emulator").id for _ in range(12)}
     claimed: list[str] = []
     lock = threading.Lock()
 
     def take() -> None:
         while True:
-            job = repository.claim(threading.current_thread().name, lease_seconds=60)
+            job = repository.queue.claim(threading.current_thread().name, lease_seconds=60)
             if job is None:
                 return
             with lock:
@@ -124,10 +125,10 @@ def test_concurrent_claims_never_hand_out_a_job_twice(repository: JobRepository)
     assert sorted(claimed) == sorted(ids)
 
 
-def test_list_for_user_is_newest_first_and_pages(repository: JobRepository) -> None:
+def test_list_for_user_is_newest_first_and_pages(repository: Store) -> None:
     base = utcnow()
     made = [
-        repository.create(
+        repository.jobs.create(
             spec(project_id="p" if i % 2 else None),
             user_id="alice",
             provider="emulator",
@@ -135,27 +136,27 @@ def test_list_for_user_is_newest_first_and_pages(repository: JobRepository) -> N
         )
         for i in range(5)
     ]
-    repository.create(spec(), user_id="bob", provider="emulator")
-    first = repository.list_for_user("alice", limit=3)
+    repository.jobs.create(spec(), user_id="bob", provider="emulator")
+    first = repository.jobs.list_for_user("alice", limit=3)
     assert [j.id for j in first] == [j.id for j in reversed(made)][:3]
-    rest = repository.list_for_user("alice", limit=3, before=first[-1].created_at)
+    rest = repository.jobs.list_for_user("alice", limit=3, before=first[-1].created_at)
     assert [j.id for j in rest] == [made[1].id, made[0].id]
-    assert {j.id for j in repository.list_for_user("alice", project_id="p")} == {made[1].id, made[3].id}
+    assert {j.id for j in repository.jobs.list_for_user("alice", project_id="p")} == {made[1].id, made[3].id}
 
 
-def test_event_ids_ascend_across_jobs(repository: JobRepository) -> None:
-    a = repository.create(spec(), user_id="alice", provider="emulator")
-    b = repository.create(spec(), user_id="bob", provider="emulator")
-    repository.report_progress(a.id, JobStatus.PENDING, 5, "warming up")
-    ids = [e.id for e in repository.events_after()]
+def test_event_ids_ascend_across_jobs(repository: Store) -> None:
+    a = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    b = repository.jobs.create(spec(), user_id="bob", provider="emulator")
+    repository.jobs.report_progress(a.id, JobStatus.PENDING, 5, "warming up")
+    ids = [e.id for e in repository.events.after()]
     assert ids == sorted(ids) and len(ids) == 3
-    assert [e.job_id for e in repository.events_after(user_id="bob")] == [b.id]
-    assert repository.last_event_id() == ids[-1]
+    assert [e.job_id for e in repository.events.after(user_id="bob")] == [b.id]
+    assert repository.events.last_id() == ids[-1]
 
 
-def test_callbacks_are_kept_and_unconfirmed_ones_found(repository: JobRepository) -> None:
-    job = repository.create(spec(), user_id="alice", provider="emulator")
-    repository.record_callback(
+def test_callbacks_are_kept_and_unconfirmed_ones_found(repository: Store) -> None:
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    repository.callbacks.record(
         job_id=job.id,
         user_id="alice",
         generation_id="g1",
@@ -163,7 +164,7 @@ def test_callbacks_are_kept_and_unconfirmed_ones_found(repository: JobRepository
         body={"id": "g1"},
         outcome="unconfirmed",
     )
-    repository.record_callback(
+    repository.callbacks.record(
         job_id=job.id,
         user_id="alice",
         generation_id="g1",
@@ -171,15 +172,15 @@ def test_callbacks_are_kept_and_unconfirmed_ones_found(repository: JobRepository
         body={"id": "g1"},
         outcome="unconfirmed",
     )
-    assert repository.unconfirmed_generation_ids(job.id) == ["g1"]
-    assert [c["state"] for c in repository.callbacks_for(job.id)] == ["dreaming", "completed"]
+    assert repository.callbacks.unconfirmed_generation_ids(job.id) == ["g1"]
+    assert [c.state for c in repository.callbacks.for_job(job.id)] == ["dreaming", "completed"]
 
 
-def test_listeners_hear_each_committed_event(repository: JobRepository) -> None:
+def test_listeners_hear_each_committed_event(repository: Store) -> None:
     heard: list[tuple[str, str, int]] = []
     repository.add_listener(lambda job_id, user_id, event_id: heard.append((job_id, user_id, event_id)))
-    job = repository.create(spec(), user_id="alice", provider="emulator")
-    assert heard == [(job.id, "alice", repository.last_event_id())]
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    assert heard == [(job.id, "alice", repository.events.last_id())]
 
 
 def test_sqlite_runs_in_wal_mode(engine: sa.Engine) -> None:

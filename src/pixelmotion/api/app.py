@@ -17,11 +17,9 @@ from pixelmotion.api.docs import install_docs
 from pixelmotion.api.errors import install_error_handlers
 from pixelmotion.api.middleware import BodySizeLimitMiddleware, LoopbackOnly, RequestIdMiddleware
 from pixelmotion.api.views import admin, callbacks, events, health, jobs, plan, uploads, web, webhooks
-from pixelmotion.bootstrap import Services, delivery_settings, watch_credits_for
+from pixelmotion.bootstrap import Services
 from pixelmotion.config import EMULATOR_MOUNT
-from pixelmotion.events import listen_for_events, watch_table
-from pixelmotion.webhooks import run_deliverer
-from pixelmotion.worker.retention import run_retention
+from pixelmotion.worker.tasks import background
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -31,53 +29,16 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         services.hub.bind(asyncio.get_running_loop())
-        background: list[asyncio.Task[None]] = []
         if services.emulator is not None:
             await services.emulator.start()
-        repository = services.repository
-        worker = None
-        if run_worker:
-            from pixelmotion.worker.loop import Worker
-
-            worker = Worker(services)
-            background.append(asyncio.create_task(worker.run()))
-            background.append(
-                asyncio.create_task(run_deliverer(repository, delivery_settings(services.settings)))
-            )
-            background.append(asyncio.create_task(run_retention(services)))
-        # Every process reads the balance: its workers hold new jobs back when it runs low,
-        # and its /healthz says so.
-        background.append(asyncio.create_task(watch_credits_for(services)))
-        on_postgres = services.engine.dialect.name == "postgresql"
-        if on_postgres:
-
-            def woken(job_id: str, user_id: str, event_id: int) -> None:
-                services.hub.wake(job_id, user_id, event_id)
-                if worker is not None:
-                    worker.nudge()
-
-            listener = listen_for_events(services.settings.database_url, woken, services.hub.wake_all)
-            background.append(asyncio.create_task(listener))
-        # Events written by other processes: NOTIFY on PostgreSQL (the table scan is a safety
-        # net there); on SQLite this scan is how a separate worker's events reach streams.
-        background.append(
-            asyncio.create_task(
-                watch_table(
-                    services.hub,
-                    lambda after: [
-                        (e.job_id, e.user_id, e.id) for e in repository.events_after(after_id=after)
-                    ],
-                    repository.last_event_id,
-                    interval=2.0 if on_postgres else 0.2,
-                )
-            )
-        )
+        wired = background(services, run_worker=run_worker, hub=services.hub)
+        tasks = [asyncio.create_task(task) for task in wired.tasks]
         try:
             yield
         finally:
-            for task in background:
+            for task in tasks:
                 task.cancel()
-            for task in background:
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             if services.emulator is not None:

@@ -1,10 +1,21 @@
-"""Reaching the wired services from a request."""
+"""What a request gets: the wired services, and the caller's scope.
+
+A user route takes ``Scope``: a store bound to the caller (on PostgreSQL every transaction
+runs as the Row Level Security role with the caller's claims), so no user route can read
+another user's rows by any path. Admin routes take ``AdminScope``: the service's store, asked
+for by name, behind a ``service_role`` token."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
+
+from pixelmotion.api.auth import CurrentCaller, ServiceCaller, StreamCaller
+from pixelmotion.app.admin import ServiceScope
+from pixelmotion.app.limits import UserLimits
+from pixelmotion.app.ports import SubmitRules, UserScope
+from pixelmotion.security import Caller
 
 if TYPE_CHECKING:
     from pixelmotion.bootstrap import Services
@@ -16,3 +27,33 @@ async def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated["Services", Depends(services)]
+
+
+def scope_of(services: Services, caller: Caller) -> UserScope:
+    settings = services.settings
+    rules = SubmitRules(
+        provider=settings.provider,
+        prompt_template=settings.prompt_template,
+        limits=UserLimits(
+            settings.user_max_active_jobs, settings.user_jobs_per_hour, settings.user_daily_budget_usd
+        ),
+    )
+    store = services.repository.as_user(caller.user_id)
+    return UserScope(store, services.store, services.estimator.seconds, rules)
+
+
+async def user_scope(caller: CurrentCaller, services: ServicesDep) -> UserScope:
+    return scope_of(services, caller)
+
+
+async def stream_scope(caller: StreamCaller, services: ServicesDep) -> UserScope:
+    return scope_of(services, caller)
+
+
+async def admin_scope(_: ServiceCaller, services: ServicesDep) -> ServiceScope:
+    return ServiceScope(services.repository)
+
+
+Scope = Annotated[UserScope, Depends(user_scope)]
+StreamScope = Annotated[UserScope, Depends(stream_scope)]
+AdminScope = Annotated[ServiceScope, Depends(admin_scope)]

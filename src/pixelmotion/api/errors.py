@@ -13,6 +13,18 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from pixelmotion.api.outages import install_outage_handlers
+from pixelmotion.app.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    KeyReusedError,
+    LimitReached,
+    Malformed,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    UnsupportedMedia,
+)
 from pixelmotion.jobs.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -31,7 +43,27 @@ STATUS_CODES = {
 }
 
 
+# The one mapping from a use case's error to an HTTP status (``app/errors.py``).
+APP_ERROR_STATUS: dict[type[AppError], int] = {
+    Malformed: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    UnsupportedMedia: 415,
+    KeyReusedError: 422,
+    LimitReached: 429,
+}
+
+
+def status_of(error: AppError) -> int:
+    return next((status for kind, status in APP_ERROR_STATUS.items() if isinstance(error, kind)), 500)
+
+
 class ApiError(Exception):
+    """An error the HTTP layer itself finds (a missing token, a bad header)."""
+
     def __init__(
         self,
         status: int,
@@ -71,6 +103,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             error.status, error.code, error.message, fields=error.fields, headers=error.headers
         )
+
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, error: AppError) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, LimitReached) else None
+        return error_response(status_of(error), error.code, error.message, headers=headers)
 
     @app.exception_handler(InvalidRequest)
     async def invalid_request(_: Request, error: InvalidRequest) -> JSONResponse:

@@ -13,34 +13,19 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
 
 from pixelmotion.objects.base import StorageFull, StorageUnavailable
+from pixelmotion.store.database import OUTAGE_ERRORS, is_database_outage
 
 logger = logging.getLogger(__name__)
 
 DATABASE_RETRY_AFTER = 2
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 DATABASE_MESSAGE = "The database is unavailable for a moment; try again shortly."
-# Exceptions that mean "the database is away", whatever the statement was.
-OUTAGE_ERRORS: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,  # refused, dropped, starting up, shutting down, admin shutdown
-    sa_exc.InterfaceError,  # the connection was already closed
-    sa_exc.TimeoutError,  # no pooled connection came free in time
-)
-
-
-def is_database_outage(error: BaseException) -> bool:
-    """Whether ``error`` means the database is away (rather than a bug or bad data)."""
-    if isinstance(error, OUTAGE_ERRORS):
-        return True
-    return isinstance(error, sa_exc.DBAPIError) and bool(error.connection_invalidated)
 
 
 def _coded_503(code: str, message: str, retry_after: float) -> JSONResponse:
@@ -87,14 +72,3 @@ def install_outage_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, database_away)
     app.add_exception_handler(StorageUnavailable, storage_away)
     app.add_exception_handler(StorageFull, storage_full)
-
-
-def database_check(engine: Engine) -> dict[str, Any]:
-    """``/healthz``'s database check: ``SELECT 1`` through the pool (bounded in time)."""
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as error:  # health reports, never raises
-        reason = "database unavailable" if is_database_outage(error) else "database error"
-        return {"ok": False, "error": reason, "exception": type(error).__name__}
-    return {"ok": True, "dialect": engine.dialect.name}

@@ -5,8 +5,8 @@ sending work when the credit balance runs low or the day's estimated spend reach
 A pending job that may not be sent yet is not failed: it waits its turn in ``pending``.
 
 The counts live in the database (the jobs table says what is in flight and when each create
-was sent), so every worker in every process sees the same numbers; the repository's
-``reserve_provider_slot`` checks them and claims a slot in one serialized transaction. The
+was sent), so every worker in every process sees the same numbers; the store's
+``queue.reserve_provider_slot`` checks them and claims a slot in one serialized transaction. The
 credit balance is read from the provider now and then, by each process, into ``CreditGuard``.
 """
 
@@ -20,22 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.providers.base import ProviderError, VideoProvider
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ProviderCaps:
-    max_in_flight: int | None = None  # generations created and not yet finished
-    creates_per_minute: int | None = None
-    daily_budget_usd: float | None = None  # estimated spend of the generations created today (UTC)
-
-    @property
-    def enabled(self) -> bool:
-        return any(
-            v is not None for v in (self.max_in_flight, self.creates_per_minute, self.daily_budget_usd)
-        )
 
 
 @dataclass(frozen=True)

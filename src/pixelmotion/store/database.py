@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -94,3 +95,18 @@ def _migration_lock(engine: Engine, lock_dir: Path | None) -> Iterator[sa.Connec
                 yield connection
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# Exceptions that mean "the database is away", whatever the statement was.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,  # refused, dropped, starting up, shutting down, admin shutdown
+    sa_exc.InterfaceError,  # the connection was already closed
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+)
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the database is away (rather than a bug or bad data)."""
+    if isinstance(error, OUTAGE_ERRORS):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and bool(error.connection_invalidated)

@@ -11,12 +11,12 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
 from pixelmotion.media.guard import AddressGuard, BlockedAddress, GuardedTransport
-from pixelmotion.store.repository import JobRepository, utcnow
+from pixelmotion.store import Store, utcnow
+from pixelmotion.store.webhooks import WebhookDelivery, WebhookEndpoint
 from pixelmotion.webhooks.schedule import next_delay
 from pixelmotion.webhooks.signing import signed_headers
 
@@ -33,15 +33,15 @@ class DeliverySettings:
     poll_seconds: float = 0.5
 
 
-def deliver_one(repository: JobRepository, settings: DeliverySettings) -> bool:
+def deliver_one(repository: Store, settings: DeliverySettings) -> bool:
     """Deliver one due message, if any; False when none was due."""
-    delivery = repository.claim_delivery(lease_seconds=LEASE_SECONDS)
+    delivery = repository.webhooks.claim_delivery(lease_seconds=LEASE_SECONDS)
     if delivery is None:
         return False
-    endpoint = repository.webhook_endpoint_by_id(delivery["endpoint_id"])
-    if endpoint is None or endpoint["disabled_at"] is not None:
-        repository.finish_delivery(
-            delivery["id"], status="failed", status_code=None, error="endpoint disabled", next_attempt_at=None
+    endpoint = repository.webhooks.endpoint_by_id(delivery.endpoint_id)
+    if endpoint is None or endpoint.disabled:
+        repository.webhooks.finish_delivery(
+            delivery.id, status="failed", status_code=None, error="endpoint disabled", next_attempt_at=None
         )
         return True
     status_code, error = post(endpoint, delivery, settings)
@@ -50,16 +50,16 @@ def deliver_one(repository: JobRepository, settings: DeliverySettings) -> bool:
 
 
 def post(
-    endpoint: dict[str, Any], delivery: dict[str, Any], settings: DeliverySettings
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, settings: DeliverySettings
 ) -> tuple[int | None, str | None]:
-    body = json.dumps(delivery["payload"], separators=(",", ":"))
-    headers = signed_headers(endpoint["secret"], delivery["id"], utcnow(), body)
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    headers = signed_headers(endpoint.secret, delivery.id, utcnow(), body)
     transport = GuardedTransport(settings.guard)
     try:
         with httpx.Client(
             transport=transport, timeout=settings.timeout_seconds, follow_redirects=False
         ) as client:
-            response = client.post(endpoint["url"], content=body, headers=headers)
+            response = client.post(endpoint.url, content=body, headers=headers)
     except BlockedAddress as blocked:
         return None, f"refused: {blocked}"
     except httpx.HTTPError as failure:
@@ -68,34 +68,34 @@ def post(
 
 
 def record(
-    repository: JobRepository,
-    delivery: dict[str, Any],
-    endpoint: dict[str, Any],
+    repository: Store,
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
     status_code: int | None,
     error: str | None,
     settings: DeliverySettings,
 ) -> None:
     if status_code is not None and 200 <= status_code < 300:
-        repository.finish_delivery(
-            delivery["id"], status="succeeded", status_code=status_code, error=None, next_attempt_at=None
+        repository.webhooks.finish_delivery(
+            delivery.id, status="succeeded", status_code=status_code, error=None, next_attempt_at=None
         )
         return
     if status_code == 410:
-        logger.warning("webhook endpoint %s answered 410 Gone: disabled", endpoint["id"])
-        repository.disable_webhook_endpoint(endpoint["id"])
-        repository.finish_delivery(
-            delivery["id"], status="failed", status_code=410, error="endpoint gone", next_attempt_at=None
+        logger.warning("webhook endpoint %s answered 410 Gone: disabled", endpoint.id)
+        repository.webhooks.disable_endpoint(endpoint.id)
+        repository.webhooks.finish_delivery(
+            delivery.id, status="failed", status_code=410, error="endpoint gone", next_attempt_at=None
         )
         return
-    delay = next_delay(int(delivery["attempts"]), settings.schedule)
+    delay = next_delay(delivery.attempts, settings.schedule)
     when = None if delay is None else utcnow() + timedelta(seconds=delay)
     status = "pending" if when is not None else "failed"
-    repository.finish_delivery(
-        delivery["id"], status=status, status_code=status_code, error=error, next_attempt_at=when
+    repository.webhooks.finish_delivery(
+        delivery.id, status=status, status_code=status_code, error=error, next_attempt_at=when
     )
 
 
-async def run_deliverer(repository: JobRepository, settings: DeliverySettings) -> None:
+async def run_deliverer(repository: Store, settings: DeliverySettings) -> None:
     """Deliver due messages forever; a few at once, since receivers may be slow."""
     while True:
         try:

@@ -11,35 +11,44 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from pixelmotion import logs as log_context
-from pixelmotion.bootstrap import Services
+from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.jobs.updates import failure_move
-from pixelmotion.store.repository import utcnow
-from pixelmotion.worker import steps
+from pixelmotion.metrics import Metrics
 from pixelmotion.worker.backoff import backoff_seconds
+from pixelmotion.worker.poll import by_deadline, expire, past_deadline, poll
+from pixelmotion.worker.ports import StepPorts
+from pixelmotion.worker.process import process
+from pixelmotion.worker.submit import submit
 
 logger = logging.getLogger(__name__)
 
-Step = Callable[[steps.StepContext, Job], Awaitable[None]]
+Step = Callable[[StepPorts, Job], Awaitable[None]]
 
 STEPS: dict[JobStatus, Step] = {
-    JobStatus.PENDING: steps.submit,
-    JobStatus.QUEUED: steps.poll,
-    JobStatus.DREAMING: steps.poll,
-    JobStatus.PROCESSING: steps.process,
+    JobStatus.PENDING: submit,
+    JobStatus.QUEUED: poll,
+    JobStatus.DREAMING: poll,
+    JobStatus.PROCESSING: process,
 }
 MAX_UNEXPECTED_FAILURES = 5
 
 
 class Worker:
-    def __init__(self, services: Services, *, owner: str | None = None) -> None:
-        self.services = services
-        self.owner = owner or services.instance_id
-        self.context = steps.StepContext(services, self.owner)
+    def __init__(
+        self,
+        ports: StepPorts,
+        *,
+        metrics: Metrics | None = None,
+        on_running: Callable[[bool], None] = lambda _: None,
+    ) -> None:
+        self.ports = ports
+        self.owner = ports.owner
+        self.metrics = metrics or Metrics()
+        self._on_running = on_running
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(services.settings.worker_concurrency)
+        self._slots = asyncio.Semaphore(ports.settings.worker_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -52,9 +61,9 @@ class Worker:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.services.repository.add_listener(self.nudge)
-        self.services.worker_running = True
-        settings = self.services.settings
+        self.ports.store.add_listener(self.nudge)
+        self._on_running(True)
+        settings = self.ports.settings
         logger.info("worker %s started (%d at a time)", self.owner, settings.worker_concurrency)
         try:
             while True:
@@ -70,20 +79,21 @@ class Worker:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         finally:
-            self.services.worker_running = False
+            self._on_running(False)
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _claim(self) -> Job | None:
         try:
-            admission = self.services.admission
+            admission = self.ports.admission
             return await asyncio.to_thread(
-                self.services.repository.claim,
+                self.ports.store.queue.claim,
                 self.owner,
-                lease_seconds=self.services.settings.lease_seconds,
+                lease_seconds=self.ports.settings.lease_seconds,
                 caps=admission.caps if admission.caps.enabled else None,
-                send_new=admission.send_new(utcnow()),
+                send_new=admission.send_new(self.ports.clock()),
+                now=self.ports.clock(),
             )
         except Exception:  # the database is busy or away: the loop waits and tries again
             logger.warning("claim failed", exc_info=True)
@@ -92,13 +102,13 @@ class Worker:
     async def _run_job(self, job: Job) -> None:
         log_context.job_id.set(job.id)  # this task's log lines name the job
         renewer = asyncio.create_task(self._renew(job))
-        step = "expire" if steps.past_deadline(self.context, job) else STEPS[job.status].__name__
+        step = "expire" if past_deadline(self.ports, job) else STEPS[job.status].__name__
         started, outcome = time.perf_counter(), "ok"
         try:
             if step == "expire":
-                await steps.expire(self.context, job)
+                await expire(self.ports, job)
             else:
-                await STEPS[job.status](self.context, job)
+                await STEPS[job.status](self.ports, job)
         except asyncio.CancelledError:
             outcome = "canceled"
             raise
@@ -106,38 +116,38 @@ class Worker:
             outcome = "crashed"
             await self._step_crashed(job, error)
         finally:
-            self.services.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
+            self.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
             renewer.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.services.repository.release, job.id, self.owner)
+                await asyncio.to_thread(self.ports.store.queue.release, job.id, self.owner)
             self._slots.release()
             self._wake.set()
 
     async def _renew(self, job: Job) -> None:
-        lease = self.services.settings.lease_seconds
+        lease = self.ports.settings.lease_seconds
         while True:
             await asyncio.sleep(lease / 3)
             await asyncio.to_thread(
-                self.services.repository.renew_lease, job.id, self.owner, lease_seconds=lease
+                self.ports.store.queue.renew_lease, job.id, self.owner, lease_seconds=lease
             )
 
     async def _step_crashed(self, job: Job, error: Exception) -> None:
         """A bug or an outage, not a verdict on the job: retry with backoff, then give up."""
         logger.exception("job %s: %s step crashed", job.id, job.status.value)
-        repository = self.services.repository
+        repository = self.ports.store
         if job.attempts + 1 >= MAX_UNEXPECTED_FAILURES:
-            move = failure_move(
+            move = moves.failed(
                 ErrorCode.PROCESSING_FAILED,
                 "The job failed after several attempts; the error was logged.",
                 {"exception": type(error).__name__},
             )
-            await asyncio.to_thread(repository.apply, job.id, move)
+            await asyncio.to_thread(repository.jobs.apply, job.id, move)
             return
-        when = utcnow() + timedelta(seconds=backoff_seconds(job.attempts))
+        when = self.ports.clock() + timedelta(seconds=backoff_seconds(job.attempts))
         await asyncio.to_thread(
-            repository.release,
+            repository.queue.release,
             job.id,
             self.owner,
-            reschedule=(job.status, steps.by_deadline(self.context, job, when)),
+            reschedule=(job.status, by_deadline(self.ports, job, when)),
             failed_attempt=True,
         )

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from pixelmotion.bootstrap import Services
 from pixelmotion.objects import uploads
-from pixelmotion.store.repository import utcnow
+from pixelmotion.store.rows import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +48,17 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
     cutoff = (now or utcnow()) - timedelta(days=days)
     repository, store = services.repository, services.store
     while True:
-        job_ids = repository.finished_before(cutoff, limit=BATCH)
+        job_ids = repository.retention.finished_before(cutoff, limit=BATCH)
         if not job_ids:
             break
         for job_id in job_ids:
             report.objects += store.delete_prefix(f"jobs/{job_id}")
-        report.events += repository.forget_finished(job_ids, cutoff)
+        report.events += repository.retention.forget_finished(job_ids, cutoff)
         report.jobs += len(job_ids)
         if len(job_ids) < BATCH:
             break
     report.uploads = store.delete_older_than(uploads.PREFIX, cutoff)
-    report.callbacks = repository.delete_orphan_callbacks_before(cutoff)
+    report.callbacks = repository.retention.delete_orphan_callbacks_before(cutoff)
     if report.jobs or report.uploads or report.callbacks:
         logger.info(
             "retention: %d jobs older than %s days forgotten (%d objects, %d events), "

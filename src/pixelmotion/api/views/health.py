@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from pixelmotion.api.deps import ServicesDep
-from pixelmotion.api.outages import database_check
-from pixelmotion.bootstrap import Services
+from pixelmotion.app.admin import ServiceScope
+from pixelmotion.app.health import health_checks
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> JSONResponse:
-    checks: dict[str, Any] = {"database": database_check(services.engine)}
-    checks["provider"] = {"name": services.settings.provider, **services.provider_health.snapshot()}
-    if services.emulator is not None:  # where this host's worker reaches it (loopback only)
-        checks["provider"]["emulatorUrl"] = services.settings.emulator_base_url
-    checks["credits"] = services.admission.credits.snapshot()
-    checks["providerCaps"] = provider_caps_check(services)
-    checks["worker"] = {"running": services.worker_running}
-    ok = all(bool(check.get("ok", True)) for check in checks.values())
+    ok, checks = health_checks(
+        ServiceScope(services.repository),
+        provider_name=services.settings.provider,
+        provider_health=services.provider_health,
+        admission=services.admission,
+        worker_running=services.worker_running,
+        emulator_url=services.settings.emulator_base_url if services.emulator is not None else None,
+    )
     return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)
-
-
-def provider_caps_check(services: Services) -> dict[str, Any]:
-    """The account's limits and its use; not ok once the day's budget is spent."""
-    caps = services.admission.caps
-    check: dict[str, Any] = {
-        "ok": True,
-        "maxInFlight": caps.max_in_flight,
-        "createsPerMinute": caps.creates_per_minute,
-        "dailyBudgetUsd": caps.daily_budget_usd,
-    }
-    try:
-        check.update(services.repository.provider_usage())
-    except Exception as error:  # health reports, never raises
-        return {**check, "usage": None, "usageError": type(error).__name__}
-    if caps.daily_budget_usd is not None and check["spentTodayUsd"] >= caps.daily_budget_usd:
-        check.update(ok=False, error="today's budget is spent; new jobs wait in pending until 00:00 UTC")
-    return check
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pixelmotion.api.auth import CurrentCaller
-from pixelmotion.api.deps import ServicesDep
+from pixelmotion.api.deps import Scope
 from pixelmotion.api.schemas import CreateJobRequest, PlanCreateResponse
-from pixelmotion.api.views.jobs import IdempotencyKey, accept_job
+from pixelmotion.api.submit import IdempotencyKey, created
 
 router = APIRouter(tags=["plan"])
 
@@ -19,10 +18,7 @@ router = APIRouter(tags=["plan"])
     response_model_by_alias=True,
 )
 def video_generate(
-    body: CreateJobRequest,
-    caller: CurrentCaller,
-    services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
+    body: CreateJobRequest, scope: Scope, idempotency_key: IdempotencyKey = None
 ) -> PlanCreateResponse:
-    answer, _ = accept_job(services, caller.user_id, body, idempotency_key)
+    answer, _ = created(body, scope, idempotency_key)
     return PlanCreateResponse(success=True, data=answer)

@@ -2,54 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from pixelmotion.api.auth import CurrentCaller
-from pixelmotion.api.deps import ServicesDep
-from pixelmotion.api.errors import ApiError
+from pixelmotion.api.deps import Scope
 from pixelmotion.api.schemas import DeliveryResponse, WebhookEndpointRequest, WebhookEndpointResponse
-from pixelmotion.api.views.jobs import owned_job
-from pixelmotion.webhooks import new_secret
+from pixelmotion.app import webhooks as use_cases
+from pixelmotion.store.webhooks import WebhookEndpoint
 
 router = APIRouter(tags=["webhooks"])
 
 
-def endpoint_view(endpoint: dict[str, Any]) -> WebhookEndpointResponse:
+def endpoint_view(endpoint: WebhookEndpoint) -> WebhookEndpointResponse:
     return WebhookEndpointResponse(
-        id=endpoint["id"],
-        url=endpoint["url"],
-        secret=endpoint["secret"],
-        disabled=endpoint["disabled_at"] is not None,
-        created_at=endpoint["created_at"],
+        id=endpoint.id,
+        url=endpoint.url,
+        secret=endpoint.secret,
+        disabled=endpoint.disabled,
+        created_at=endpoint.created_at,
     )
 
 
 @router.post(
     "/v1/webhooks", status_code=201, response_model=WebhookEndpointResponse, response_model_by_alias=True
 )
-def register(
-    body: WebhookEndpointRequest, caller: CurrentCaller, services: ServicesDep
-) -> WebhookEndpointResponse:
+def register(body: WebhookEndpointRequest, scope: Scope) -> WebhookEndpointResponse:
     """Register an endpoint for all your jobs (a job's own ``webhookUrl`` takes precedence).
     The answer shows its ``whsec_`` secret: verify our signatures with it."""
-    endpoint = services.repository.webhook_endpoint(caller.user_id, body.url, new_secret=new_secret)
-    return endpoint_view(endpoint)
+    return endpoint_view(use_cases.register(scope, body.url))
 
 
 @router.get("/v1/webhooks", response_model=list[WebhookEndpointResponse], response_model_by_alias=True)
-def endpoints(caller: CurrentCaller, services: ServicesDep) -> list[WebhookEndpointResponse]:
-    return [endpoint_view(e) for e in services.repository.webhook_endpoints_of(caller.user_id)]
+def endpoints(scope: Scope) -> list[WebhookEndpointResponse]:
+    return [endpoint_view(e) for e in use_cases.endpoints(scope)]
 
 
 @router.get(
     "/v1/jobs/{job_id}/deliveries", response_model=list[DeliveryResponse], response_model_by_alias=True
 )
-def deliveries(job_id: str, caller: CurrentCaller, services: ServicesDep) -> list[DeliveryResponse]:
+def deliveries(job_id: str, scope: Scope) -> list[DeliveryResponse]:
     """The job's webhook deliveries: what was sent, what the receiver answered, what is next."""
-    job = owned_job(services, caller.user_id, job_id)
-    return [DeliveryResponse(**d) for d in services.repository.deliveries_for(job.id)]
+    return [DeliveryResponse(**asdict(d)) for d in use_cases.deliveries(scope, job_id)]
 
 
 @router.post(
@@ -58,11 +52,5 @@ def deliveries(job_id: str, caller: CurrentCaller, services: ServicesDep) -> lis
     response_model=DeliveryResponse,
     response_model_by_alias=True,
 )
-def redeliver(
-    job_id: str, delivery_id: str, caller: CurrentCaller, services: ServicesDep
-) -> DeliveryResponse:
-    job = owned_job(services, caller.user_id, job_id)
-    delivery = services.repository.redeliver(job.id, delivery_id)
-    if delivery is None:
-        raise ApiError(404, "DELIVERY_NOT_FOUND", f"No delivery {delivery_id} for this job.")
-    return DeliveryResponse(**delivery)
+def redeliver(job_id: str, delivery_id: str, scope: Scope) -> DeliveryResponse:
+    return DeliveryResponse(**asdict(use_cases.redeliver(scope, job_id, delivery_id)))

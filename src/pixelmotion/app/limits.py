@@ -1,7 +1,7 @@
 """Per-user limits: jobs running at once, jobs an hour, estimated spend a day.
 
-Checked before a job is accepted; a refusal says which limit and when to come back
-(``retry_after`` seconds), and the API answers 429 with ``Retry-After``.
+Checked in the transaction that inserts a job, under the user's lock; a refusal says which
+limit and when to come back (``retry_after`` seconds), and the API answers 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pixelmotion.app.errors import LimitReached
 from pixelmotion.jobs.models import JobSpec
 from pixelmotion.jobs.pricing import estimated_cost_usd, total_cost_usd
-from pixelmotion.store.repository import JobRepository, start_of_day, utcnow
+from pixelmotion.store.rows import start_of_day, utcnow
+from pixelmotion.store.usage import Gate, UsageWindow, UserUsage
 
 
 @dataclass(frozen=True)
@@ -21,37 +23,32 @@ class UserLimits:
     daily_budget_usd: float | None = None  # off unless set
 
 
-class LimitReached(Exception):
-    def __init__(self, code: str, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = max(1, retry_after)
-
-
-def check_user_limits(
-    repository: JobRepository, user_id: str, spec: JobSpec, limits: UserLimits, now: datetime | None = None
-) -> None:
-    """Raise ``LimitReached`` if accepting ``spec`` would break one of the user's limits."""
+def limits_gate(spec: JobSpec, limits: UserLimits, now: datetime | None = None) -> Gate:
+    """The check a new job's insert runs in its own transaction, under the user's lock."""
     now = now or utcnow()
-    midnight = start_of_day(now)
     budgeted = limits.daily_budget_usd is not None and not spec.is_import
-    usage = repository.user_usage(
-        user_id,
+    window = UsageWindow(
         since_hour=now - timedelta(hours=1),
-        since_day=midnight if budgeted else None,
+        since_day=start_of_day(now) if budgeted else None,
         hour_limit=limits.jobs_per_hour,
     )
-    if usage["active"] >= limits.max_active_jobs:
+    return Gate(window, lambda usage: check_user_limits(usage, spec, limits, now))
+
+
+def check_user_limits(usage: UserUsage, spec: JobSpec, limits: UserLimits, now: datetime) -> None:
+    """Raise ``LimitReached`` if accepting ``spec`` would break one of the user's limits."""
+    midnight = start_of_day(now)
+    budgeted = limits.daily_budget_usd is not None and not spec.is_import
+    if usage.active >= limits.max_active_jobs:
         raise LimitReached(
             "TOO_MANY_ACTIVE_JOBS",
-            f"You have {usage['active']} jobs in progress; the limit is {limits.max_active_jobs}. "
+            f"You have {usage.active} jobs in progress; the limit is {limits.max_active_jobs}. "
             "Wait for one to finish.",
             30,
         )
-    started: int = usage["created_last_hour_count"]
+    started = usage.created_last_hour_count
     if started >= limits.jobs_per_hour:
-        recent: list[datetime] = usage["created_last_hour"]
+        recent = usage.created_last_hour
         oldest = recent[len(recent) - limits.jobs_per_hour]
         wait = int((oldest + timedelta(hours=1) - now).total_seconds()) + 1
         raise LimitReached(
@@ -60,7 +57,7 @@ def check_user_limits(
             wait,
         )
     if budgeted and limits.daily_budget_usd is not None:
-        spent = total_cost_usd(usage["today"])
+        spent = total_cost_usd(usage.today)
         cost = estimated_cost_usd(spec.model, spec.resolution, spec.aspect_ratio, spec.duration)
         if spent + cost > limits.daily_budget_usd:
             wait = int((midnight + timedelta(days=1) - now).total_seconds())

@@ -1,0 +1,39 @@
+"""What a use case works with: a store bound to the caller, the object store, the rules it
+applies (plain values from the settings) and a clock. The API builds one ``UserScope`` per
+request (``api/deps.py``); nothing a user route reaches can read another user's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pixelmotion.app.limits import UserLimits
+from pixelmotion.objects import ObjectStore
+from pixelmotion.store import Store, utcnow
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SubmitRules:
+    provider: str  # "luma" or "emulator": who makes a prompt's clip
+    prompt_template: str = "{prompt}"
+    limits: UserLimits = field(default_factory=UserLimits)
+
+
+@dataclass(frozen=True)
+class UserScope:
+    """One caller's view of the service. ``store`` runs every query as the caller (on
+    PostgreSQL: the Row Level Security role and the caller's claims)."""
+
+    store: Store
+    objects: ObjectStore
+    estimate: Callable[[], int]  # expected seconds from request to result
+    rules: SubmitRules
+    clock: Clock = utcnow
+
+    @property
+    def user_id(self) -> str:
+        assert self.store.user_id is not None, "a user scope's store is bound to its user"
+        return self.store.user_id

@@ -1,0 +1,128 @@
+"""One database for every part of the store: the engine, write transactions, the caller's
+scope (Row Level Security on PostgreSQL) and who to tell about committed events."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+EventListener = Callable[[str, str, int], None]
+
+_WRITE_LOCKS: dict[int, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+class Database:
+    """The engine and how a transaction starts. A scoped copy (``as_user``) runs every
+    transaction as the user: on PostgreSQL it sets the caller's claims and ``SET LOCAL ROLE
+    pixelmotion_user``, so Row Level Security holds even where a query forgot its
+    ``WHERE user_id``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        listeners: list[EventListener] | None = None,
+        claims: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self._listeners = listeners if listeners is not None else []  # shared by scoped copies
+        self._claims = claims
+        self.user_id = user_id  # the caller a scoped database acts for; None: the service
+
+    def as_user(self, user_id: str, claims: dict[str, Any] | None = None) -> Database:
+        scoped = json.dumps({**(claims or {}), "sub": user_id})
+        return Database(self.engine, listeners=self._listeners, claims=scoped, user_id=user_id)
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def _scope(self, conn: Connection) -> None:
+        if self._claims is not None and conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.text("SELECT set_config('request.jwt.claims', :claims, true)"), {"claims": self._claims}
+            )
+            conn.execute(sa.text("SET LOCAL ROLE pixelmotion_user"))
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite, this process's writers take turns on a lock first:
+        SQLite's busy handler sleeps in growing steps (up to 100 ms) while another writer
+        holds the file, so queueing here keeps writes from waiting far longer than they must.
+        Other processes' writers still meet the busy timeout."""
+        with self._write_turn(), self.engine.begin() as conn:
+            self._scope(conn)
+            yield conn
+
+    @contextmanager
+    def begin_immediate(self) -> Iterator[Connection]:
+        """A write transaction that holds SQLite's write lock from its first statement
+        (``BEGIN IMMEDIATE``), so reads and the write that depends on them are serialized
+        across processes too. On PostgreSQL, as ``begin``: the caller takes its own lock."""
+        if self.on_postgres:
+            with self.begin() as conn:
+                yield conn
+            return
+        with self._write_turn(), self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def begin_as_service(self) -> Iterator[Connection]:
+        """A write transaction as the service role. The user role may not update rows (only
+        the service moves jobs), so a scoped store changes the caller's rows through this,
+        and only with ``owned_by`` in its WHERE clause."""
+        with self._write_turn(), self.engine.begin() as conn:
+            yield conn
+
+    def owned_by(self, column: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
+        """The owner condition a scoped store adds to its writes (none for the service)."""
+        return [] if self.user_id is None else [column == self.user_id]
+
+    def _write_turn(self) -> contextlib.AbstractContextManager[object]:
+        return sqlite_write_lock(self.engine) if not self.on_postgres else contextlib.nullcontext()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            self._scope(conn)
+            yield conn
+
+    def first(self, query: sa.Executable) -> sa.Row[Any] | None:
+        """The first row of a read, or None."""
+        with self.connect() as conn:
+            return conn.execute(query).first()
+
+    @contextmanager
+    def connect_as_service(self) -> Iterator[Connection]:
+        """A read that must see every user's rows (a queue position counts others' jobs);
+        whoever calls it returns nothing but numbers."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Called with (job_id, user_id, event_id) after each committed event."""
+        self._listeners.append(listener)
+
+    def notify(self, job_id: str, user_id: str, event_id: int) -> None:
+        for listener in self._listeners:
+            listener(job_id, user_id, event_id)
+
+
+def sqlite_write_lock(engine: Engine) -> threading.RLock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(id(engine), threading.RLock())

@@ -1,0 +1,134 @@
+"""What users have asked for: the counts a user's limits are checked against, and the
+per-user figures of the admin's usage report."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
+from pixelmotion.store.tables import video_generation_jobs as jobs_t
+from pixelmotion.store.tx import Database
+
+Ask = tuple[str, str, str, int]  # (model, resolution, aspect ratio, duration): what a job costs
+
+
+@dataclass(frozen=True)
+class UsageWindow:
+    """Which of the user's recent jobs a limit check needs: the times of the last hour's jobs
+    only once there are ``hour_limit`` of them, the day's asks only when ``since_day`` is set
+    (a daily budget)."""
+
+    since_hour: datetime
+    since_day: datetime | None
+    hour_limit: int = 0
+
+
+@dataclass(frozen=True)
+class UserUsage:
+    active: int
+    created_last_hour_count: int
+    created_last_hour: list[datetime] = field(default_factory=list)
+    today: list[Ask] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    user_id: str
+    status: str
+    provider: str
+    model: str
+    resolution: str
+    aspect_ratio: str
+    duration: int
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A check run inside a new job's insert transaction, under the user's lock: ``check``
+    raises to refuse the job, given the user's usage in ``window``."""
+
+    window: UsageWindow
+    check: Callable[[UserUsage], None]
+
+
+def lock_user(conn: Connection, user_id: str) -> None:
+    """Serialize the user's submissions to commit (PostgreSQL; on SQLite the transaction
+    already holds the database's write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(user_lock_key(user_id))))
+
+
+def user_lock_key(user_id: str) -> int:
+    digest = hashlib.sha256(b"pixelmotion-user:" + user_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> UserUsage:
+    active = [s.value for s in ACTIVE_STATES]
+    # One pass over the user's jobs for both counts (a submission runs this every time).
+    active_count, hour_count = conn.execute(
+        sa.select(
+            sa.func.count().filter(jobs_t.c.status.in_(active)),
+            sa.func.count().filter(jobs_t.c.created_at >= window.since_hour),
+        ).where(jobs_t.c.user_id == user_id)
+    ).one()
+    # The times only at the limit, to say when a slot frees (Retry-After).
+    hour = (
+        conn.execute(
+            sa.select(jobs_t.c.created_at)
+            .where(jobs_t.c.user_id == user_id, jobs_t.c.created_at >= window.since_hour)
+            .order_by(jobs_t.c.created_at)
+        )
+        .scalars()
+        .all()
+        if hour_count >= window.hour_limit
+        else []
+    )
+    day = (
+        []
+        if window.since_day is None
+        else conn.execute(
+            sa.select(jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration).where(
+                jobs_t.c.user_id == user_id,
+                jobs_t.c.created_at >= window.since_day,
+                jobs_t.c.provider != "import",
+                jobs_t.c.status != JobStatus.CANCELED.value,
+            )
+        ).all()
+    )
+    return UserUsage(
+        active=int(active_count),
+        created_last_hour_count=int(hour_count),
+        created_last_hour=list(hour),
+        today=[(m, r, a, int(d)) for m, r, a, d in day],
+    )
+
+
+class Usage:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def of_user(self, user_id: str, window: UsageWindow) -> UserUsage:
+        """What the user has running and has asked for lately (for the limits)."""
+        with self._db.connect() as conn:
+            return read_user_usage(conn, user_id, window)
+
+    def by_user(self, since: datetime) -> list[UsageRow]:
+        """Per job since ``since``: whose, how it ended, and what it asked the provider for."""
+        query = sa.select(
+            jobs_t.c.user_id,
+            jobs_t.c.status,
+            jobs_t.c.provider,
+            jobs_t.c.model,
+            jobs_t.c.resolution,
+            jobs_t.c.aspect_ratio,
+            jobs_t.c.duration,
+        ).where(jobs_t.c.created_at >= since)
+        with self._db.connect() as conn:
+            return [UsageRow(**row._mapping) for row in conn.execute(query)]

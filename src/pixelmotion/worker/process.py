@@ -1,0 +1,181 @@
+"""The worker's ``process`` step (processing): download the clip (or read our stored copy of
+the paid clip), pixelate it in the render pool, store the results, complete the job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pixelmotion.jobs import moves
+from pixelmotion.jobs.models import Job
+from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
+from pixelmotion.media import MediaError, download_video, render_outputs
+from pixelmotion.media.guard import AddressGuard
+from pixelmotion.worker.backoff import backoff_seconds
+from pixelmotion.worker.poll import by_deadline
+from pixelmotion.worker.ports import StepPorts
+
+logger = logging.getLogger(__name__)
+
+MAX_PROCESS_ATTEMPTS = 3
+# Media errors of a downloaded clip that another download may not have: fetched again.
+CLIP_DEFECTS = frozenset({"VIDEO_TRUNCATED", "VIDEO_UNREADABLE"})
+OUTPUT_TYPES = {
+    "sheet": "image/png",
+    "sheetJson": "application/json",
+    "gif": "image/gif",
+    "frames": "application/gzip",
+    "indexed": "application/gzip",
+}
+
+
+async def process(ports: StepPorts, job: Job) -> None:
+    repository = ports.store
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix=f"pixelmotion-{job.id[:8]}-"))
+    downloaded = True  # until obtain_clip says the clip came from our own store
+    try:
+        clip = workdir / "source.mp4"
+        await report(ports, job, "download")
+        downloaded = await obtain_clip(ports, job, clip)
+        await report(ports, job, "decode")
+        outputs = workdir / "out"
+        loop = asyncio.get_running_loop()
+        summary: dict[str, Any] = await loop.run_in_executor(
+            ports.render_pool,
+            _render,
+            str(clip),
+            str(outputs),
+            job.width,
+            job.height,
+            job.color_count,
+            job.fps,
+            job.dither,
+            job.fit,
+        )
+        await report(ports, job, "encode")
+        keys = await asyncio.to_thread(store_outputs, ports, job, outputs, summary["files"])
+    except MediaError as error:
+        # A damaged download (the CDN served half a file, or garbage) is fetched again; the
+        # same error from our own stored copy, or any other media error, is final.
+        refetch = downloaded and error.code in CLIP_DEFECTS
+        await process_failed(ports, job, error.code, error.message, refetch=refetch)
+        return
+    except JobLeftProcessing:
+        logger.info("job %s: left processing (canceled?); stopping", job.id)
+        return
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    ours_ms = int((time.monotonic() - started) * 1000)
+    now = ports.clock()
+    move = moves.completed(
+        total_frames=summary["totalFrames"],
+        keys=keys,
+        frame_data=frame_data(summary),
+        frame_ms=ours_ms,
+        total_ms=int((now - job.created_at).total_seconds() * 1000),
+    )
+    done = await asyncio.to_thread(repository.jobs.apply, job.id, move, now=now)
+    if done is not None:
+        logger.info("job %s: completed, %d frames in %d ms", job.id, summary["totalFrames"], ours_ms)
+
+
+def _render(
+    clip: str, out_dir: str, width: int, height: int, colors: int, fps: int, dither: str, fit: str
+) -> dict[str, Any]:
+    """Runs in the process pool."""
+    return render_outputs(
+        clip, out_dir, width=width, height=height, colors=colors, fps=fps, dither=dither, fit=fit
+    )
+
+
+class JobLeftProcessing(Exception):
+    """The job was canceled (or otherwise moved) while we processed it: stop here."""
+
+
+async def report(ports: StepPorts, job: Job, step: str) -> None:
+    """Show a processing sub-step; stops the step if the job is no longer processing."""
+    progress, message = PROCESSING_STEPS[step]
+    moved = await asyncio.to_thread(
+        ports.store.jobs.report_progress, job.id, JobStatus.PROCESSING, progress, message
+    )
+    if moved is None:
+        raise JobLeftProcessing(job.id)
+
+
+async def obtain_clip(ports: StepPorts, job: Job, clip: Path) -> bool:
+    """Our stored copy of the paid clip if we have one, else download it and keep a copy.
+
+    True when the clip was downloaded in this run (not read from our store)."""
+    if job.source_object_key and ports.objects.exists(job.source_object_key):
+        clip.write_bytes(await asyncio.to_thread(ports.objects.get_bytes, job.source_object_key))
+        return False
+    if not job.luma_video_url:
+        raise MediaError("DOWNLOAD_FAILED", "The provider gave no video URL for this clip.")
+    guard = AddressGuard(ports.settings.allowed_asset_hosts, ports.settings.allowed_asset_prefixes)
+    await asyncio.to_thread(
+        download_video, job.luma_video_url, clip, max_bytes=ports.settings.max_video_bytes, guard=guard
+    )
+    key = f"jobs/{job.id}/source.mp4"
+    await asyncio.to_thread(ports.objects.put_file, key, clip, "video/mp4")
+    await asyncio.to_thread(
+        ports.store.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
+    )
+    return True
+
+
+def store_outputs(ports: StepPorts, job: Job, outputs: Path, files: dict[str, str]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for name, filename in files.items():
+        if name not in OUTPUT_TYPES:
+            continue
+        key = f"jobs/{job.id}/{filename}"
+        ports.objects.put_file(key, outputs / filename, OUTPUT_TYPES[name])
+        keys[name] = key
+    return keys
+
+
+def frame_data(summary: dict[str, Any]) -> dict[str, Any]:
+    """Small inline metadata only; never pixel arrays."""
+    return {
+        "width": summary["width"],
+        "height": summary["height"],
+        "fps": summary["fps"],
+        "durationMs": summary["durationMs"],
+        "palette": summary["palette"],
+        "timingsMs": summary.get("timingsMs", {}),
+        "source": summary.get("source", {}),
+    }
+
+
+async def process_failed(
+    ports: StepPorts, job: Job, code: str, message: str, *, refetch: bool = False
+) -> None:
+    repository = ports.store
+    transient = code == "DOWNLOAD_FAILED" or refetch
+    if transient and job.attempts + 1 < MAX_PROCESS_ATTEMPTS:
+        if refetch:
+            # Forget the damaged copy so the next run downloads the clip again. On the last
+            # attempt the copy is kept: the paid clip, for a retry once the cause is fixed.
+            await asyncio.to_thread(
+                repository.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": None}
+            )
+        delay = backoff_seconds(job.attempts)
+        later = by_deadline(ports, job, ports.clock() + timedelta(seconds=delay))
+        logger.warning("job %s: %s (%s); retrying in %.1fs", job.id, code, message, delay)
+        await asyncio.to_thread(
+            repository.queue.release,
+            job.id,
+            ports.owner,
+            reschedule=(JobStatus.PROCESSING, later),
+            failed_attempt=True,
+        )
+        return
+    logger.warning("job %s: failed with %s: %s", job.id, code, message)
+    await asyncio.to_thread(repository.jobs.apply, job.id, moves.failed(code, message))
