@@ -11,7 +11,8 @@ Per cell:
 - **ours**: ``pixelate_video(..., fit=F)``; **ffmpeg**: ``fps,[crop,]scale=flags=area,
   palettegen/paletteuse=dither=none`` (bench/pipeline.py's route, with the same crop
   rectangle for ``crop``); PSNR and flicker as bench/pipeline.py measures them, against the
-  exact area average (float64) of the full-size RGB source frames over the fit's rectangle.
+  exact area average (float64) of the full-size RGB source frames over the fit's rectangle
+  (each converted to RGB with accurate rounding: see ``FULL_SIZE_RGB``).
 - **ceiling**: the best of many weighted k-means runs (greedy k-means++ from 5 seeds, plus
   one started from ffmpeg's palette; all for 12 rounds, the best one until the error falls by less than 0.002 % a round) over the unique colours, with their counts, of
   every pixel of the exact reference frames the output shows; rounded to 8-bit colours and
@@ -43,6 +44,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from clips import CACHE, OPENCV_DOC_CLIPS, ffmpeg_exe, more_real_clips, real_clips, transcode
 from pipeline import quality, read_gif, timed
@@ -54,7 +56,13 @@ FPS = (12, 24, 30)
 COLORS = (8, 16, 32)
 FITS = ("stretch", "crop")
 MATRIX_CACHE = CACHE / "quality-matrix"
-CEILING_VERSION = 3
+CEILING_VERSION = 4
+REFERENCE_VERSION = 2
+# The full-size RGB of the reference: PyAV's default conversion (``to_ndarray("rgb24")``, as
+# bench/pipeline.py uses) truncates, which puts it 1.0 / 1.5 / 1.2 levels (R / G / B) below
+# the float BT.601 conversion of the same YUV planes; with accurate rounding and full chroma
+# interpolation it is within 0.02 levels of it.
+FULL_SIZE_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 CEILING_SEEDS = 5
 PSNR_MARGIN = 0.5
 CEILING_SLACK = 0.15
@@ -123,7 +131,7 @@ def _clip_id(path: Path) -> tuple[str, int, int]:
 def reference(source: Source, fit: str) -> tuple[np.ndarray, np.ndarray]:
     """(times, float64 N×64×64×3): every source frame, RGB at full size, area-averaged over
     the fit's rectangle. Cached on disk."""
-    cache = MATRIX_CACHE / f"ref-{_key(_clip_id(source.path), fit, CANVAS)}.npz"
+    cache = MATRIX_CACHE / f"ref-{_key(_clip_id(source.path), fit, CANVAS, REFERENCE_VERSION)}.npz"
     if cache.exists():
         with np.load(cache) as data:
             return data["times"], data["frames"].astype(np.float64)
@@ -132,7 +140,7 @@ def reference(source: Source, fit: str) -> tuple[np.ndarray, np.ndarray]:
     cols: list[tuple[int, int, np.ndarray]] = []
     with av.open(str(source.path)) as container:
         for frame in container.decode(video=0):
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = frame.reformat(format="rgb24", interpolation=FULL_SIZE_RGB).to_ndarray()
             if not rows:
                 h, w = rgb.shape[:2]
                 p = place(w, h, CANVAS, CANVAS, fit)
