@@ -13,10 +13,11 @@ Per cell:
   rectangle for ``crop``); PSNR and flicker as bench/pipeline.py measures them, against the
   exact area average (float64) of the full-size RGB source frames over the fit's rectangle
   (each converted to RGB with accurate rounding: see ``FULL_SIZE_RGB``).
-- **ceiling**: the best of many weighted k-means runs (greedy k-means++ from 5 seeds, plus
-  one started from ffmpeg's palette; all for 12 rounds, the best one until the error falls by less than 0.002 % a round) over the unique colours, with their counts, of
-  every pixel of the exact reference frames the output shows; rounded to 8-bit colours and
-  mapped exactly (nearest colour, no temporal hold) to those frames.
+- **ceiling**: the best of several weighted k-means runs over the unique colours, with
+  their counts, of every pixel of the exact reference frames the output shows (greedy
+  k-means++ from 5 seeds, plus one run started from ffmpeg's palette; each for 12 rounds,
+  then the best one until the error falls by less than 0.002 % a round); rounded to 8-bit
+  colours and mapped exactly (nearest colour, no temporal hold) to those frames.
 - **bar**: ours ≥ min(ffmpeg + 0.5 dB, ceiling − 0.15 dB) and our flicker ≤ ffmpeg's; on
   the 720p cells also the time ratio ours/ffmpeg (median of ``--rounds`` interleaved runs)
   ≤ 0.8.
@@ -32,6 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import hashlib
+import itertools
 import json
 import statistics
 import subprocess
@@ -111,7 +113,7 @@ def _bands(src_len: int, dst: int, start: float, length: float) -> list[tuple[in
     """Exact box-filter weights of ``dst`` outputs over the source span [start, start+length)."""
     edges = start + np.arange(dst + 1) * (length / dst)
     bands = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         a, b = int(np.floor(lo)), min(src_len, int(np.ceil(hi)))
         j = np.arange(a, b)
         w = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0, None)
@@ -157,7 +159,9 @@ def reference(source: Source, fit: str) -> tuple[np.ndarray, np.ndarray]:
 
 def shown_frames(times: np.ndarray, fps: int, count: int) -> np.ndarray:
     """Index of the reference frame on screen at each output frame's sampling time."""
-    return np.array([max(0, int(np.searchsorted(times, (j + 0.5) / fps, side="right")) - 1) for j in range(count)])
+    return np.array(
+        [max(0, int(np.searchsorted(times, (j + 0.5) / fps, side="right")) - 1) for j in range(count)]
+    )
 
 
 # ---------------------------------------------------------------- the ceiling
@@ -190,7 +194,9 @@ def _lloyd(
         dist = np.maximum(best.astype(np.float64) + norms, 0)
         new_sse = float(dist @ weights)
         mass = np.bincount(labels, weights=weights, minlength=k)
-        moved = np.stack([np.bincount(labels, weights=weights * points[:, c], minlength=k) for c in range(3)], 1)
+        moved = np.stack(
+            [np.bincount(labels, weights=weights * points[:, c], minlength=k) for c in range(3)], 1
+        )
         empty = mass == 0
         moved[~empty] /= mass[~empty, None]
         for idx in np.flatnonzero(empty):  # re-seed at the worst-served point
@@ -238,7 +244,7 @@ def ceiling_palette(pixels: np.ndarray, k: int, starts: list[np.ndarray]) -> np.
     unique (rounded) colours, best of CEILING_SEEDS k-means++ starts and ``starts``."""
     rounded = np.clip(np.rint(pixels), 0, 255).astype(np.int64)
     packed = (rounded[:, 0] << 16) | (rounded[:, 1] << 8) | rounded[:, 2]
-    keys, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
     # Each unique cell at the mean of its exact (float) pixels.
     points = np.stack([np.bincount(inverse, weights=pixels[:, c]) for c in range(3)], 1) / counts[:, None]
     weights = counts.astype(np.float64)
@@ -249,15 +255,25 @@ def ceiling_palette(pixels: np.ndarray, k: int, starts: list[np.ndarray]) -> np.
     inits += [s.astype(np.float64) for s in starts if len(s) == k]
     # Every start for a few rounds, then the best one to convergence.
     short = sorted((_lloyd(points, weights, init, 12) for init in inits), key=lambda r: r[1])
-    best = min((_lloyd(points, weights, c, 200) for c, _ in short[:1]), key=lambda r: r[1])
-    return np.clip(np.rint(best[0]), 0, 255).astype(np.uint8)
+    centres, _ = _lloyd(points, weights, short[0][0], 200)
+    palette: np.ndarray = np.clip(np.rint(centres), 0, 255).astype(np.uint8)
+    return palette
 
 
 def ceiling(
-    source: Source, fit: str, fps: int, colors: int, times: np.ndarray, refs: np.ndarray, count: int,
+    source: Source,
+    fit: str,
+    fps: int,
+    colors: int,
+    times: np.ndarray,
+    refs: np.ndarray,
+    count: int,
     starts: list[np.ndarray],
 ) -> dict[str, float]:
-    cache = MATRIX_CACHE / f"ceil-{_key(_clip_id(source.path), fit, fps, colors, count, CANVAS, CEILING_VERSION)}.json"
+    cache = (
+        MATRIX_CACHE
+        / f"ceil-{_key(_clip_id(source.path), fit, fps, colors, count, CANVAS, CEILING_VERSION)}.json"
+    )
     if cache.exists():
         return dict(json.loads(cache.read_text()))
     shown = refs[shown_frames(times, fps, count)]
@@ -307,9 +323,18 @@ def cell(source: Source, fit: str, fps: int, colors: int, rounds: int, tmp: Path
 
     anim = ours()
     run_ffmpeg(source.path, ff_gif, graph)
-    row: dict[str, Any] = {"clip": source.clip, "aspect": source.aspect, "fit": fit, "fps": fps, "colors": colors}
+    row: dict[str, Any] = {
+        "clip": source.clip,
+        "aspect": source.aspect,
+        "fit": fit,
+        "fps": fps,
+        "colors": colors,
+    }
     if source.is_720p and rounds:
-        runs: dict[str, Callable[[], Any]] = {"ours": ours, "ffmpeg": lambda: run_ffmpeg(source.path, ff_gif, graph)}
+        runs: dict[str, Callable[[], Any]] = {
+            "ours": ours,
+            "ffmpeg": lambda: run_ffmpeg(source.path, ff_gif, graph),
+        }
         walls: dict[str, list[float]] = {k: [] for k in runs}
         for _ in range(rounds):
             for key, fn in runs.items():
@@ -348,8 +373,13 @@ def print_row(r: dict[str, Any]) -> None:
     )
 
 
-QUICK = [("bikes", "own", "stretch", 12, 16), ("bikes", "own", "stretch", 24, 16), ("bikes", "own", "stretch", 24, 8),
-         ("cup", "16:9", "crop", 24, 32), ("megamind", "own", "stretch", 30, 16)]
+QUICK = [
+    ("bikes", "own", "stretch", 12, 16),
+    ("bikes", "own", "stretch", 24, 16),
+    ("bikes", "own", "stretch", 24, 8),
+    ("cup", "16:9", "crop", 24, 32),
+    ("megamind", "own", "stretch", 30, 16),
+]
 
 
 def main() -> None:
@@ -358,6 +388,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per 720p cell (0: no timing)")
     parser.add_argument("--clips", help="comma-separated clip names to keep (e.g. bikes,cup)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--reverse", action="store_true", help="last cell first (a second run can share the cache)"
+    )
     args = parser.parse_args()
     all_sources = sources()
     cells = [(s, fit, fps, k) for s in all_sources for fit in FITS for fps in FPS for k in COLORS]
@@ -366,6 +399,8 @@ def main() -> None:
     if args.clips:
         keep = set(args.clips.split(","))
         cells = [c for c in cells if c[0].clip in keep]
+    if args.reverse:
+        cells.reverse()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; canvas {CANVAS}x{CANVAS}")
     for s in all_sources:
         with av.open(str(s.path)) as c:
