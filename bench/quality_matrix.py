@@ -387,6 +387,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="five representative cells")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per 720p cell (0: no timing)")
     parser.add_argument("--clips", help="comma-separated clip names to keep (e.g. bikes,cup)")
+    parser.add_argument("--aspect", choices=("own", "16:9"), help="only the clips at this aspect")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(
         "--reverse", action="store_true", help="last cell first (a second run can share the cache)"
@@ -399,6 +400,8 @@ def main() -> None:
     if args.clips:
         keep = set(args.clips.split(","))
         cells = [c for c in cells if c[0].clip in keep]
+    if args.aspect:
+        cells = [c for c in cells if c[0].aspect == args.aspect]
     if args.reverse:
         cells.reverse()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; canvas {CANVAS}x{CANVAS}")
