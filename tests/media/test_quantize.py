@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pixelmotion.media import quantize
-from pixelmotion.media.quantize import build_palette, histogram, kmeans, lloyd, squared_error
+from pixelmotion.media.quantize import build_palette, coarsen, histogram, kmeans, lloyd, squared_error
 
 
 def _gradient_frames() -> np.ndarray:
@@ -30,6 +30,14 @@ def test_histogram_bits_set_the_bin_width() -> None:
     assert [1.5, 1.5, 1.5] in means.tolist() and [4, 4, 4] in means.tolist()
     means5, counts5 = histogram(pixels, 5)  # 8 levels wide: one bin
     assert counts5.tolist() == [4] and np.allclose(means5, [[3.5, 1.75, 1.75]])
+
+
+def test_coarsen_gives_the_coarser_histogram_of_the_same_pixels() -> None:
+    pixels = _gradient_frames().reshape(-1, 3)
+    means, counts = coarsen(*histogram(pixels, 6), 5)
+    direct_means, direct_counts = histogram(pixels, 5)
+    assert np.array_equal(counts, direct_counts)
+    assert np.allclose(means, direct_means, atol=1e-9)
 
 
 def test_squared_error_is_the_weighted_distance_to_the_nearest_centre() -> None:
