@@ -40,6 +40,7 @@ bench-clips: $(STAMP)
 
 bench-pipeline: bench-clips
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/quality_matrix.py
 
 bench-events: $(STAMP)
 	@scripts/ensure-postgres.sh
