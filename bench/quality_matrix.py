@@ -46,10 +46,9 @@ from typing import Any
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation
 
 from clips import CACHE, OPENCV_DOC_CLIPS, ffmpeg_exe, more_real_clips, real_clips, transcode
-from pipeline import quality, read_gif, timed
+from pipeline import FULL_SIZE_RGB, quality, read_gif, timed
 from pixelmotion.media import pixelate_video
 from pixelmotion.media.geometry import place
 
@@ -60,11 +59,6 @@ FITS = ("stretch", "crop")
 MATRIX_CACHE = CACHE / "quality-matrix"
 CEILING_VERSION = 4
 REFERENCE_VERSION = 2
-# The full-size RGB of the reference: PyAV's default conversion (``to_ndarray("rgb24")``, as
-# bench/pipeline.py uses) truncates, which puts it 1.0 / 1.5 / 1.2 levels (R / G / B) below
-# the float BT.601 conversion of the same YUV planes; with accurate rounding and full chroma
-# interpolation it is within 0.02 levels of it.
-FULL_SIZE_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 CEILING_SEEDS = 5
 PSNR_MARGIN = 0.5
 CEILING_SLACK = 0.15
