@@ -17,7 +17,19 @@ from playwright.sync_api import expect
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-EVERY_OUTPUT = {"gif", "sheet", "sheetJson", "frames", "aseprite", "webp", "apng", "zip", "sheetHash", "sheetArray", "godot"}
+EVERY_OUTPUT = {
+    "gif",
+    "sheet",
+    "sheetJson",
+    "frames",
+    "aseprite",
+    "webp",
+    "apng",
+    "zip",
+    "sheetHash",
+    "sheetArray",
+    "godot",
+}
 
 
 def offered(page: Page) -> set[str]:
@@ -32,7 +44,11 @@ def test_the_buttons_match_the_outputs(
 ) -> None:
     real = finished_jobs.job
     base = f"/v1/jobs/{real['jobId']}"
-    exports = {"aseprite": f"{base}/animation.aseprite", "godot": f"{base}/animation.tres", "zip": f"{base}/frames.zip"}
+    exports = {
+        "aseprite": f"{base}/animation.aseprite",
+        "godot": f"{base}/animation.tres",
+        "zip": f"{base}/frames.zip",
+    }
     job = {**real, "outputs": {**real["outputs"], **exports}}
     page = open_job(new_context, site, page_errors, finished_jobs.user, job)
     shown = set(job["outputs"]) - {"indexed"}  # the compact frames are the preview's, not a download

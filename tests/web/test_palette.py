@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from pixelmotion.media.palettes import PRESETS
-
 from tests.running import Running
 from tests.web.conftest import REQUIRE_BROWSER, FinishedJobs, NewContext, PageErrors, screenshot
 
@@ -32,7 +31,8 @@ def sent_body(page: Page) -> dict[str, Any]:
     """Submit the form and read the body of the POST /v1/jobs it sends (to the real server)."""
     with page.expect_request(is_create) as request:
         page.locator("#generate").click()
-    body: dict[str, Any] = request.value.post_data_json
+    body = request.value.post_data_json
+    assert isinstance(body, dict), body
     # The answer is the server's; the form is ready for the next request once it came.
     expect(page.locator("#generate")).to_be_enabled()
     return body
@@ -54,12 +54,18 @@ def unexpected(errors: PageErrors) -> list[str]:
 
 
 def swatches(page: Page, preview: str) -> list[str]:
-    colors: list[str] = page.locator(f"{preview} .swatch").evaluate_all("els => els.map(e => e.dataset.color)")
+    colors: list[str] = page.locator(f"{preview} .swatch").evaluate_all(
+        "els => els.map(e => e.dataset.color)"
+    )
     return colors
 
 
 def test_a_preset_pasted_hex_and_a_palette_file_are_sent(
-    new_context: NewContext, site: Running, page_errors: PageErrors, finished_jobs: FinishedJobs, tmp_path: Path
+    new_context: NewContext,
+    site: Running,
+    page_errors: PageErrors,
+    finished_jobs: FinishedJobs,
+    tmp_path: Path,
 ) -> None:
     page = open_page(new_context, site, page_errors, finished_jobs.user)
     colors = page.locator("#colors")
@@ -101,7 +107,9 @@ def test_a_preset_pasted_hex_and_a_palette_file_are_sent(
 
     # A GIMP palette file: sent as it is, base64, with its name; previewed from its lines.
     gpl = tmp_path / "knight.gpl"
-    gpl.write_text("GIMP Palette\nName: knight\nColumns: 3\n#\n  0   0   0\tblack\n255 128  0\torange\n 17  34 51\n")
+    gpl.write_text(
+        "GIMP Palette\nName: knight\nColumns: 3\n#\n  0   0   0\tblack\n255 128  0\torange\n 17  34 51\n"
+    )
     page.locator('label[for="palette-mode-file"]').click()
     page.locator("#palette-file").set_input_files(str(gpl))
     expect(page.locator("#palette-file-preview .swatch")).to_have_count(3)
@@ -120,7 +128,10 @@ def test_a_preset_pasted_hex_and_a_palette_file_are_sent(
     png.write_bytes(buffer.getvalue())
     page.locator("#palette-file").set_input_files(str(png))
     expect(page.locator("#palette-file-preview .swatch")).to_have_count(3)
-    assert sent_body(page)["palette"] == {"file": base64.b64encode(png.read_bytes()).decode(), "filename": "swatches.png"}
+    assert sent_body(page)["palette"] == {
+        "file": base64.b64encode(png.read_bytes()).decode(),
+        "filename": "swatches.png",
+    }
 
     # An earlier job's palette: picked from the user's finished jobs.
     page.locator('label[for="palette-mode-job"]').click()

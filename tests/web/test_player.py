@@ -36,7 +36,9 @@ ALPHA_STATS = """() => {
 }"""
 
 
-def open_job(new_context: NewContext, site: Running, errors: PageErrors, user: str, job: dict[str, Any]) -> Page:
+def open_job(
+    new_context: NewContext, site: Running, errors: PageErrors, user: str, job: dict[str, Any]
+) -> Page:
     """The page showing ``job`` (a stand-in for its GET; its frames are the real job's)."""
     page = errors.watch(new_context().new_page())
     stand_in_for_job(page, job)
