@@ -21,6 +21,7 @@ PAGE_FILES = {
     "/static/palette.js": "text/javascript",
     "/static/downloads.js": "text/javascript",
     "/static/history.js": "text/javascript",
+    "/static/shapes.js": "text/javascript",
     "/static/palettes.json": "application/json",
     "/static/app.css": "text/css",
     "/static/favicon.svg": "image/svg+xml",

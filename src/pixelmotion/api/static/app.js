@@ -2,23 +2,15 @@
 // live progress, the result playing in a canvas, downloads, and the user's jobs kept live.
 // Plain ES module, no build step; its parts are controls.js, palette.js, downloads.js,
 // history.js, player.js and ui.js.
-import {
-  FIELD_INPUTS,
-  clearInvalid,
-  markInvalid,
-  prefillCanvas,
-  readCanvas,
-  readForm,
-  sourceMode,
-  wireControls,
-} from "./controls.js";
+import { FIELD_INPUTS, clearInvalid, markInvalid, prefillCanvas, readCanvas } from "./controls.js";
+import { readForm, sourceMode, wireControls } from "./controls.js";
 import { showDownloads, wireDownloads } from "./downloads.js";
 import { clearHistory, initHistory, loadHistory, markCurrent, renderHistoryItem, upsertJob } from "./history.js";
 import { applyPaletteLabels, initPalette } from "./palette.js";
 import * as pm from "./pixelmotion.js";
 import { Player } from "./player.js";
 import { TEXT, messageFor, setLanguage, t } from "./texts.js";
-import { $, TERMINAL, formatDuration, shortPrompt, storage, timeOf, toast } from "./ui.js";
+import { $, TERMINAL, formatDuration, shortPrompt, showSignIn, storage, takeTokenFromAddress, timeOf, toast } from "./ui.js";
 
 const TOKEN_KEY = "pixelmotion.token";
 const LANG_KEY = "pixelmotion.lang";
@@ -329,29 +321,11 @@ async function onGenerate(event) {
 
 // ---------------------------------------------------------------- sign-in
 
-function takeTokenFromAddress() {
-  const url = new URL(window.location.href);
-  const token = url.searchParams.get("token");
-  if (token === null) return;
-  url.searchParams.delete("token");
-  history.replaceState(history.state, "", `${url.pathname}${url.search}${url.hash}`);
-  if (token.trim()) storage.set(TOKEN_KEY, token.trim());
-}
-
 function stopStreams() {
   if (state.unsubscribeCurrent) state.unsubscribeCurrent();
   if (state.unsubscribeAll) state.unsubscribeAll();
   state.unsubscribeCurrent = null;
   state.unsubscribeAll = null;
-}
-
-function showSignIn(reason = "") {
-  $("#app").hidden = true;
-  $("#sign-out").hidden = true;
-  $("#signin").hidden = false;
-  const why = $("#signin-reason");
-  why.textContent = reason;
-  why.hidden = !reason;
 }
 
 function signOut(reason = "") {
@@ -455,7 +429,7 @@ function wire() {
 }
 
 function main() {
-  takeTokenFromAddress();
+  takeTokenFromAddress(TOKEN_KEY);
   loadAnnounced();
   initHistory(state, (jobId) => showJob(jobId, { focus: true }));
   wire();

@@ -102,3 +102,22 @@ export function toast({ kind = "info", title, body = "", action = null, timeoutM
   setTimeout(() => element.remove(), lifetime);
   return element;
 }
+
+/** Keep a `?token=` of the address in storage (under `key`) and drop it from the address bar. */
+export function takeTokenFromAddress(key) {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return;
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", `${url.pathname}${url.search}${url.hash}`);
+  if (token.trim()) storage.set(key, token.trim());
+}
+
+export function showSignIn(reason = "") {
+  $("#app").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#signin").hidden = false;
+  const why = $("#signin-reason");
+  why.textContent = reason;
+  why.hidden = !reason;
+}
