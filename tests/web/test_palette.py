@@ -119,6 +119,24 @@ def test_a_preset_pasted_hex_and_a_palette_file_are_sent(
     assert body["palette"] == {"file": base64.b64encode(gpl.read_bytes()).decode(), "filename": "knight.gpl"}
     assert "colorCount" not in body
 
+    # A .hex list and a JASC .pal: each previewed from its own layout, each sent as it is.
+    for name, text, preview in (
+        ("lospec.hex", "1a1c2c\r\nF4F4F4\r\n", ["#1a1c2c", "#f4f4f4"]),
+        ("paint.pal", "JASC-PAL\n0100\n2\n255 0 0\n0 0 255\n", ["#ff0000", "#0000ff"]),
+    ):
+        path = tmp_path / name
+        path.write_bytes(text.encode())
+        page.locator("#palette-file").set_input_files(str(path))
+        # Wait for this file's colours (the one before also had two).
+        expect(page.locator("#palette-file-preview .swatch").first).to_have_attribute(
+            "data-color", preview[0]
+        )
+        assert swatches(page, "#palette-file-preview") == preview
+        assert sent_body(page)["palette"] == {
+            "file": base64.b64encode(text.encode()).decode(),
+            "filename": name,
+        }
+
     # A PNG of swatches: its distinct opaque colours are previewed.
     png = tmp_path / "swatches.png"
     image = Image.new("RGB", (4, 1))
