@@ -155,7 +155,10 @@ export const FIELD_INPUTS = {
   fps: "#fps",
   source: "#video",
   "source.uploadId": "#video",
-  palette: "#palette-field input:checked",
+  // The input of the palette choice shown: the pasted colours, the file, or the preset.
+  palette: ['textarea', 'input[type="file"]', "input:checked"]
+    .map((input) => `[data-palette-panel]:not([hidden]) ${input}`)
+    .join(", "),
   paletteFrom: "#palette-job",
   keyColor: "#key-color",
   background: "#background",

@@ -243,7 +243,7 @@ export const TEXT = {
     seam: (value) => `반복 이음매: 보통 프레임 변화의 ${value.toFixed(2)}배.`,
     rerender: "다시 렌더링",
     rerenderTitle: "다시 렌더링",
-    rerenderOf: "다시 렌더링할 작업:",
+    rerenderOf: "원본 작업:",
     rerenderSubmit: "다시 렌더링 (새 영상 없음, 비용 없음)",
     rerenderClose: "새 애니메이션으로 돌아가기",
     downloadAseprite: "Aseprite",
