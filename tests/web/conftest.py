@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,3 +157,40 @@ CONTENT_SECURITY_POLICY_PARTS = (
     "frame-ancestors 'none'",
     "base-uri 'none'",
 )
+
+
+@dataclass(frozen=True)
+class FinishedJobs:
+    """Two real completed 16×16 jobs of one user: ``parent`` and ``job``."""
+
+    user: str
+    parent: dict[str, Any]
+    job: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def finished_jobs(site: Running) -> FinishedJobs:
+    """Made once through the real API and the real worker, for the tests that show a finished
+    job (the page's result, downloads, re-render)."""
+    user = f"web-finished-{uuid.uuid4().hex[:8]}"
+    body = {"width": 16, "height": 16, "colorCount": 8, "fps": 12}
+    with site.client(user) as api:
+        ids = [
+            api.post("/v1/jobs", json={**body, "prompt": prompt}).json()["jobId"]
+            for prompt in ("a slime bouncing", "a knight swinging a sword")
+        ]
+        parent, job = (site.wait_for_status(api, job_id, {"completed"}, timeout=90) for job_id in ids)
+    return FinishedJobs(user=user, parent=parent, job=job)
+
+
+def stand_in_for_job(page: Page, job: dict[str, Any]) -> None:
+    """Answer the page's GET /v1/jobs/{id} with ``job``: the one stand-in the browser tests
+    use, for job fields the API adds on another branch (palette, background, loop, seam,
+    transparentIndex, parentJobId, the new outputs). Everything else (frames, outputs, the
+    list) comes from the real server. The page then follows the job by polling that GET:
+    EventSource is taken away, as the client's documented fallback allows."""
+    page.add_init_script("delete window.EventSource;")
+    page.route(
+        f"**/v1/jobs/{job['jobId']}",
+        lambda route: route.fulfill(json=job) if route.request.method == "GET" else route.continue_(),
+    )

@@ -162,3 +162,30 @@ def test_a_job_waiting_in_line_counts_down_over_the_event_stream(
     assert all(step["status"] == "pending" for step in steps if step["queuePosition"] is not None)
     assert steps[-1]["status"] == "completed", steps
     assert page_errors.messages == []
+
+
+# Re-render a job with a few options; what the server answers is caught, not thrown.
+RENDER = """async ({token, jobId}) => {
+  const pm = await import('/static/pixelmotion.js');
+  pm.configure({token});
+  try {
+    return {started: await pm.render(jobId, {fps: 24, palette: 'pico8', loop: 'pingpong'})};
+  } catch (error) {
+    return {status: error.status, code: error.code};
+  }
+}"""
+
+
+def test_render_posts_the_options_to_the_job_renders(
+    new_context: NewContext, site: Running, page_errors: PageErrors
+) -> None:
+    page = page_errors.watch(new_context().new_page())
+    page.goto(f"{site.url}/")
+    job_id = uuid.uuid4().hex
+    with page.expect_request(lambda request: request.method == "POST") as request:
+        answer = page.evaluate(RENDER, {"token": site.token("editor-render"), "jobId": job_id})
+    assert request.value.url == f"{site.url}/v1/jobs/{job_id}/renders"
+    assert request.value.post_data_json == {"fps": 24, "palette": "pico8", "loop": "pingpong"}
+    assert request.value.headers["authorization"].startswith("Bearer ")
+    # No such job: the API's coded error reaches the caller.
+    assert answer["status"] in (404, 405), answer

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
+from pixelmotion.api.views.web import STATIC_DIR
+from pixelmotion.media.palettes import PRESETS
 from tests.running import Running
 from tests.web.conftest import CONTENT_SECURITY_POLICY_PARTS
 
@@ -12,6 +16,13 @@ PAGE_FILES = {
     "/static/texts.js": "text/javascript",
     "/static/player.js": "text/javascript",
     "/static/pixelmotion.js": "text/javascript",
+    "/static/ui.js": "text/javascript",
+    "/static/controls.js": "text/javascript",
+    "/static/palette.js": "text/javascript",
+    "/static/downloads.js": "text/javascript",
+    "/static/history.js": "text/javascript",
+    "/static/shapes.js": "text/javascript",
+    "/static/palettes.json": "application/json",
     "/static/app.css": "text/css",
     "/static/favicon.svg": "image/svg+xml",
 }
@@ -60,3 +71,10 @@ def test_the_client_module_documents_its_api(site: Running) -> None:
     for name in ("configure", "startVideoGeneration", "subscribeToVideoJob", "fetchFrames"):
         assert f"export function {name}" in source or f"export async function {name}" in source
     assert "?access_token=" in source or "access_token" in source
+
+
+def test_the_page_offers_the_server_presets() -> None:
+    """palettes.json is the page's copy of the presets: the same names, colours and order."""
+    page_presets = json.loads((STATIC_DIR / "palettes.json").read_text())
+    assert page_presets == {name: list(colors) for name, colors in PRESETS.items()}
+    assert list(page_presets) == list(PRESETS)

@@ -1,37 +1,21 @@
-// pixelmotion's page: a form that starts a generation, its live progress, the result playing
-// in a canvas, downloads, and the user's jobs kept live. Plain ES module, no build step.
+// pixelmotion's page: a form that starts a generation (or re-renders a finished one), its
+// live progress, the result playing in a canvas, downloads, and the user's jobs kept live.
+// Plain ES module, no build step; its parts are controls.js, palette.js, downloads.js,
+// history.js, player.js and ui.js.
+import { FIELD_INPUTS, clearInvalid, markInvalid, prefillCanvas, readCanvas } from "./controls.js";
+import { readForm, sourceMode, wireControls } from "./controls.js";
+import { showDownloads, wireDownloads } from "./downloads.js";
+import { clearHistory, initHistory, loadHistory, markCurrent, renderHistoryItem, upsertJob } from "./history.js";
+import { applyPaletteLabels, initPalette } from "./palette.js";
 import * as pm from "./pixelmotion.js";
 import { Player } from "./player.js";
-import { TEXT, currentLanguage, messageFor, setLanguage, statusLabel, t } from "./texts.js";
+import { TEXT, messageFor, setLanguage, t } from "./texts.js";
+import { $, TERMINAL, formatDuration, shortPrompt, showSignIn, storage, takeTokenFromAddress, timeOf, toast } from "./ui.js";
 
 const TOKEN_KEY = "pixelmotion.token";
 const LANG_KEY = "pixelmotion.lang";
 const CURRENT_KEY = "pixelmotion.current";
 const ANNOUNCED_KEY = "pixelmotion.announced";
-const TERMINAL = new Set(["completed", "failed", "canceled"]);
-const SIZE_PRESETS = ["16", "32", "64", "128", "256"];
-
-// ---------------------------------------------------------------- small helpers
-
-const $ = (selector) => document.querySelector(selector);
-
-const storage = {
-  get(key) {
-    try {
-      return localStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  },
-  set(key, value) {
-    try {
-      if (value === null || value === undefined) localStorage.removeItem(key);
-      else localStorage.setItem(key, value);
-    } catch {
-      // Storage refused (private mode): the page still works for this visit.
-    }
-  },
-};
 
 const state = {
   token: null,
@@ -40,35 +24,13 @@ const state = {
   currentId: null,
   currentJob: null, // the current job's API JSON
   currentAnimation: null,
+  renderParent: null, // the finished job the form re-renders, while it does
   unsubscribeCurrent: null,
   unsubscribeAll: null,
   seenActive: new Set(), // jobs seen unfinished during this visit: their end is announced
   announced: new Set(),
   pendingAnnounce: new Set(),
 };
-
-function formatDuration(seconds) {
-  const s = Math.max(0, Math.round(seconds));
-  const minutes = Math.floor(s / 60);
-  return `${minutes}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function formatWhen(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  const locale = currentLanguage() === "ko" ? "ko-KR" : "en";
-  return date.toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
-}
-
-function timeOf(iso) {
-  const value = Date.parse(iso);
-  return Number.isNaN(value) ? 0 : value;
-}
-
-function shortPrompt(prompt, length = 80) {
-  const text = String(prompt || "").replace(/\s+/g, " ").trim();
-  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
-}
 
 function pickLanguage() {
   const stored = storage.get(LANG_KEY);
@@ -81,47 +43,7 @@ function pickLanguage() {
   return "en";
 }
 
-// ---------------------------------------------------------------- toasts
-
-function toast({ kind = "info", title, body = "", action = null, timeoutMs = null }) {
-  const element = document.createElement("div");
-  element.className = `toast ${kind}`;
-  element.setAttribute("role", kind === "error" ? "alert" : "status");
-  const text = document.createElement("div");
-  text.className = "toast-body";
-  const heading = document.createElement("strong");
-  heading.className = "toast-title";
-  heading.textContent = title;
-  text.append(heading);
-  if (body) {
-    const detail = document.createElement("span");
-    detail.className = "toast-detail";
-    detail.textContent = body;
-    text.append(detail);
-  }
-  element.append(text);
-  if (action) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = action.label;
-    button.addEventListener("click", () => {
-      action.run();
-      element.remove();
-    });
-    element.append(button);
-  }
-  const close = document.createElement("button");
-  close.type = "button";
-  close.className = "toast-close";
-  close.textContent = "×";
-  close.setAttribute("aria-label", t("dismiss"));
-  close.addEventListener("click", () => element.remove());
-  element.append(close);
-  $("#toasts").append(element);
-  const lifetime = timeoutMs ?? (kind === "error" ? 20000 : 8000);
-  setTimeout(() => element.remove(), lifetime);
-  return element;
-}
+// ---------------------------------------------------------------- announcements
 
 function loadAnnounced() {
   try {
@@ -174,8 +96,8 @@ function applyLanguage(lang) {
   if (state.currentJob) renderProgress(state.currentJob);
   if (state.currentAnimation) renderResultInfo();
   for (const job of state.jobs.values()) renderHistoryItem(job);
-  const generate = $("#generate");
-  if (generate.disabled) generate.textContent = t(generate.dataset.busy || "starting");
+  applyPaletteLabels();
+  syncForm();
 }
 
 const player = new Player($("#player"));
@@ -221,6 +143,11 @@ function renderResultInfo() {
     fps: animation.fps,
     colors: animation.palette?.length ?? job?.colorCount ?? "?",
   });
+  // The frames come as the game plays them: a ping-pong loop's already go forward then back.
+  const seam = job?.loop === "trim" && typeof job.seam === "number" ? t("seam", job.seam) : "";
+  const loop = seam || (job?.loop === "pingpong" ? t("loopPingpong") : "");
+  $("#loop-info").textContent = loop;
+  $("#loop-info").hidden = !loop;
 }
 
 function showResult(animation) {
@@ -229,6 +156,7 @@ function showResult(animation) {
   player.load(animation);
   player.updateLabels();
   renderResultInfo();
+  showDownloads(state.currentJob);
 }
 
 function onCurrentJob(job, apiJob) {
@@ -239,7 +167,8 @@ function onCurrentJob(job, apiJob) {
   if (!TERMINAL.has(apiJob.status)) state.seenActive.add(apiJob.jobId);
   if (apiJob.status === "completed") {
     if (job.frames) {
-      showResult({ width: job.width, height: job.height, fps: job.fps, palette: job.palette, frames: job.frames });
+      const { width, height, fps, palette, frames } = job;
+      showResult({ width, height, fps, palette, frames });
     } else {
       state.framesFailed = true;
       toast({ kind: "error", title: t("framesFailed"), body: job.framesError || "" });
@@ -260,9 +189,7 @@ function showJob(jobId, { focus = false } = {}) {
   state.framesFailed = false;
   storage.set(CURRENT_KEY, jobId);
   $("#result-panel").hidden = true;
-  for (const item of document.querySelectorAll(".history-item")) {
-    item.classList.toggle("current", item.dataset.jobId === jobId);
-  }
+  markCurrent(jobId);
   const known = state.jobs.get(jobId);
   state.currentJob = known || null;
   if (known) renderProgress(known);
@@ -285,90 +212,6 @@ function forgetCurrent() {
   $("#result-panel").hidden = true;
 }
 
-// ---------------------------------------------------------------- history
-
-function upsertJob(job) {
-  const known = state.jobs.get(job.jobId);
-  if (known && timeOf(job.updatedAt) < timeOf(known.updatedAt)) return known;
-  // An event carries the job as it was then; keep what only the full job knows.
-  const merged = known ? { ...known, ...job } : job;
-  if (known && job.status === known.status && !Object.keys(job.outputs || {}).length) {
-    merged.outputs = known.outputs;
-  }
-  state.jobs.set(job.jobId, merged);
-  if (!TERMINAL.has(job.status)) state.seenActive.add(job.jobId);
-  renderHistoryItem(merged);
-  return merged;
-}
-
-function historyItem(jobId) {
-  return document.querySelector(`.history-item[data-job-id="${CSS.escape(jobId)}"]`);
-}
-
-function renderHistoryItem(job) {
-  const list = $("#history");
-  let item = historyItem(job.jobId);
-  if (!item) {
-    item = document.createElement("li");
-    item.className = "history-item";
-    item.dataset.jobId = job.jobId;
-    item.dataset.createdAt = job.createdAt;
-    const prompt = document.createElement("p");
-    prompt.className = "item-prompt";
-    const meta = document.createElement("p");
-    meta.className = "item-meta";
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    const details = document.createElement("span");
-    details.className = "item-details";
-    meta.append(badge, " ", details);
-    const actions = document.createElement("div");
-    actions.className = "item-actions";
-    const open = document.createElement("button");
-    open.type = "button";
-    open.className = "item-open";
-    open.addEventListener("click", () => showJob(job.jobId, { focus: true }));
-    actions.append(open);
-    const progress = document.createElement("progress");
-    progress.max = 100;
-    item.append(prompt, actions, meta, progress);
-    const created = timeOf(job.createdAt);
-    const before = [...list.children].find((other) => timeOf(other.dataset.createdAt) < created);
-    list.insertBefore(item, before || null);
-  }
-  item.dataset.status = job.status;
-  item.classList.toggle("current", job.jobId === state.currentId);
-  const promptText = shortPrompt(job.prompt, 140);
-  item.querySelector(".item-prompt").textContent = promptText;
-  const badge = item.querySelector(".badge");
-  badge.dataset.status = job.status;
-  badge.textContent = job.status === "processing" || job.status === "dreaming" || job.status === "queued"
-    ? `${statusLabel(job.status)} ${job.progress}%`
-    : statusLabel(job.status);
-  item.querySelector(".item-details").textContent = t("meta", {
-    width: job.width,
-    height: job.height,
-    fps: job.fps,
-    when: formatWhen(job.createdAt),
-  });
-  const open = item.querySelector(".item-open");
-  open.textContent = t("open");
-  open.setAttribute("aria-label", t("openJob", promptText));
-  const progress = item.querySelector("progress");
-  progress.hidden = TERMINAL.has(job.status);
-  progress.value = job.progress;
-  progress.setAttribute("aria-label", `${statusLabel(job.status)} ${job.progress}%`);
-  $("#history-empty").hidden = true;
-}
-
-async function loadHistory() {
-  const page = await pm.listJobs({ limit: 20, cursor: state.nextCursor || undefined });
-  for (const job of page.jobs) upsertJob(job);
-  state.nextCursor = page.nextCursor;
-  $("#history-more").hidden = !page.nextCursor;
-  $("#history-empty").hidden = state.jobs.size > 0;
-}
-
 function onAnyJob(job) {
   const merged = upsertJob(job);
   if (job.jobId !== state.currentId) announce(merged);
@@ -376,124 +219,95 @@ function onAnyJob(job) {
 
 // ---------------------------------------------------------------- the form
 
-function selectedSize() {
-  const choice = document.querySelector('input[name="size"]:checked')?.value || "64";
-  if (SIZE_PRESETS.includes(choice)) return { width: Number(choice), height: Number(choice) };
-  return { width: Number($("#width").value), height: Number($("#height").value) };
-}
-
-function syncCustomSize() {
-  const custom = document.querySelector('input[name="size"]:checked')?.value === "custom";
-  $("#custom-size").hidden = !custom;
-  $("#width").disabled = !custom;
-  $("#height").disabled = !custom;
-}
-
-function sourceMode() {
-  return document.querySelector('input[name="source"]:checked')?.value === "video" ? "video" : "prompt";
-}
-
-function syncSource() {
+/** Show the fields of what the form does now: a prompt, a video, or a re-render. */
+function syncForm() {
+  const parent = state.renderParent;
   const video = sourceMode() === "video";
-  $("#video-field").hidden = !video;
-  $("#prompt-field").hidden = video;
+  $("#source-field").hidden = Boolean(parent);
+  $("#video-field").hidden = Boolean(parent) || !video;
+  $("#prompt-field").hidden = Boolean(parent) || video;
+  $("#render-of").hidden = !parent;
+  $("#render-close").hidden = !parent;
+  if (parent) $("#render-of-prompt").textContent = shortPrompt(parent.prompt, 120);
+  $("#create-title").textContent = t(parent ? "rerenderTitle" : "createTitle");
   const generate = $("#generate");
-  generate.dataset.i18n = video ? "pixelate" : "generate";
-  if (!generate.disabled) generate.textContent = t(generate.dataset.i18n);
+  generate.dataset.i18n = parent ? "rerenderSubmit" : video ? "pixelate" : "generate";
+  generate.textContent = t(generate.disabled ? generate.dataset.busy || "starting" : generate.dataset.i18n);
 }
 
-function markInvalid(elements, message) {
-  for (const element of elements) element.setAttribute("aria-invalid", "true");
-  const error = $("#form-error");
-  error.textContent = message;
-  error.hidden = false;
-  elements[0]?.focus();
+/** Re-render the current finished job: the canvas controls take its values. */
+function openRerender() {
+  const job = state.currentJob;
+  if (!job || job.status !== "completed") return;
+  clearInvalid();
+  state.renderParent = job;
+  prefillCanvas(job);
+  syncForm();
+  $(".create").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  $("#create-title").focus();
 }
 
-function clearInvalid() {
-  for (const element of document.querySelectorAll("[aria-invalid]")) element.removeAttribute("aria-invalid");
-  $("#form-error").hidden = true;
+function closeRerender() {
+  state.renderParent = null;
+  clearInvalid();
+  syncForm();
 }
 
-function readForm() {
-  let prompt = $("#prompt").value.trim();
-  let file = null;
-  if (sourceMode() === "video") {
-    file = $("#video").files?.[0] || null;
-    if (!file) {
-      markInvalid([$("#video")], t("invalidVideo"));
-      return null;
-    }
-    // The job's title in the history: the file's name.
-    prompt = file.name.length >= 3 ? file.name.slice(0, 200) : undefined;
-  } else if (prompt.length < 3 || prompt.length > 5000) {
-    markInvalid([$("#prompt")], t("invalidPrompt"));
-    return null;
+/** A re-render names every option (those left out keep the parent's): a palette the parent
+ * had and the user took away is sent as null. */
+function renderParams(parent) {
+  const params = readCanvas({ full: true });
+  if (params && !("palette" in params) && !("paletteFrom" in params) && (parent.palette || parent.paletteFrom)) {
+    params.palette = null;
   }
-  const { width, height } = selectedSize();
-  const inRange = (value, low, high) => Number.isInteger(value) && value >= low && value <= high;
-  if (!inRange(width, 8, 512) || !inRange(height, 8, 512)) {
-    markInvalid([$("#width"), $("#height")], t("invalidSize"));
-    return null;
-  }
-  const colorCount = Number($("#colors").value);
-  if (!inRange(colorCount, 2, 256)) {
-    markInvalid([$("#colors")], t("invalidColors"));
-    return null;
-  }
-  const params = {
-    prompt,
-    width,
-    height,
-    colorCount,
-    fps: Number($("#fps").value),
-    dither: $("#dither").value,
-    fit: $("#fit").value,
-  };
-  return { params, file };
+  return params;
 }
 
-const FIELD_INPUTS = {
-  prompt: "#prompt",
-  width: "#width",
-  height: "#height",
-  colorCount: "#colors",
-  fps: "#fps",
-  source: "#video",
-  "source.uploadId": "#video",
-};
+async function start(setBusy) {
+  const parent = state.renderParent;
+  if (parent) {
+    const params = renderParams(parent);
+    if (!params) return null;
+    setBusy("starting");
+    const started = await pm.render(parent.jobId, params);
+    closeRerender();
+    return started;
+  }
+  const form = readForm();
+  if (!form) return null;
+  const { params, file } = form;
+  if (file) {
+    setBusy("uploading");
+    const { uploadId } = await pm.uploadVideo(file);
+    params.source = { type: "upload", uploadId };
+  }
+  setBusy("starting");
+  return pm.startVideoGeneration(params);
+}
 
 async function onGenerate(event) {
   event.preventDefault();
   clearInvalid();
-  const form = readForm();
-  if (!form) return;
-  const { params, file } = form;
   const button = $("#generate");
-  button.disabled = true;
   const setBusy = (key) => {
+    button.disabled = true;
     button.dataset.busy = key;
     button.textContent = t(key);
   };
   try {
-    if (file) {
-      setBusy("uploading");
-      const { uploadId } = await pm.uploadVideo(file);
-      params.source = { type: "upload", uploadId };
-    }
-    setBusy("starting");
-    const started = await pm.startVideoGeneration(params);
+    const started = await start(setBusy);
+    if (!started) return;
     state.seenActive.add(started.jobId);
     // Followed at once: its first state (and the history's entry) come from the stream.
     showJob(started.jobId, { focus: true });
   } catch (error) {
     if (error.status === 401) {
       signOut(t("tokenRefused"));
-    } else if ([400, 413, 415, 422].includes(error.status)) {
+    } else if ([400, 404, 409, 413, 415, 422].includes(error.status)) {
       const inputs = Object.keys(error.fields || {})
         .map((name) => FIELD_INPUTS[name] && $(FIELD_INPUTS[name]))
         .filter(Boolean);
-      if (file && !inputs.length) inputs.push($("#video"));
+      if (sourceMode() === "video" && !state.renderParent && !inputs.length) inputs.push($("#video"));
       markInvalid(inputs, error.message);
     } else {
       toast({ kind: "error", title: t("toastError"), body: error.message });
@@ -505,62 +319,7 @@ async function onGenerate(event) {
   }
 }
 
-// ---------------------------------------------------------------- downloads
-
-const DOWNLOAD_NAMES = {
-  gif: "animation.gif",
-  sheet: "sheet.png",
-  sheetJson: "sheet.json",
-  frames: "frames.json",
-};
-
-function saveBlob(blob, filename) {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  link.hidden = true;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
-}
-
-async function onDownload(event) {
-  const button = event.target.closest("button[data-output]");
-  if (!button || !state.currentId) return;
-  const name = button.dataset.output;
-  const prefix = `pixelmotion-${state.currentId.slice(0, 8)}`;
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  try {
-    let blob = await pm.fetchOutput(state.currentId, name);
-    if (name === "sheetJson") {
-      // Point the sheet's JSON at the file name the sheet is saved under.
-      const sheet = JSON.parse(await blob.text());
-      if (sheet.meta) sheet.meta.image = `${prefix}-${DOWNLOAD_NAMES.sheet}`;
-      blob = new Blob([JSON.stringify(sheet, null, 2)], { type: "application/json" });
-    }
-    saveBlob(blob, `${prefix}-${DOWNLOAD_NAMES[name]}`);
-  } catch (error) {
-    if (error.status === 401) signOut(t("tokenRefused"));
-    else toast({ kind: "error", title: t("downloadFailed"), body: error.message });
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
-}
-
 // ---------------------------------------------------------------- sign-in
-
-function takeTokenFromAddress() {
-  const url = new URL(window.location.href);
-  const token = url.searchParams.get("token");
-  if (token === null) return;
-  url.searchParams.delete("token");
-  history.replaceState(history.state, "", `${url.pathname}${url.search}${url.hash}`);
-  if (token.trim()) storage.set(TOKEN_KEY, token.trim());
-}
 
 function stopStreams() {
   if (state.unsubscribeCurrent) state.unsubscribeCurrent();
@@ -569,26 +328,16 @@ function stopStreams() {
   state.unsubscribeAll = null;
 }
 
-function showSignIn(reason = "") {
-  $("#app").hidden = true;
-  $("#sign-out").hidden = true;
-  $("#signin").hidden = false;
-  const why = $("#signin-reason");
-  why.textContent = reason;
-  why.hidden = !reason;
-}
-
 function signOut(reason = "") {
   stopStreams();
   player.pause();
   state.token = null;
   storage.set(TOKEN_KEY, null);
   storage.set(CURRENT_KEY, null);
-  state.jobs.clear();
-  state.nextCursor = null;
+  clearHistory();
   state.currentId = null;
   state.currentJob = null;
-  $("#history").replaceChildren();
+  state.renderParent = null;
   $("#progress-panel").hidden = true;
   $("#result-panel").hidden = true;
   showSignIn(reason);
@@ -651,12 +400,12 @@ function wire() {
       $("#generate-form").requestSubmit();
     }
   });
-  for (const radio of document.querySelectorAll('input[name="size"]')) {
-    radio.addEventListener("change", syncCustomSize);
-  }
+  wireControls();
   for (const radio of document.querySelectorAll('input[name="source"]')) {
-    radio.addEventListener("change", syncSource);
+    radio.addEventListener("change", syncForm);
   }
+  $("#rerender").addEventListener("click", openRerender);
+  $("#render-close").addEventListener("click", closeRerender);
   $("#cancel").addEventListener("click", async () => {
     if (!state.currentId) return;
     try {
@@ -665,29 +414,8 @@ function wire() {
       if (error.status !== 409) toast({ kind: "error", title: t("toastError"), body: error.message });
     }
   });
-  $("#play").addEventListener("click", () => player.toggle());
-  $("#prev-frame").addEventListener("click", () => player.step(-1));
-  $("#next-frame").addEventListener("click", () => player.step(1));
-  $("#zoom").addEventListener("input", (event) => player.setZoom(Number(event.target.value)));
-  $("#onion").addEventListener("change", (event) => player.setOnionSkin(event.target.checked));
-  $("#stage").addEventListener("keydown", (event) => {
-    const keys = {
-      " ": () => player.toggle(),
-      k: () => player.toggle(),
-      ArrowLeft: () => player.step(-1),
-      ArrowRight: () => player.step(1),
-      "+": () => player.setZoom(player.zoom + 1),
-      "=": () => player.setZoom(player.zoom + 1),
-      "-": () => player.setZoom(player.zoom - 1),
-      o: () => player.setOnionSkin(!player.onionSkin),
-    };
-    const action = keys[event.key];
-    if (action && !event.ctrlKey && !event.metaKey && !event.altKey) {
-      event.preventDefault();
-      action();
-    }
-  });
-  $(".downloads").addEventListener("click", onDownload);
+  player.wire();
+  wireDownloads({ refused: () => signOut(t("tokenRefused")) });
   $("#history-more").addEventListener("click", async () => {
     try {
       await loadHistory();
@@ -701,11 +429,11 @@ function wire() {
 }
 
 function main() {
-  takeTokenFromAddress();
+  takeTokenFromAddress(TOKEN_KEY);
   loadAnnounced();
+  initHistory(state, (jobId) => showJob(jobId, { focus: true }));
   wire();
-  syncCustomSize();
-  syncSource();
+  initPalette();
   applyLanguage(pickLanguage());
   state.token = storage.get(TOKEN_KEY);
   if (!state.token) {

@@ -29,10 +29,17 @@
  *   createdAt, updatedAt, completedAt   ISO 8601 strings (completedAt null until completed)
  *   width, height, fps    the animation's size and speed
  *   palette               ["#rrggbb", ...] once completed (frames present)
+ *   background            "keep" | "remove"; keyColor "#rrggbb" or null
+ *   loop                  "none" | "trim" | "pingpong"; seam: for "trim", the jump from the
+ *                         last frame to the first as a multiple of a normal frame step
+ *   transparentIndex      the palette index that is transparent, or null
+ *   parentJobId           for a re-render (see render()), the job it was made from
  *   frames                only on "completed": an array ready for an editor's loadFrames,
- *                         one entry per frame, in order:
+ *                         one entry per frame, in order (a "pingpong" loop's frames already
+ *                         go forward then back):
  *                           { imageData: Uint8ClampedArray  (width*height*4 bytes, RGBA,
- *                                                            row by row, alpha always 255),
+ *                                                            row by row, alpha 255, or 0
+ *                                                            on the transparent index),
  *                             delayMs:   number             (how long the frame shows),
  *                             width:     number, height: number }
  *                         `new ImageData(f.imageData, f.width, f.height)` draws it.
@@ -47,6 +54,10 @@
  * event of its own. The callback is called once per change, and the subscription ends by
  * itself after a final state.
  */
+
+import { decodeIndexedFrames, toVideoGenerationJob } from "./shapes.js";
+
+export { decodeIndexedFrames, toVideoGenerationJob };
 
 const TERMINAL = new Set(["completed", "failed", "canceled"]);
 
@@ -132,11 +143,32 @@ async function request(path, { method = "GET", body, file, query, signal } = {})
  * fit?, loop?, model?, resolution?, aspectRatio?, projectId?}; or, to pixelate your own video
  * with no model, `source: {type: "upload", uploadId}` (see uploadVideo) or
  * `source: {type: "url", url}` with the canvas fields (the prompt is then optional).
+ * Canvas fields besides size, colours, fps and dither:
+ *   palette     a preset name ("pico8", "gameboy", "nes", "sweetie-16", ...), a string of hex
+ *               colours, an array of "#rrggbb", or a palette file
+ *               {file: "<base64>", filename: "x.gpl"} (.gpl, .hex, .pal or .png); with a
+ *               palette, colorCount may be left out (it is the palette's size)
+ *   paletteFrom the id of an earlier job whose palette to use
+ *   background  "keep" | "remove" (transparent); keyColor "#rrggbb" (else estimated)
+ *   fit         "crop" | "contain" | "stretch" | "subject" (needs background "remove")
+ *   loop        "none" | "trim" | "pingpong"
  * @returns {Promise<{jobId: string, status: string, estimatedTimeSeconds: number}>}
  */
 export async function startVideoGeneration(params) {
   const response = await request("/v1/jobs", { method: "POST", body: params });
   const body = await response.json();
+  return { jobId: body.jobId, status: body.status, estimatedTimeSeconds: body.estimatedTimeSeconds };
+}
+
+/** Re-render a finished job from its stored clip: no new clip, no cost. `options`: any canvas
+ * field of startVideoGeneration (width, height, colorCount, palette, paletteFrom, fps, dither,
+ * fit, background, keyColor, loop); those left out keep the finished job's values. The new
+ * job is followed like any other (its parentJobId names the finished one).
+ * @returns {Promise<{jobId: string, status: string, estimatedTimeSeconds: number}>}
+ */
+export async function render(jobId, options = {}) {
+  const path = `/v1/jobs/${encodeURIComponent(jobId)}/renders`;
+  const body = await (await request(path, { method: "POST", body: options })).json();
   return { jobId: body.jobId, status: body.status, estimatedTimeSeconds: body.estimatedTimeSeconds };
 }
 
@@ -173,54 +205,30 @@ const OUTPUT_PATHS = {
   indexed: "frames?format=indexed",
 };
 
-/** One of a completed job's results as a Blob: "gif", "sheet", "sheetJson", "frames", "indexed". */
-export async function fetchOutput(jobId, name, { signal } = {}) {
-  const path = OUTPUT_PATHS[name];
+/** One of a completed job's results as a Blob. `job`: the API's job JSON, whose `outputs`
+ * name every result it has ("gif", "sheet", "sheetJson", "aseprite", "webp", "apng", "zip",
+ * "sheetHash", "sheetArray", "godot", "frames", "indexed"), or a job id for the first five of
+ * "gif", "sheet", "sheetJson", "frames", "indexed". */
+export async function fetchOutput(job, name, { signal } = {}) {
+  const listed = typeof job === "object" ? job.outputs?.[name] : null;
+  const jobId = typeof job === "object" ? job.jobId : job;
+  let path = OUTPUT_PATHS[name] && `/v1/jobs/${encodeURIComponent(jobId)}/${OUTPUT_PATHS[name]}`;
+  if (listed) {
+    const url = new URL(listed, apiUrl("/"));
+    path = `${url.pathname}${url.search}`;
+  }
   if (!path) throw new PixelmotionError(`Unknown output ${name}`, { code: "UNKNOWN_OUTPUT" });
-  const [route, search] = path.split("?");
-  const query = Object.fromEntries(new URLSearchParams(search || ""));
-  const response = await request(`/v1/jobs/${encodeURIComponent(jobId)}/${route}`, { query, signal });
-  return response.blob();
+  return (await request(path, { signal })).blob();
 }
 
-function parseHex(hex) {
-  const value = Number.parseInt(String(hex).replace("#", ""), 16);
-  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
-}
-
-function decodeBase64(text) {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-/** Turn the compact indexed form (palette + base64 index bytes) into RGBA frames. */
-export function decodeIndexedFrames(indexed) {
-  const { width, height, fps } = indexed;
-  const palette = indexed.palette.map(parseHex);
-  const frames = indexed.frames.map((encoded, i) => {
-    const indices = decodeBase64(encoded);
-    const rgba = new Uint8ClampedArray(width * height * 4);
-    for (let p = 0, o = 0; p < indices.length; p += 1, o += 4) {
-      const color = palette[indices[p]] || palette[0];
-      rgba[o] = color[0];
-      rgba[o + 1] = color[1];
-      rgba[o + 2] = color[2];
-      rgba[o + 3] = 255;
-    }
-    return { imageData: rgba, delayMs: indexed.delaysMs[i] ?? Math.round(1000 / fps), width, height };
-  });
-  return { width, height, fps, palette: indexed.palette, frames };
-}
-
-/** A completed job's frames, decoded: {width, height, fps, palette, frames: [{imageData,
- * delayMs, width, height}]}. Uses the compact indexed download, or the RGBA one if absent. */
-export async function fetchFrames(jobId, { signal } = {}) {
+/** A completed job's frames, decoded: {width, height, fps, palette, transparentIndex,
+ * frames: [{imageData, delayMs, width, height}]}. Uses the compact indexed download, or the
+ * RGBA one if absent. `transparentIndex`: the job's, for frames that do not say it. */
+export async function fetchFrames(jobId, { signal, transparentIndex = null } = {}) {
   const id = encodeURIComponent(jobId);
   try {
     const response = await request(`/v1/jobs/${id}/frames`, { query: { format: "indexed" }, signal });
-    return decodeIndexedFrames(await response.json());
+    return decodeIndexedFrames(await response.json(), { transparentIndex });
   } catch (error) {
     if (!(error instanceof PixelmotionError) || error.status !== 404) throw error;
   }
@@ -230,6 +238,7 @@ export async function fetchFrames(jobId, { signal } = {}) {
     height: plain.height,
     fps: plain.fps,
     palette: plain.palette,
+    transparentIndex,
     frames: plain.frames.map((f) => ({
       imageData: Uint8ClampedArray.from(f.imageData),
       delayMs: f.delayMs,
@@ -237,33 +246,6 @@ export async function fetchFrames(jobId, { signal } = {}) {
       height: plain.height,
     })),
   };
-}
-
-/** The plan's VideoGenerationJob from the API's job JSON (and decoded frames, if any). */
-export function toVideoGenerationJob(job, animation = null) {
-  const result = {
-    id: job.jobId,
-    status: job.status,
-    progress: job.progress,
-    progressMessage: job.progressMessage ?? null,
-    totalFrames: job.totalFrames ?? null,
-    error: job.error?.message ?? null,
-    errorCode: job.error?.code ?? null,
-    estimatedTimeSeconds: job.estimatedTimeSeconds,
-    createdAt: job.createdAt,
-    updatedAt: job.updatedAt,
-    completedAt: job.completedAt ?? null,
-    width: job.width,
-    height: job.height,
-    fps: job.fps,
-    queuePosition: job.queuePosition ?? null,
-  };
-  if (animation) {
-    result.frames = animation.frames;
-    result.palette = animation.palette;
-    result.totalFrames = animation.frames.length;
-  }
-  return result;
 }
 
 function streamUrl(path, query = {}) {
@@ -322,7 +304,8 @@ export function subscribeToVideoJob(jobId, callback, options = {}) {
     finished = true;
     stopTransports();
     if (job.status === "completed" && wantFrames) {
-      fetchFrames(jobId, { signal: aborter.signal }).then(
+      const transparentIndex = job.transparentIndex ?? null;
+      fetchFrames(jobId, { signal: aborter.signal, transparentIndex }).then(
         (animation) => emit(job, animation),
         (error) => {
           if (closed || error?.name === "AbortError") return;

@@ -83,7 +83,7 @@ export class Player {
     context.clearRect(0, 0, this.canvas.width, this.canvas.height);
     this.drawImage(this.images[this.index], 1);
     if (this.onionSkin && this.frameCount > 1) {
-      // The frames are opaque: the previous one goes over the current one, faintly.
+      // The previous frame goes over the current one, faintly.
       this.drawImage(this.images[(this.index - 1 + this.frameCount) % this.frameCount], 0.35);
     }
     context.globalAlpha = 1;
@@ -146,5 +146,31 @@ export class Player {
     if (this.frameCount) {
       this.canvas.setAttribute("aria-label", t("canvasLabel", this.width, this.height, this.frameCount));
     }
+  }
+
+  /** The buttons, the zoom slider, the onion-skin box and the stage's keys. */
+  wire() {
+    $("#play").addEventListener("click", () => this.toggle());
+    $("#prev-frame").addEventListener("click", () => this.step(-1));
+    $("#next-frame").addEventListener("click", () => this.step(1));
+    $("#zoom").addEventListener("input", (event) => this.setZoom(Number(event.target.value)));
+    $("#onion").addEventListener("change", (event) => this.setOnionSkin(event.target.checked));
+    $("#stage").addEventListener("keydown", (event) => {
+      const keys = {
+        " ": () => this.toggle(),
+        k: () => this.toggle(),
+        ArrowLeft: () => this.step(-1),
+        ArrowRight: () => this.step(1),
+        "+": () => this.setZoom(this.zoom + 1),
+        "=": () => this.setZoom(this.zoom + 1),
+        "-": () => this.setZoom(this.zoom - 1),
+        o: () => this.setOnionSkin(!this.onionSkin),
+      };
+      const action = keys[event.key];
+      if (action && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        action();
+      }
+    });
   }
 }
