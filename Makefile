@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # tests/web/package.json and package-lock.json; npm ci installs exactly the locked version.
 WEB_DEPS := tests/web/node_modules/.installed
 
-.PHONY: run test lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-chaos bench-load clean
+.PHONY: run test test-fast lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-chaos bench-load clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,6 +25,13 @@ run: $(STAMP)
 test: $(STAMP) $(WEB_DEPS)
 	@scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+
+# The fast tier: the domain, the worker's steps (in-memory provider, fake clock, a SQLite file)
+# and the media tests; no PostgreSQL, no app server, no browser. Under 60 s (issue 12).
+FAST_TESTS := tests/jobs tests/worker tests/media
+
+test-fast: $(STAMP) $(WEB_DEPS)
+	$(BIN)/python -m pytest -q $(FAST_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

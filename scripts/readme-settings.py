@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pixelmotion.config import readme_with_settings
+from pixelmotion.config_docs import readme_with_settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 README.write_text(readme_with_settings(README.read_text()))

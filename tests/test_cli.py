@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -59,7 +60,10 @@ def test_help_lists_every_command() -> None:
 
 
 def test_generate_offers_the_request_choices_and_refuses_others() -> None:
-    shown = subprocess.run([*PIXELMOTION, "generate", "--help"], capture_output=True, text=True, check=True)
+    wide = {**os.environ, "COLUMNS": "250"}  # rich wraps the help to the terminal's width
+    shown = subprocess.run(
+        [*PIXELMOTION, "generate", "--help"], capture_output=True, text=True, check=True, env=wide
+    )
     for choices in (FPS_CHOICES, DITHERS, FITS):
         assert "|".join(map(str, choices)) in shown.stdout
     refused = subprocess.run(

@@ -9,9 +9,9 @@ from pixelmotion.config import (
     Settings,
     SettingsError,
     load_settings,
-    readme_with_settings,
     specs,
 )
+from pixelmotion.config_docs import readme_with_settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

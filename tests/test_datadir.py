@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pixelmotion.bootstrap import bootstrap
 from pixelmotion.config import load_settings
+from pixelmotion.datadir import kept_secret
 from pixelmotion.providers.emulator.store import GenerationStore
 
 
@@ -50,3 +51,11 @@ def test_an_existing_loose_data_directory_is_tightened_at_start(tmp_path: Path) 
     assert mode(data / "emulator") == 0o700
     assert mode(data / "pixelmotion.db") == 0o600
     assert mode(state) == 0o600
+
+
+def test_a_kept_secret_is_made_once_and_private(tmp_path: Path) -> None:
+    data = tmp_path / "new"
+    first = kept_secret(data, "secret_key")
+    assert len(first) >= 32 and mode(data / "secret_key") == 0o600 and mode(data) == 0o700
+    assert kept_secret(data, "secret_key") == first  # read back, not made again
+    assert kept_secret(data, "jwt_secret") != first

@@ -3,7 +3,7 @@
 ``Settings`` is the one table of settings: each field that is read from the environment is
 declared once with ``setting(...)`` (its type, default, README default and meaning); the
 variable is ``PIXELMOTION_`` + the field's name in capitals. ``load_settings`` and the README's
-settings table (``settings_markdown``, kept true by tests/test_config.py) both come from it.
+settings table (``config_docs.py``, kept true by tests/test_config.py) both come from it.
 
 Secrets that are not given (the JWT secret, the callback-signing key) are created on first
 start and kept in the data directory, so tokens stay valid across restarts.
@@ -12,7 +12,6 @@ start and kept in the data directory, so tokens stay valid across restarts.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 from pixelmotion import config_values as read
 from pixelmotion.config_values import SettingsError as SettingsError
 from pixelmotion.config_values import normalize_database_url as normalize_database_url
+from pixelmotion.datadir import kept_secret
 
 DEFAULT_PROMPT_TEMPLATE = (
     "Pixel art animation: {prompt}. Bold simple shapes, flat saturated colours, "
@@ -82,7 +82,7 @@ def _public_url(earlier: Earlier) -> str:
 
 
 def _kept(name: str) -> Callable[[Earlier], str]:
-    return lambda earlier: _kept_secret(earlier["data_dir"], name)
+    return lambda earlier: kept_secret(earlier["data_dir"], name)
 
 
 def _emulator_key(earlier: Earlier) -> str:
@@ -420,39 +420,6 @@ def own_url_prefix(public_url: str, path: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{base}{path.rstrip('/')}/"
 
 
-README_MARK = "<!-- settings table: generated from pixelmotion.config (scripts/readme-settings.py) -->"
-
-
-def settings_markdown() -> str:
-    """The README's table of settings, from ``Settings``."""
-    rows = [f"| `{name}` | {spec.shown} | {spec.about} |" for name, spec in specs()]
-    return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows]) + "\n"
-
-
-def readme_with_settings(readme: str) -> str:
-    """``readme`` with the table after ``README_MARK`` (up to a blank line) generated again."""
-    start = readme.index(README_MARK) + len(README_MARK) + 1
-    end = readme.find("\n\n", start)
-    end = len(readme) if end < 0 else end + 1
-    return readme[:start] + settings_markdown() + readme[end:]
-
-
 def emulator_key(data_dir: Path) -> str:
     """The emulator's API key of this data directory: random, made once, kept 0600."""
-    return _kept_secret(data_dir, "emulator_api_key")
-
-
-def _kept_secret(data_dir: Path, name: str) -> str:
-    path = data_dir / name
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    # O_EXCL: when two processes start at once, the first one's secret wins.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
+    return kept_secret(data_dir, "emulator_api_key")

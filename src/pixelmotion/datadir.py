@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 DIRECTORY_MODE = 0o700
@@ -46,3 +47,20 @@ def create_private_file(path: Path) -> None:
         path.parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+
+
+def kept_secret(data_dir: Path, name: str) -> str:
+    """The secret kept in ``data_dir/name``: random, made on first use, 0600."""
+    path = data_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    # O_EXCL: when two processes start at once, the first one's secret wins.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

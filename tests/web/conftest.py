@@ -54,9 +54,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     yield from start(directory, sqlite_url(directory), emulator_dream_seconds=DREAM_SECONDS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """One Playwright driver for the session (the sync API allows only one at a time)."""
+    """One Playwright driver for the browser tests (the sync API allows only one at a time).
+    Package scope: while it lives, its event loop counts as running in this thread, so it must
+    be stopped before tests of other packages (which call asyncio.run) run in this process."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -81,7 +83,7 @@ def launched_chromium(driver: Playwright) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(site: Running, playwright: Playwright) -> Iterator[Browser]:
     """Started after the site (so closed before it: no stream is left open at its shutdown)."""
     with launched_chromium(playwright) as launched:

@@ -83,6 +83,7 @@ EXAMPLE_FAILED_JOB: dict[str, Any] = {
 
 
 class CamelModel(BaseModel):
+    # Pydantic merges a subclass's model_config over this one: subclasses name only what they add.
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
@@ -98,8 +99,6 @@ class UrlSource(CamelModel):
 
 class UploadSource(CamelModel):
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
         extra="forbid",
         json_schema_extra={"examples": [{"type": "upload", "uploadId": EXAMPLE_UPLOAD_ID}]},
     )
@@ -110,8 +109,6 @@ class UploadSource(CamelModel):
 
 class KeyframeSource(CamelModel):
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
         extra="forbid",
         json_schema_extra={"examples": [{"uploadId": EXAMPLE_UPLOAD_ID}]},
     )
@@ -123,8 +120,6 @@ class CreateJobRequest(CamelModel):
     """A prompt for the video model, or (with ``source``) the user's own video to pixelate."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
         extra="forbid",
         json_schema_extra={
             "examples": [
@@ -333,8 +328,6 @@ class UploadResponse(CamelModel):
 
 class WebhookEndpointRequest(CamelModel):
     model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
         extra="forbid",
         json_schema_extra={"examples": [{"url": "https://example.com/hooks/pixelmotion"}]},
     )

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .animation import Animation
-from .decode import DecodeOptions, Decoder, check_output_size, declared_output_frames
+from .decode import DecodeOptions, Decoder, SourceInfo, check_output_size, declared_output_frames
 from .dither import check_dither, map_frames
 from .encode import delays_ms
 from .errors import INVALID_OPTIONS, MediaError
@@ -159,17 +159,7 @@ def _pixelate_keyed(
     step = time.perf_counter()
     indices, chosen = index_with_transparency(frames, colors, fixed, dither, keyer.key)
     timings["palette"] = _ms_since(step)
-    if progress is not None:
-        progress(1.0)
-    return Animation(
-        frames=indices,
-        palette=chosen,
-        delays_ms=delays_ms(len(indices), fps),
-        fps=fps,
-        source=decoder.info,
-        timings_ms=timings,
-        transparent_index=TRANSPARENT_INDEX,
-    )
+    return _finished(indices, chosen, fps, decoder.info, timings, progress, TRANSPARENT_INDEX)
 
 
 def _pixelate_opaque(
@@ -197,13 +187,27 @@ def _pixelate_opaque(
         progress(_DECODE_SHARE + _PALETTE_SHARE)
     indices = map_frames(frames, chosen, dither, overwrite=True)
     timings["palette"] = _ms_since(step)
+    return _finished(indices, chosen, fps, decoder.info, timings, progress)
+
+
+def _finished(
+    indices: npt.NDArray[np.uint8],
+    palette: npt.NDArray[np.uint8],
+    fps: int,
+    info: SourceInfo,
+    timings: dict[str, float],
+    progress: Progress | None,
+    transparent_index: int | None = None,
+) -> Animation:
+    """The animation of the indexed frames, the progress bar full."""
     if progress is not None:
         progress(1.0)
     return Animation(
         frames=indices,
-        palette=chosen,
+        palette=palette,
         delays_ms=delays_ms(len(indices), fps),
         fps=fps,
-        source=decoder.info,
+        source=info,
         timings_ms=timings,
+        transparent_index=transparent_index,
     )

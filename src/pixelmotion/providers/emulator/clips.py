@@ -57,37 +57,22 @@ class ClipCache:
             return path
         render = self._renders.get(key)
         if render is None:
-            render = asyncio.ensure_future(
-                self._render(path, prompt, width, height, fps, seconds, keyframe_url, http)
+            clip = functools.partial(
+                render_clip_atomically, prompt, path, width=width, height=height, fps=fps, seconds=seconds
             )
+            render = asyncio.ensure_future(self._render(clip, keyframe_url, http))
             self._renders[key] = render
             render.add_done_callback(lambda _: self._renders.pop(key, None))
         # Shielded: a deleted generation must not cancel a render another one shares.
         return await asyncio.shield(render)
 
     async def _render(
-        self,
-        path: Path,
-        prompt: str,
-        width: int,
-        height: int,
-        fps: int,
-        seconds: int,
-        keyframe_url: str | None,
-        http: httpx.AsyncClient,
+        self, clip: functools.partial[Path], keyframe_url: str | None, http: httpx.AsyncClient
     ) -> Path:
+        """``clip`` (a render waiting for its keyframe) run in the executor."""
         self.directory.mkdir(parents=True, exist_ok=True)
         keyframe = await self._fetch_keyframe(keyframe_url, http) if keyframe_url else None
-        job = functools.partial(
-            render_clip_atomically,
-            prompt,
-            path,
-            width=width,
-            height=height,
-            fps=fps,
-            seconds=seconds,
-            keyframe=keyframe,
-        )
+        job = functools.partial(clip, keyframe=keyframe)
         if self._executor is None:
             return await asyncio.to_thread(job)
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
