@@ -294,14 +294,21 @@ def output(scope: UserScope, job_id: str, name: str) -> Output:
         raise NotFound("OUTPUT_NOT_FOUND", f"The {name} output is missing from storage.") from None
 
 
-def frames(scope: UserScope, job_id: str, format: Literal["rgba", "indexed"]) -> bytes:
-    """The plan's frames JSON, gzip-compressed as stored."""
+def frames(scope: UserScope, job_id: str, format: Literal["rgba", "indexed"]) -> Output:
+    """The plan's frames JSON, gzip-compressed as stored: the file itself from a local store
+    (never read whole here: the API streams it), else its bytes."""
     key = (completed_job(scope, job_id).frame_storage_urls or {}).get(
         "frames" if format == "rgba" else "indexed"
     )
     if key is None:
         raise NotFound("OUTPUT_NOT_FOUND", f"This job has no {format} frames.")
+    missing = NotFound("OUTPUT_NOT_FOUND", "The frames are missing from storage.")
+    path = scope.objects.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            raise missing
+        return Output("application/json", path=str(path))
     try:
-        return scope.objects.get_bytes(key)
+        return Output("application/json", data=scope.objects.get_bytes(key))
     except ObjectNotFound:
-        raise NotFound("OUTPUT_NOT_FOUND", "The frames are missing from storage.") from None
+        raise missing from None
