@@ -1,0 +1,107 @@
+"""Issue 17, finding 5: one user held 3,000 event streams, each reading the table on every
+wake-up, and everyone's requests slowed. Now a user's streams are capped (429 past it) and
+share one read per wake-up. Real HTTP on loopback, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from tests.running import Running, start
+from tests.server import wait_for
+from tests.sse import Event, read_events
+
+REQUEST = {"prompt": "a green frog hopping", "width": 32, "height": 32, "colorCount": 8, "fps": 12}
+CAP = 3
+
+
+STREAMS = 12
+
+
+@pytest.fixture
+def site(tmp_path: Path, database_url: str) -> Iterator[Running]:
+    yield from start(tmp_path, database_url)
+
+
+@pytest.fixture
+def capped(tmp_path: Path, database_url: str) -> Iterator[Running]:
+    yield from start(tmp_path, database_url, max_streams_per_user=str(CAP))
+
+
+def open_stream(stack: ExitStack, client: httpx.Client) -> httpx.Response:
+    return stack.enter_context(client.stream("GET", "/v1/events", timeout=60))
+
+
+def statuses_until_completed(response: httpx.Response, job_id: str) -> list[Event]:
+    events: list[Event] = []
+    for item in read_events(response):
+        if isinstance(item, Event) and item.data["jobId"] == job_id:
+            events.append(item)
+            if item.data["status"] in ("completed", "failed"):
+                return events
+    raise AssertionError("the stream ended before the job did")
+
+
+def test_streams_past_the_cap_are_refused_and_closing_one_frees_a_seat(capped: Running) -> None:
+    with capped.client("alice") as alice, capped.client("bob") as bob, ExitStack() as stack:
+        streams = [open_stream(stack, alice) for _ in range(CAP)]
+        assert [s.status_code for s in streams] == [200] * CAP
+        with alice.stream("GET", "/v1/events") as refused:
+            refused.read()
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "TOO_MANY_STREAMS"
+            assert int(refused.headers["Retry-After"]) > 0
+        with alice.stream("GET", f"/v1/jobs/{uuid.uuid4()}/events") as job_stream:
+            job_stream.read()
+            assert job_stream.status_code in (404, 429)  # no seat is taken for an unknown job
+        with bob.stream("GET", "/v1/events") as other_user:
+            assert other_user.status_code == 200  # the cap is per user
+
+        job_id = alice.post("/v1/jobs", json=REQUEST).json()["jobId"]
+        for stream in streams:  # every admitted stream works
+            assert statuses_until_completed(stream, job_id)[-1].data["status"] == "completed"
+
+        streams[0].close()
+
+        def reopened() -> bool:
+            with alice.stream("GET", "/v1/events") as again:
+                again.read() if again.status_code != 200 else None
+                return again.status_code == 200
+
+        assert wait_for(reopened, timeout=10, what="a closed stream's seat to be free", interval=0.05)
+
+
+def test_a_users_streams_share_one_read_per_wake_up(site: Running) -> None:
+    reader = f"reader-{uuid.uuid4().hex[:8]}"  # no other test's events wake this user
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # A stream's read of events: after an id, of one job or one user (the table watcher
+        # reads every user's, unfiltered, and is not a stream's).
+        after_an_id = "FROM job_events" in statement and "job_events.id >" in statement
+        if after_an_id and ("job_events.user_id =" in statement or "job_events.job_id =" in statement):
+            reads.append(statement)
+
+    with site.client(reader) as client, ExitStack() as stack:
+        streams = [open_stream(stack, client) for _ in range(STREAMS)]
+        assert all(s.status_code == 200 for s in streams)
+        wait_for(lambda: site.services.streams.joined(reader) == STREAMS, timeout=10, what="streams joined")
+        event.listen(site.services.engine, "before_cursor_execute", count)
+        try:
+            job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
+            seen = [statuses_until_completed(stream, job_id) for stream in streams]
+        finally:
+            event.remove(site.services.engine, "before_cursor_execute", count)
+
+    assert seen[0][-1].data["status"] == "completed"
+    assert all([e.id for e in got] == [e.id for e in seen[0]] for got in seen)
+    # Each event wakes the fan-out at most once, and each wake-up is one read for all 12
+    # streams (a stream of its own would read 12 times).
+    assert 0 < len(reads) <= len(seen[0]), f"{len(reads)} reads for {len(seen[0])} events"
