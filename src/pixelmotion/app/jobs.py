@@ -129,6 +129,7 @@ def upload_source(scope: UserScope, upload_id: str | None) -> str | None:
     key = upload_key(scope.user_id, upload_id)
     if not scope.objects.exists(key):
         raise InvalidRequest({"source.uploadId": "no such upload for this user"})
+    scope.store.uploads.mark_used(upload_id, scope.clock())  # kept now: it no longer expires unused
     return key
 
 
@@ -143,6 +144,7 @@ def keyframe(scope: UserScope, upload_id: str | None) -> str | None:
         raise InvalidRequest({"keyframe.uploadId": "no such upload for this user"}) from None
     if image_type(head) is None:
         raise InvalidRequest({"keyframe.uploadId": "the upload is not an image"})
+    scope.store.uploads.mark_used(upload_id, scope.clock())
     return key
 
 

@@ -1,4 +1,5 @@
-"""Retention: what is older than ``PIXELMOTION_RETENTION_DAYS`` is deleted.
+"""Retention: what is older than ``PIXELMOTION_RETENTION_DAYS`` is deleted, and (retention
+on or off) uploads no job used within ``PIXELMOTION_UNUSED_UPLOAD_HOURS``.
 
 For each job finished (completed, failed or canceled) longer ago than that: its stored
 objects (``jobs/{id}/``: results and the paid clip), its ``job_events`` rows and its
@@ -40,12 +41,14 @@ class RetentionReport:
 
 
 def retention_pass(services: Services, *, now: datetime | None = None) -> RetentionReport:
-    """One whole pass (blocking: run it in a thread). Does nothing when retention is off."""
-    report = RetentionReport()
+    """One whole pass (blocking: run it in a thread). Uploads no job used expire after
+    ``PIXELMOTION_UNUSED_UPLOAD_HOURS`` always; the rest only when retention is on."""
+    now = now or utcnow()
+    report = RetentionReport(uploads=expire_unused_uploads(services, now))
     days = services.settings.retention_days
     if days <= 0:
         return report
-    cutoff = (now or utcnow()) - timedelta(days=days)
+    cutoff = now - timedelta(days=days)
     repository, store = services.repository, services.store
     while True:
         job_ids = repository.retention.finished_before(cutoff, limit=BATCH)
@@ -57,7 +60,8 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
         report.jobs += len(job_ids)
         if len(job_ids) < BATCH:
             break
-    report.uploads = store.delete_older_than(uploads.PREFIX, cutoff)
+    report.uploads += store.delete_older_than(uploads.PREFIX, cutoff)
+    repository.uploads.forget_before(cutoff)
     report.callbacks = repository.retention.delete_orphan_callbacks_before(cutoff)
     if report.jobs or report.uploads or report.callbacks:
         logger.info(
@@ -73,11 +77,25 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
     return report
 
 
+def expire_unused_uploads(services: Services, now: datetime) -> int:
+    """Delete the uploads no job used within ``unused_upload_hours`` of their coming: the
+    object first, then the row (a pass that dies between them redoes the delete)."""
+    cutoff = now - timedelta(hours=services.settings.unused_upload_hours)
+    deleted = 0
+    while batch := services.repository.uploads.unused_before(cutoff, limit=BATCH):
+        for row in batch:
+            services.store.delete_prefix(uploads.upload_key(row.user_id, row.id))
+        services.repository.uploads.forget([row.id for row in batch])
+        deleted += len(batch)
+    if deleted:
+        logger.info("%d uploads no job used were deleted", deleted)
+    return deleted
+
+
 async def run_retention(services: Services, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
     """A pass now and then every ``interval_seconds`` (with jitter, so workers started together
-    spread out), until cancelled. A failed pass is logged and tried again next time."""
-    if services.settings.retention_days <= 0:
-        return
+    spread out), until cancelled. A failed pass is logged and tried again next time. Runs
+    with retention off too: unused uploads expire regardless."""
     await asyncio.sleep(random.uniform(0, min(60.0, interval_seconds)))
     while True:
         try:
