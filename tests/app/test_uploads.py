@@ -15,7 +15,7 @@ from PIL import Image
 
 from pixelmotion.providers.emulator import render_clip
 from pixelmotion.store.rows import utcnow
-from pixelmotion.worker.retention import retention_pass
+from pixelmotion.worker.retention import expire_unused_uploads
 from tests.running import Running, start
 
 MP4_MAGIC = b"\x00\x00\x00\x18ftypmp42"  # twelve bytes that pass the magic-bytes sniff
@@ -91,9 +91,8 @@ def test_unused_uploads_expire_even_with_retention_off(site: Running) -> None:
         job = {"prompt": "a sprite waves", "width": 32, "height": 32, "colorCount": 8, "fps": 12}
         assert client.post("/v1/jobs", json={**job, "keyframe": {"uploadId": used}}).status_code == 202
 
-    assert retention_pass(site.services, now=utcnow() + timedelta(hours=23)).uploads == 0
-    report = retention_pass(site.services, now=utcnow() + timedelta(hours=25))
-    assert report.uploads == 1
+    assert expire_unused_uploads(site.services, utcnow() + timedelta(hours=23)) == 0
+    assert expire_unused_uploads(site.services, utcnow() + timedelta(hours=25)) == 1
     assert [p.name for p in kept_uploads(site)] == [used]
     with site.client() as client:
         gone = client.post("/v1/jobs", json={**job, "keyframe": {"uploadId": unused}})

@@ -129,6 +129,8 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     503: ("Not ready", {"code": "UNAVAILABLE", "message": "The database does not answer."}),
 }
 
+TOO_MANY_STREAMS = ("TOO_MANY_STREAMS", "You already have 20 event streams open; close one.")
+
 SSE_EXAMPLE = (
     "id: 41\nevent: job\n"
     'data: {"jobId":"' + EXAMPLE_JOB_ID + '","status":"dreaming","progress":60,'
@@ -331,10 +333,16 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         "Upload a video or an image",
         "The request body is the file itself. A video becomes `source.uploadId` of a job "
         "(pixelated as it is); an image becomes `keyframe.uploadId` (the clip starts from it). "
-        "Uploads are kept under their owner: another user's upload id is unknown.",
-        errors=(401, 413, 415),
+        "Uploads are kept under their owner: another user's upload id is unknown. The file must "
+        "open as the media it is; each user has an hourly rate and a quota of kept bytes, and an "
+        "upload no job used within a day is deleted.",
+        errors=(401, 413, 415, 422, 429),
         security=BEARER,
-        error_codes={413: ("VIDEO_TOO_LARGE", "The video is larger than 209715200 bytes.")},
+        error_codes={
+            413: ("VIDEO_TOO_LARGE", "The video is larger than 209715200 bytes."),
+            422: ("UPLOAD_UNREADABLE", "The upload cannot be read as media: the file has no video stream."),
+            429: ("UPLOAD_RATE_LIMIT", "You may upload 30 files an hour."),
+        },
         request={
             "required": True,
             "description": "The file's bytes, up to PIXELMOTION_MAX_VIDEO_BYTES",
@@ -371,8 +379,10 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         "The job's current state, then every change, as `event: job` messages whose `data` is "
         "the job JSON. Reconnect with `Last-Event-ID` (or `?after=`) to get exactly what was "
         "missed. The stream ends at a terminal state; reconnecting after it answers 204. "
-        "Browsers' EventSource cannot set headers: pass `?access_token=` instead.",
-        errors=(400, 401, 404),
+        "Browsers' EventSource cannot set headers: pass `?access_token=` instead. A user holds "
+        "at most PIXELMOTION_MAX_STREAMS_PER_USER streams (both kinds together).",
+        errors=(400, 401, 404, 429),
+        error_codes={429: TOO_MANY_STREAMS},
         security=STREAM_AUTH,
         responses={
             "200": {
@@ -384,7 +394,8 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
     ),
     ("get", "/v1/events"): Doc(
         "Follow all my jobs (Server-Sent Events)",
-        errors=(400, 401),
+        errors=(400, 401, 429),
+        error_codes={429: TOO_MANY_STREAMS},
         security=STREAM_AUTH,
         responses={
             "200": {

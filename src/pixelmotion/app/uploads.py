@@ -119,8 +119,8 @@ def upload_check(rules: UploadRules, size: int, now: datetime) -> Callable[[Uplo
         if usage.kept_bytes + size > rules.quota_bytes:
             raise TooLarge(
                 "UPLOAD_QUOTA",
-                f"Your uploads would take more than {rules.quota_bytes} bytes; unused uploads are "
-                "deleted a day after they came.",
+                f"Your uploads would take more than {rules.quota_bytes} bytes; uploads no job uses "
+                "expire after a while.",
             )
 
     return check

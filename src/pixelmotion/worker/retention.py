@@ -1,5 +1,5 @@
-"""Retention: what is older than ``PIXELMOTION_RETENTION_DAYS`` is deleted, and (retention
-on or off) uploads no job used within ``PIXELMOTION_UNUSED_UPLOAD_HOURS``.
+"""Retention: what is older than ``PIXELMOTION_RETENTION_DAYS`` is deleted; and, retention on
+or off, uploads no job used within ``PIXELMOTION_UNUSED_UPLOAD_HOURS`` (``run_upload_expiry``).
 
 For each job finished (completed, failed or canceled) longer ago than that: its stored
 objects (``jobs/{id}/``: results and the paid clip), its ``job_events`` rows and its
@@ -41,14 +41,12 @@ class RetentionReport:
 
 
 def retention_pass(services: Services, *, now: datetime | None = None) -> RetentionReport:
-    """One whole pass (blocking: run it in a thread). Uploads no job used expire after
-    ``PIXELMOTION_UNUSED_UPLOAD_HOURS`` always; the rest only when retention is on."""
-    now = now or utcnow()
-    report = RetentionReport(uploads=expire_unused_uploads(services, now))
+    """One whole pass (blocking: run it in a thread). Does nothing when retention is off."""
+    report = RetentionReport()
     days = services.settings.retention_days
     if days <= 0:
         return report
-    cutoff = now - timedelta(days=days)
+    cutoff = (now or utcnow()) - timedelta(days=days)
     repository, store = services.repository, services.store
     while True:
         job_ids = repository.retention.finished_before(cutoff, limit=BATCH)
@@ -60,7 +58,7 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
         report.jobs += len(job_ids)
         if len(job_ids) < BATCH:
             break
-    report.uploads += store.delete_older_than(uploads.PREFIX, cutoff)
+    report.uploads = store.delete_older_than(uploads.PREFIX, cutoff)
     repository.uploads.forget_before(cutoff)
     report.callbacks = repository.retention.delete_orphan_callbacks_before(cutoff)
     if report.jobs or report.uploads or report.callbacks:
@@ -94,12 +92,24 @@ def expire_unused_uploads(services: Services, now: datetime) -> int:
 
 async def run_retention(services: Services, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
     """A pass now and then every ``interval_seconds`` (with jitter, so workers started together
-    spread out), until cancelled. A failed pass is logged and tried again next time. Runs
-    with retention off too: unused uploads expire regardless."""
+    spread out), until cancelled. A failed pass is logged and tried again next time."""
+    if services.settings.retention_days <= 0:
+        return
     await asyncio.sleep(random.uniform(0, min(60.0, interval_seconds)))
     while True:
         try:
             await asyncio.to_thread(retention_pass, services)
         except Exception:
             logger.exception("retention pass failed; trying again in %.0f s", interval_seconds)
+        await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))
+
+
+async def run_upload_expiry(services: Services, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
+    """Delete unused uploads now and then every ``interval_seconds``, retention on or off."""
+    await asyncio.sleep(random.uniform(0, min(60.0, interval_seconds)))
+    while True:
+        try:
+            await asyncio.to_thread(expire_unused_uploads, services, utcnow())
+        except Exception:
+            logger.exception("upload expiry failed; trying again in %.0f s", interval_seconds)
         await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))
