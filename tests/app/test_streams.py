@@ -4,6 +4,7 @@ share one read per wake-up. Real HTTP on loopback, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -14,6 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from pixelmotion.app.events import EVENTS_PAGE, Changes
+from pixelmotion.app.streams import UserStreams
+from pixelmotion.events import EventHub
+from pixelmotion.jobs.models import JobEvent
+from pixelmotion.jobs.states import JobStatus
+from pixelmotion.store import utcnow
 from tests.running import Running, start
 from tests.server import wait_for
 from tests.sse import Event, read_events
@@ -105,3 +112,48 @@ def test_a_users_streams_share_one_read_per_wake_up(site: Running) -> None:
     # Each event wakes the fan-out at most once, and each wake-up is one read for all 12
     # streams (a stream of its own would read 12 times).
     assert 0 < len(reads) <= len(seen[0]), f"{len(reads)} reads for {len(seen[0])} events"
+
+
+def job_event(event_id: int, job_id: str) -> JobEvent:
+    return JobEvent(event_id, job_id, "carol", JobStatus.DREAMING, event_id, None, utcnow())
+
+
+def test_the_fan_out_hands_each_stream_its_part_and_a_stream_that_fell_behind_catches_up() -> None:
+    """In memory: the table is a list, the read a function over it."""
+    table: list[JobEvent] = []
+    cursors: list[int] = []
+
+    def read(after: int) -> Changes:
+        cursors.append(after)
+        return Changes([e for e in table if e.id > after][:EVENTS_PAGE], {}, 0)
+
+    async def scenario() -> None:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        streams = UserStreams(hub, cap=None)
+        seats = [streams.take_seat("carol") for _ in range(3)]
+        job_a = seats[0].join(read, 0, job_id="a")
+        everything = seats[1].join(read, 0)
+        late = seats[2].join(read, 2)
+        table.extend(job_event(i, "a" if i % 2 else "b") for i in range(1, 5))
+        hub.wake("a", "carol", 4)
+        assert [d.event.id for d in await job_a.next(5) or []] == [1, 3]
+        assert [d.event.id for d in await everything.next(5) or []] == [1, 2, 3, 4]
+        assert [d.event.id for d in await late.next(5) or []] == [3, 4]
+        assert cursors == [0], "one read for the three streams, after the smallest cursor"
+        # A stream that does not take what waits: past two pages it drops them and is left
+        # out of the shared reads; once it asks again, it reads on from where it stopped.
+        table.extend(job_event(i, "b") for i in range(5, 5 + 3 * EVENTS_PAGE))
+        hub.wake("b", "carol", table[-1].id)
+        while len(cursors) < 5:  # three full pages, then the read finding nothing more
+            await late.next(0.2)
+        assert everything.behind and everything.cursor == 4
+        got = [d.event.id for _ in range(8) for d in await everything.next(0.5) or []]
+        assert got == [e.id for e in table[4:]]
+        assert [d.event.id for d in await job_a.next(0.01) or []] == []
+        for seat, member in zip(seats, (job_a, everything, late), strict=True):
+            member.leave()
+            seat.close()
+        assert streams.total() == 0 and streams.joined("carol") == 0
+
+    asyncio.run(scenario())

@@ -42,6 +42,7 @@ class Member:
         self._waiting: list[Delivery] = []
         self._error: BaseException | None = None
         self._ready = asyncio.Event()
+        self.behind = False  # dropped what waited; not read for until it asks again
 
     def deliver(self, changes: Changes) -> None:
         if not changes.events:
@@ -53,10 +54,11 @@ class Member:
         self.cursor = max(self.cursor, changes.events[-1].id)
         if len(self._waiting) > 2 * EVENTS_PAGE:
             # A stream that does not keep up (a slow client) holds no more than this: it
-            # drops what waits and reads it again, in the shared read, when it catches up.
+            # drops what waits, leaves the shared reads, and rejoins them from where it
+            # stopped once it asks for more.
             self.cursor = self._waiting[0].event.id - 1
             self._waiting.clear()
-            self.fanout.kick()
+            self.behind = True
         elif self._waiting:
             self._ready.set()
 
@@ -67,6 +69,9 @@ class Member:
     async def next(self, timeout: float) -> list[Delivery] | None:
         """What waits for this stream, in id order; None when nothing came within ``timeout``
         (time for a keep-alive). Raises what the shared read raised."""
+        if self.behind:
+            self.behind = False
+            self.fanout.kick()
         if not self._ready.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout)
@@ -112,15 +117,15 @@ class UserFanout:
     async def _run(self) -> None:
         while True:
             await self._subscription.wait(3600)
-            while self.members:
-                cursor = min(member.cursor for member in self.members)
+            while following := [member for member in self.members if not member.behind]:
+                cursor = min(member.cursor for member in following)
                 try:
                     changes = await asyncio.to_thread(self._read, cursor)
                 except Exception as error:  # each stream ends (or recovers) as its own read would
-                    for member in tuple(self.members):
+                    for member in following:
                         member.fail(error)
                     break
-                for member in tuple(self.members):
+                for member in following:
                     member.deliver(changes)
                 if len(changes.events) < EVENTS_PAGE:
                     break
