@@ -110,8 +110,11 @@ def test_a_users_streams_share_one_read_per_wake_up(site: Running) -> None:
     assert seen[0][-1].data["status"] == "completed"
     assert all([e.id for e in got] == [e.id for e in seen[0]] for got in seen)
     # Each event wakes the fan-out at most once, and each wake-up is one read for all 12
-    # streams (a stream of its own would read 12 times).
-    assert 0 < len(reads) <= len(seen[0]), f"{len(reads)} reads for {len(seen[0])} events"
+    # streams (a stream of its own would read 12 times). Up to two more may be the joins'
+    # own reads still finishing (on PostgreSQL other schemas' notifications advance the hub's
+    # last id, so a join may read once to be sure it missed nothing).
+    assert 0 < len(reads) <= len(seen[0]) + 2, f"{len(reads)} reads for {len(seen[0])} events"
+    assert len(seen[0]) >= 3
 
 
 def job_event(event_id: int, job_id: str) -> JobEvent:
