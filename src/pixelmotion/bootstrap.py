@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from pixelmotion.app.estimate import Estimator
+from pixelmotion.app.streams import UserStreams
 from pixelmotion.config import Settings, own_url_prefix
 from pixelmotion.datadir import create_private_dir, create_private_file, tighten
 from pixelmotion.events import EventHub
@@ -44,6 +45,7 @@ class Services:
     provider_health: ProviderHealth
     admission: Admission
     executor: Executor
+    streams: UserStreams  # the open event streams of each user: their cap and shared reads
     token_verifier: TokenVerifier | None = None
     metrics: Metrics = field(default_factory=Metrics)
     emulator: Any = None  # the embedded Luma emulator, when the provider is "emulator"
@@ -165,7 +167,8 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
     repository.add_listener(hub.publish)
     executor = make_executor(settings)
     metrics = Metrics()
-    metrics.watch(repository, lambda: hub.subscriber_count)
+    streams = UserStreams(hub, settings.max_streams_per_user)
+    metrics.watch(repository, streams.total)
     embedded = embed_emulator and settings.provider == "emulator" and not settings.luma_base_url
     return Services(
         settings=settings,
@@ -178,6 +181,7 @@ def bootstrap(settings: Settings, *, run_migrations: bool = True, embed_emulator
             secret=settings.jwt_secret, audience=settings.jwt_audience, jwks_url=settings.jwks_url or None
         ),
         hub=hub,
+        streams=streams,
         estimator=Estimator(repository),
         provider_health=ProviderHealth(),
         admission=make_admission(settings),

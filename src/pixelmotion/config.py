@@ -267,6 +267,18 @@ class Settings:
     )
     user_max_active_jobs: int = setting(20, "unfinished jobs one user may have (429 `TOO_MANY_ACTIVE_JOBS`)")
     user_jobs_per_hour: int = setting(200, "jobs one user may start in an hour (429 `HOURLY_LIMIT`)")
+    max_streams_per_user: int | None = setting(
+        20,
+        "event streams one user may hold open per API process (429 `TOO_MANY_STREAMS`; `off`: no cap)",
+        parse=read.cap,
+    )
+    user_uploads_per_hour: int = setting(30, "uploads one user may make in an hour (429 `UPLOAD_RATE_LIMIT`)")
+    user_upload_bytes: int = setting(
+        2 * 1024**3, "bytes of uploads one user may keep (413 `UPLOAD_QUOTA`)", shown="`2147483648` (2 GiB)"
+    )
+    unused_upload_hours: float = setting(
+        24.0, "an upload no job used is deleted this long after it came, even with retention off"
+    )
     user_daily_budget_usd: float | None = setting(
         None,
         "a user's estimated provider spend a day (429 `DAILY_BUDGET`); each job shows `estimatedCostUsd`",

@@ -7,6 +7,8 @@ from typing import Any
 from pixelmotion.api.docs_common import JOB_PATH, STREAM_AUTH, Doc, Operations
 from pixelmotion.api.schemas import EXAMPLE_JOB_ID
 
+TOO_MANY_STREAMS = ("TOO_MANY_STREAMS", "You already have 20 event streams open; close one.")
+
 SSE_EXAMPLE = (
     "id: 41\nevent: job\n"
     'data: {"jobId":"' + EXAMPLE_JOB_ID + '","status":"dreaming","progress":60,'
@@ -46,8 +48,10 @@ OPERATIONS: Operations = {
         "The job's current state, then every change, as `event: job` messages whose `data` is "
         "the job JSON. Reconnect with `Last-Event-ID` (or `?after=`) to get exactly what was "
         "missed. The stream ends at a terminal state; reconnecting after it answers 204. "
-        "Browsers' EventSource cannot set headers: pass `?access_token=` instead.",
-        errors=(400, 401, 404),
+        "Browsers' EventSource cannot set headers: pass `?access_token=` instead. A user holds "
+        "at most PIXELMOTION_MAX_STREAMS_PER_USER streams (both kinds together).",
+        errors=(400, 401, 404, 429),
+        error_codes={429: TOO_MANY_STREAMS},
         security=STREAM_AUTH,
         responses={
             "200": {"description": "The event stream", "content": SSE_STREAM},
@@ -56,7 +60,8 @@ OPERATIONS: Operations = {
     ),
     ("get", "/v1/events"): Doc(
         "Follow all my jobs (Server-Sent Events)",
-        errors=(400, 401),
+        errors=(400, 401, 429),
+        error_codes={429: TOO_MANY_STREAMS},
         security=STREAM_AUTH,
         responses={"200": {"description": "The event stream; it stays open", "content": SSE_STREAM}},
     ),

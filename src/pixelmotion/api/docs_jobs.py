@@ -123,10 +123,16 @@ OPERATIONS: Operations = {
         "Upload a video or an image",
         "The request body is the file itself. A video becomes `source.uploadId` of a job "
         "(pixelated as it is); an image becomes `keyframe.uploadId` (the clip starts from it). "
-        "Uploads are kept under their owner: another user's upload id is unknown.",
-        errors=(401, 413, 415),
+        "Uploads are kept under their owner: another user's upload id is unknown. The file must "
+        "open as the media it is; each user has an hourly rate and a quota of kept bytes, and an "
+        "upload no job used within a day is deleted.",
+        errors=(401, 413, 415, 422, 429),
         security=BEARER,
-        error_codes={413: ("VIDEO_TOO_LARGE", "The video is larger than 209715200 bytes.")},
+        error_codes={
+            413: ("VIDEO_TOO_LARGE", "The video is larger than 209715200 bytes."),
+            422: ("UPLOAD_UNREADABLE", "The upload cannot be read as media: the file has no video stream."),
+            429: ("UPLOAD_RATE_LIMIT", "You may upload 30 files an hour."),
+        },
         request={
             "required": True,
             "description": "The file's bytes, up to PIXELMOTION_MAX_VIDEO_BYTES",

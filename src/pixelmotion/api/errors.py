@@ -23,6 +23,7 @@ from pixelmotion.app.errors import (
     NotFound,
     TooLarge,
     Unauthenticated,
+    Unprocessable,
     UnsupportedMedia,
 )
 from pixelmotion.jobs.errors import InvalidRequest
@@ -53,6 +54,7 @@ APP_ERROR_STATUS: dict[type[AppError], int] = {
     TooLarge: 413,
     UnsupportedMedia: 415,
     KeyReusedError: 422,
+    Unprocessable: 422,
     LimitReached: 429,
 }
 

@@ -44,6 +44,10 @@ class UnsupportedMedia(AppError):
     pass
 
 
+class Unprocessable(AppError):
+    """The body arrived whole and is of a known type, but its content cannot be used (422)."""
+
+
 class Malformed(AppError):
     """The body cannot be read as what the route takes (a callback that is no Generation)."""
 

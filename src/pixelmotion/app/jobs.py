@@ -129,6 +129,7 @@ def upload_source(scope: UserScope, upload_id: str | None) -> str | None:
     key = upload_key(scope.user_id, upload_id)
     if not scope.objects.exists(key):
         raise InvalidRequest({"source.uploadId": "no such upload for this user"})
+    scope.store.uploads.mark_used(upload_id, scope.clock())  # kept now: it no longer expires unused
     return key
 
 
@@ -143,6 +144,7 @@ def keyframe(scope: UserScope, upload_id: str | None) -> str | None:
         raise InvalidRequest({"keyframe.uploadId": "no such upload for this user"}) from None
     if image_type(head) is None:
         raise InvalidRequest({"keyframe.uploadId": "the upload is not an image"})
+    scope.store.uploads.mark_used(upload_id, scope.clock())
     return key
 
 
@@ -294,14 +296,21 @@ def output(scope: UserScope, job_id: str, name: str) -> Output:
         raise NotFound("OUTPUT_NOT_FOUND", f"The {name} output is missing from storage.") from None
 
 
-def frames(scope: UserScope, job_id: str, format: Literal["rgba", "indexed"]) -> bytes:
-    """The plan's frames JSON, gzip-compressed as stored."""
+def frames(scope: UserScope, job_id: str, format: Literal["rgba", "indexed"]) -> Output:
+    """The plan's frames JSON, gzip-compressed as stored: the file itself from a local store
+    (never read whole here: the API streams it), else its bytes."""
     key = (completed_job(scope, job_id).frame_storage_urls or {}).get(
         "frames" if format == "rgba" else "indexed"
     )
     if key is None:
         raise NotFound("OUTPUT_NOT_FOUND", f"This job has no {format} frames.")
+    missing = NotFound("OUTPUT_NOT_FOUND", "The frames are missing from storage.")
+    path = scope.objects.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            raise missing
+        return Output("application/json", path=str(path))
     try:
-        return scope.objects.get_bytes(key)
+        return Output("application/json", data=scope.objects.get_bytes(key))
     except ObjectNotFound:
-        raise NotFound("OUTPUT_NOT_FOUND", "The frames are missing from storage.") from None
+        raise missing from None

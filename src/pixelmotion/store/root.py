@@ -16,6 +16,7 @@ from pixelmotion.store.jobs import Jobs
 from pixelmotion.store.queue import Queue
 from pixelmotion.store.retention import Retention
 from pixelmotion.store.tx import Database, EventListener
+from pixelmotion.store.uploads import Uploads
 from pixelmotion.store.usage import Usage
 from pixelmotion.store.webhooks import Webhooks
 
@@ -30,6 +31,7 @@ class Store:
         self.callbacks = Callbacks(self.db)
         self.usage = Usage(self.db)
         self.retention = Retention(self.db)
+        self.uploads = Uploads(self.db)
 
     @property
     def engine(self) -> Engine:

@@ -221,3 +221,17 @@ sa.Index(
     postgresql_where=webhook_deliveries.c.next_attempt_at.isnot(None),
     sqlite_where=webhook_deliveries.c.next_attempt_at.isnot(None),
 )
+
+# Each upload a user kept: counted for the user's upload rate and quota, and deleted when no
+# job used it within PIXELMOTION_UNUSED_UPLOAD_HOURS (the object is ``uploads/{user}/{id}``).
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),  # when a job first named it; never used: it expires
+    sa.Index("ix_uploads_user_created", "user_id", "created_at"),
+)

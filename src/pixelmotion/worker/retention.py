@@ -1,4 +1,5 @@
-"""Retention: what is older than ``PIXELMOTION_RETENTION_DAYS`` is deleted.
+"""Retention: what is older than ``PIXELMOTION_RETENTION_DAYS`` is deleted; and, retention on
+or off, uploads no job used within ``PIXELMOTION_UNUSED_UPLOAD_HOURS`` (``run_upload_expiry``).
 
 For each job finished (completed, failed or canceled) longer ago than that: its stored
 objects (``jobs/{id}/``: results and the paid clip), its ``job_events`` rows and its
@@ -58,6 +59,7 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
         if len(job_ids) < BATCH:
             break
     report.uploads = store.delete_older_than(uploads.PREFIX, cutoff)
+    repository.uploads.forget_before(cutoff)
     report.callbacks = repository.retention.delete_orphan_callbacks_before(cutoff)
     if report.jobs or report.uploads or report.callbacks:
         logger.info(
@@ -73,6 +75,21 @@ def retention_pass(services: Services, *, now: datetime | None = None) -> Retent
     return report
 
 
+def expire_unused_uploads(services: Services, now: datetime) -> int:
+    """Delete the uploads no job used within ``unused_upload_hours`` of their coming: the
+    object first, then the row (a pass that dies between them redoes the delete)."""
+    cutoff = now - timedelta(hours=services.settings.unused_upload_hours)
+    deleted = 0
+    while batch := services.repository.uploads.unused_before(cutoff, limit=BATCH):
+        for row in batch:
+            services.store.delete_prefix(uploads.upload_key(row.user_id, row.id))
+        services.repository.uploads.forget([row.id for row in batch])
+        deleted += len(batch)
+    if deleted:
+        logger.info("%d uploads no job used were deleted", deleted)
+    return deleted
+
+
 async def run_retention(services: Services, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
     """A pass now and then every ``interval_seconds`` (with jitter, so workers started together
     spread out), until cancelled. A failed pass is logged and tried again next time."""
@@ -84,4 +101,15 @@ async def run_retention(services: Services, *, interval_seconds: float = INTERVA
             await asyncio.to_thread(retention_pass, services)
         except Exception:
             logger.exception("retention pass failed; trying again in %.0f s", interval_seconds)
+        await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))
+
+
+async def run_upload_expiry(services: Services, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
+    """Delete unused uploads now and then every ``interval_seconds``, retention on or off."""
+    await asyncio.sleep(random.uniform(0, min(60.0, interval_seconds)))
+    while True:
+        try:
+            await asyncio.to_thread(expire_unused_uploads, services, utcnow())
+        except Exception:
+            logger.exception("upload expiry failed; trying again in %.0f s", interval_seconds)
         await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))

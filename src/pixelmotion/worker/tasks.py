@@ -13,7 +13,7 @@ from pixelmotion.events import EventHub, listen_for_events, watch_table
 from pixelmotion.webhooks import run_deliverer
 from pixelmotion.worker.loop import Worker
 from pixelmotion.worker.ports import StepPorts
-from pixelmotion.worker.retention import run_retention
+from pixelmotion.worker.retention import run_retention, run_upload_expiry
 
 
 def step_ports(services: Services) -> StepPorts:
@@ -51,6 +51,7 @@ def background(services: Services, *, run_worker: bool, hub: EventHub | None = N
             found.worker.run(),
             run_deliverer(services.repository, delivery_settings(services.settings)),
             run_retention(services),
+            run_upload_expiry(services),  # retention on or off
         ]
     # Every process reads the balance: its workers hold new jobs back when it runs low, and
     # its /healthz says so.

@@ -8,7 +8,8 @@ exactly the events it missed, in order, none twice.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Header, Query
@@ -19,9 +20,8 @@ from pixelmotion.api.deps import ServicesDep, StreamScope
 from pixelmotion.api.errors import ApiError
 from pixelmotion.api.schemas import job_json
 from pixelmotion.app import events as use_cases
-from pixelmotion.app.events import EVENTS_PAGE
 from pixelmotion.app.ports import UserScope
-from pixelmotion.events import EventHub
+from pixelmotion.app.streams import Seat
 from pixelmotion.jobs.models import Job, JobEvent
 from pixelmotion.jobs.states import TERMINAL_STATES, JobStatus
 
@@ -76,18 +76,19 @@ async def job_events(
     job = await run_in_threadpool(use_cases.open_job_stream, scope, job_id, resume_from)
     if job is None:
         return Response(status_code=204)  # already saw the end: EventSource stops reconnecting
-    stream = stream_job(scope, services.hub, job, resume_from)
+    stream = stream_job(scope, services.streams.take_seat(scope.user_id), job, resume_from)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def stream_job(
-    scope: UserScope, hub: EventHub, job: Job, resume_from: int | None
-) -> AsyncIterator[bytes]:
-    # Subscribed before any read, so a change committed after a read always wakes us: after
-    # the snapshot (or a batch) the stream waits, and re-reads only when woken. Wake-ups come
-    # from this process's commits, NOTIFY (PostgreSQL), the hub's table scan, and wake_all
-    # after a lost LISTEN connection; a keep-alive does not re-read the table.
-    subscription = hub.subscribe(job_id=job.id)
+def changes_of(scope: UserScope) -> Callable[[int], use_cases.Changes]:
+    return partial(use_cases.changes, scope)
+
+
+async def stream_job(scope: UserScope, seat: Seat, job: Job, resume_from: int | None) -> AsyncIterator[bytes]:
+    # The stream joins its user's fan-out after its snapshot; joining triggers a read of
+    # whatever came since, and from then on every wake-up's one shared read of the user's
+    # events hands this stream its job's part (app/streams.py). A keep-alive reads nothing.
+    member, last = None, resume_from or 0
     try:
         if resume_from is None:
             # Snapshot first: the current state, under the id of the job's latest event.
@@ -97,25 +98,20 @@ async def stream_job(
             yield sse(last, job_json(job, estimate=estimate))
             if job.is_terminal:
                 return
-            woken = await subscription.wait(KEEPALIVE_SECONDS)
-        else:
-            last, woken = resume_from, True
+        member = seat.join(changes_of(scope), last, job_id=job.id, resumed=resume_from is not None)
         while True:
-            if not woken:
+            deliveries = await member.next(KEEPALIVE_SECONDS)
+            if deliveries is None:
                 yield b": keep-alive\n\n"
-            else:
-                changes = await run_in_threadpool(use_cases.changes, scope, last, job_id=job.id)
-                current = changes.jobs.get(job.id, job)
-                for event in changes.events:
-                    last = event.id
-                    yield sse(event.id, event_view(current, event, changes.estimate))
-                    if event.status in TERMINAL_STATES:
-                        return
-                if len(changes.events) >= EVENTS_PAGE:
-                    continue  # more may be waiting: read on without waiting
-            woken = await subscription.wait(KEEPALIVE_SECONDS)
+            for delivery in deliveries or ():
+                current = delivery.job or job
+                yield sse(delivery.event.id, event_view(current, delivery.event, delivery.estimate))
+                if delivery.event.status in TERMINAL_STATES:
+                    return
     finally:
-        subscription.close()
+        if member is not None:
+            member.leave()
+        seat.close()
 
 
 @router.get("/v1/events", response_class=StreamingResponse)
@@ -127,32 +123,27 @@ async def my_events(
 ) -> Response:
     """Every change of every job of the caller. Without Last-Event-ID: the active jobs' current
     state first, then every change."""
-    stream = stream_user(scope, services.hub, parse_last_event_id(last_event_id, after))
+    resume_from = parse_last_event_id(last_event_id, after)
+    stream = stream_user(scope, services.streams.take_seat(scope.user_id), resume_from)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def stream_user(scope: UserScope, hub: EventHub, resume_from: int | None) -> AsyncIterator[bytes]:
-    subscription = hub.subscribe(user_id=scope.user_id)
+async def stream_user(scope: UserScope, seat: Seat, resume_from: int | None) -> AsyncIterator[bytes]:
+    member, last = None, resume_from or 0
     try:
         if resume_from is None:
             last, active, estimate = await run_in_threadpool(use_cases.active_jobs, scope)
             for job in active:
                 yield sse(last, job_json(job, estimate=estimate))
-            woken = await subscription.wait(KEEPALIVE_SECONDS)
-        else:
-            last, woken = resume_from, True
+        member = seat.join(changes_of(scope), last, resumed=resume_from is not None)
         while True:
-            if not woken:
+            deliveries = await member.next(KEEPALIVE_SECONDS)
+            if deliveries is None:
                 yield b": keep-alive\n\n"
-            else:
-                changes = await run_in_threadpool(use_cases.changes, scope, last)
-                for event in changes.events:
-                    last = event.id
-                    current = changes.jobs.get(event.job_id)
-                    if current is not None:
-                        yield sse(event.id, event_view(current, event, changes.estimate))
-                if len(changes.events) >= EVENTS_PAGE:
-                    continue
-            woken = await subscription.wait(KEEPALIVE_SECONDS)
+            for delivery in deliveries or ():
+                if delivery.job is not None:
+                    yield sse(delivery.event.id, event_view(delivery.job, delivery.event, delivery.estimate))
     finally:
-        subscription.close()
+        if member is not None:
+            member.leave()
+        seat.close()

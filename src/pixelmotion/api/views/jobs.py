@@ -3,7 +3,6 @@ Each route parses, calls one use case of ``app/jobs.py`` and renders."""
 
 from __future__ import annotations
 
-import gzip
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -13,6 +12,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from pixelmotion.api.deps import Scope, ServicesDep
 from pixelmotion.api.schemas import NO_NUL, CreateJobRequest, CreateJobResponse, JobListResponse, JobResponse
+from pixelmotion.api.streams import send_gzip
 from pixelmotion.api.submit import IdempotencyKey, created
 from pixelmotion.app import jobs as use_cases
 from pixelmotion.app.jobs import JobView, Output
@@ -132,11 +132,7 @@ async def frames(
         "rgba", description="rgba: the plan's imageData arrays; indexed: palette indices, base64"
     ),
 ) -> Response:
-    """The plan's frames JSON, stored gzip-compressed and sent as is when the client accepts gzip."""
-    compressed = await run_in_threadpool(use_cases.frames, scope, job_id, format)
-    headers = {"Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("accept-encoding", "").lower():
-        return Response(
-            compressed, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"}
-        )
-    return Response(gzip.decompress(compressed), media_type="application/json", headers=headers)
+    """The plan's frames JSON, stored gzip-compressed: sent as is when the client accepts gzip,
+    else inflated chunk by chunk off the event loop (never whole in memory)."""
+    stored = await run_in_threadpool(use_cases.frames, scope, job_id, format)
+    return send_gzip(stored, request.headers.get("accept-encoding", ""))

@@ -19,13 +19,13 @@ router = APIRouter(prefix="/v1", tags=["uploads"])
 @router.post("/uploads", status_code=201, response_model=UploadResponse, response_model_by_alias=True)
 async def upload(request: Request, scope: Scope, services: ServicesDep) -> UploadResponse:
     """Send the file as the request body (e.g. ``Content-Type: video/mp4`` or ``image/png``)."""
-    declared = request.headers.get("content-length", "")
+    declared, settings = request.headers.get("content-length", ""), services.settings
     saved = await use_cases.save_upload(
-        scope.user_id,
-        scope.objects,
+        scope,
         request.stream(),
-        limit=services.settings.max_video_bytes,
+        limit=settings.max_video_bytes,
         declared=int(declared) if declared.isdigit() else None,
+        rules=use_cases.UploadRules(settings.user_uploads_per_hour, settings.user_upload_bytes),
     )
     return UploadResponse(upload_id=saved.upload_id, bytes=saved.bytes, kind=saved.kind)
 
