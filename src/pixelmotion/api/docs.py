@@ -732,3 +732,8 @@ def install_docs(app: FastAPI) -> None:
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(router)
     app.mount(DOCS_ASSETS, SwaggerFiles(directory=SWAGGER_DIR), name="static-docs")
+
+
+from pixelmotion.api.docs_sprites import SPRITE_OPERATIONS  # noqa: E402  (it builds on Doc above)
+
+OPERATIONS.update(SPRITE_OPERATIONS)
