@@ -4,11 +4,15 @@ call, in under 2 s, with its own events; another user's job is as unknown as non
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 
 from pixelmotion.objects.keys import source_clip_key
+from pixelmotion.worker.retention import retention_pass
 from tests.running import Running
 
 BASE = {
@@ -70,3 +74,29 @@ def test_rerendering_another_users_job_is_404_and_a_job_without_clip_409(app: Ru
     with app.client("bob") as bob:
         answer = bob.post(f"/v1/jobs/{failed_id}/renders", json={"width": 32})
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "JOB_NOT_FOUND"
+
+
+def test_retention_of_the_parent_leaves_a_kept_childs_clip(sqlite_app: Running) -> None:
+    app = sqlite_app
+    with app.client() as client:
+        parent_id = client.post("/v1/jobs", json={**BASE, "width": 16, "height": 16}).json()["jobId"]
+        assert app.wait_for_status(client, parent_id, {"completed", "failed"})["status"] == "completed"
+        child_id = client.post(f"/v1/jobs/{parent_id}/renders", json={"width": 24}).json()["jobId"]
+        assert app.wait_for_status(client, child_id, {"completed", "failed"})["status"] == "completed"
+        parent, child = (app.services.repository.jobs.get(i) for i in (parent_id, child_id))
+        assert parent is not None and child is not None and parent.updated_at < child.updated_at
+        # Retention 30 days, run when the parent is past it and the child is not.
+        cutoff = parent.updated_at + (child.updated_at - parent.updated_at) / 2
+        services = SimpleNamespace(
+            settings=replace(app.settings, retention_days=30.0),
+            repository=app.services.repository,
+            store=app.services.store,
+        )
+        assert retention_pass(services, now=cutoff + timedelta(days=30)).jobs == 1  # type: ignore[arg-type]
+        assert not app.services.store.exists(source_clip_key(parent_id))
+        assert app.services.store.exists(source_clip_key(child_id))
+        assert client.post(f"/v1/jobs/{parent_id}/renders", json={}).status_code == 409
+        grandchild = client.post(f"/v1/jobs/{child_id}/renders", json={"width": 16})
+        assert grandchild.status_code == 202, grandchild.text
+        done = app.wait_for_status(client, grandchild.json()["jobId"], {"completed", "failed"})
+        assert done["status"] == "completed" and done["parentJobId"] == child_id
