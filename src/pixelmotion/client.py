@@ -359,6 +359,11 @@ class AsyncClient(_Connected):
     async def get(self, job_id: str) -> Job:
         return Job.from_json(_check(await self._http.get(f"/v1/jobs/{job_id}")).json())
 
+    async def render(self, job_id: str, **options: Any) -> Job:
+        """Re-render a job's paid clip with other canvas options (see ``Client.render``)."""
+        answer = _check(await self._http.post(f"/v1/jobs/{job_id}/renders", json=canvas_body(**options)))
+        return await self.get(answer.json()["jobId"])
+
     async def cancel(self, job_id: str) -> Job:
         return Job.from_json(_check(await self._http.post(f"/v1/jobs/{job_id}/cancel")).json())
 
