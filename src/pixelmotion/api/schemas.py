@@ -234,6 +234,16 @@ class CreateJobRequest(CanvasOptions):
                     "webhookUrl": "https://example.com/hooks/pixelmotion",
                 },
                 {
+                    "prompt": "a knight walking",
+                    "width": 64,
+                    "height": 64,
+                    "palette": "endesga-32",
+                    "fps": 12,
+                    "background": "remove",
+                    "fit": "subject",
+                    "loop": "trim",
+                },
+                {
                     "source": {"type": "url", "url": "https://example.com/clips/walk.mp4"},
                     "width": 48,
                     "height": 48,
