@@ -734,6 +734,6 @@ def install_docs(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, SwaggerFiles(directory=SWAGGER_DIR), name="static-docs")
 
 
-from pixelmotion.api.docs_sprites import SPRITE_OPERATIONS  # noqa: E402  (it builds on Doc above)
+from pixelmotion.api import docs_sprites  # noqa: E402  (it builds on Doc above)
 
-OPERATIONS.update(SPRITE_OPERATIONS)
+OPERATIONS.update(docs_sprites.OPERATIONS)

@@ -1,6 +1,6 @@
 """The ``/docs`` description of the sprite routes (issues 13/14): the editor and engine
-exports under ``/v1/jobs/{id}/`` and re-renders. ``api/docs.py`` merges these into its
-``OPERATIONS``."""
+exports under ``/v1/jobs/{id}/`` and re-renders. ``api/docs.py`` merges this ``OPERATIONS``
+table into its own."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ ATLAS_EXAMPLE: dict[str, Any] = {
     "meta": {"image": "sheet.png", "size": {"w": 512, "h": 512}, "scale": "1"},
 }
 
-SPRITE_OPERATIONS: dict[tuple[str, str], Doc] = {
+OPERATIONS: dict[tuple[str, str], Doc] = {
     ("post", JOB_PATH + "/renders"): Doc(
         "Re-render a job",
         "A new job from this job's stored paid clip with other canvas options (width, height, "
