@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pixelmotion.api.docs import BEARER, JOB_PATH, REDIRECT, RESULT_ERRORS, Doc, binary
+from pixelmotion.api.docs import BEARER, JOB_PATH, REDIRECT, RESULT_ERRORS, UNREADABLE_BODY, Doc, binary
 
 NO_PAID_CLIP = ("NO_PAID_CLIP", "This job has no stored clip to reuse; create a new job.")
 BAD_PALETTE = ("INVALID_PALETTE", "palette: unknown palette 'pico9' (presets: aap-64, cga, …)")
@@ -62,9 +62,9 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         'video-model call and no cost. Options left out keep this job\'s values; `"palette": '
         "null` goes back to colours chosen from the clip. The new job starts in `processing`, "
         "has its own events and results, and names this job in `parentJobId`.",
-        errors=(401, 404, 409, 422, 429),
+        errors=(400, 401, 404, 409, 422, 429),
         security=BEARER,
-        error_codes={409: NO_PAID_CLIP, 422: BAD_PALETTE},
+        error_codes={400: UNREADABLE_BODY, 409: NO_PAID_CLIP, 422: BAD_PALETTE},
     ),
     ("get", JOB_PATH + "/animation.aseprite"): export(
         "Aseprite file",
