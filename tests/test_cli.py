@@ -55,7 +55,7 @@ def test_token_prints_the_token_alone(tmp_path: Path) -> None:
 
 def test_help_lists_every_command() -> None:
     out = subprocess.run([*PIXELMOTION, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("serve", "worker", "emulator", "migrate", "token", "convert"):
+    for command in ("serve", "worker", "emulator", "migrate", "token", "convert", "render"):
         assert command in out
 
 

@@ -126,3 +126,28 @@ def test_an_unreadable_input_has_a_coded_message(tmp_path: Path) -> None:
     done = convert(junk, "-o", tmp_path / "out")
     assert done.returncode == 1
     assert "(VIDEO_UNREADABLE)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_background_remove_and_loop_modes(tmp_path: Path) -> None:
+    from pixelmotion.providers.emulator.render import render_clip
+
+    keyed = render_clip(
+        "a knight on a plain flat #00ff00 background",
+        tmp_path / "keyed.mp4",
+        width=320,
+        height=180,
+        seconds=2,
+    )
+    out = tmp_path / "out"
+    common = ["--size", "32x32", "--colors", "8", "--fps", "12", "--formats", "gif,json"]
+    done = convert(
+        keyed, "-o", out, *common, "--background", "remove", "--key-color", "#00ff00", "--loop", "pingpong"
+    )
+    assert done.returncode == 0, done.stderr
+    frames = json.loads((out / "frames.json").read_text())
+    alpha = np.array(frames["frames"][0]["imageData"], dtype=np.uint8).reshape(32, 32, 4)[:, :, 3]
+    assert alpha[0, 0] == 0 and (alpha == 255).any()  # a transparent background, an opaque subject
+    assert len(frames["frames"]) == 2 * 24 - 2  # forward then back, the end frames not repeated
+    assert open_image(out / "animation.gif").info.get("transparency") is not None
+    refused = convert(keyed, "-o", out, *common, "--loop", "sideways")
+    assert refused.returncode == 2 and "loop" in refused.stderr

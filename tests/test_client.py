@@ -140,3 +140,24 @@ def test_waiting_in_line_counts_down(capped_site: Running, kind: str) -> None:
     assert done.status == "completed", seen
     assert list(dict.fromkeys(positions())) == [2, 1], seen
     assert all(status == "pending" for status, position in seen if position is not None)
+
+
+def test_palette_file_render_and_every_export(sqlite_app: Running, tmp_path: Path) -> None:
+    palette = tmp_path / "four.hex"
+    palette.write_text("000000\nff0000\n00ff00\nffffff\n")
+    with Client(sqlite_app.url, sqlite_app.token("alice")) as client:
+        job = client.create(
+            "a lantern swinging", width=16, height=16, fps=12, palette=palette, loop="pingpong"
+        )
+        assert (
+            job.raw["palette"] == ["#000000", "#ff0000", "#00ff00", "#ffffff"]
+            and job.raw["loop"] == "pingpong"
+        )
+        assert client.wait(job.id, timeout=60).status == "completed"
+        again = client.render(job.id, width=24, palette="gameboy", background="keep")
+        assert again.raw["parentJobId"] == job.id and again.raw["width"] == 24
+        assert client.wait(again.id, timeout=60).status == "completed"
+        names = ("aseprite", "webp", "apng", "zip", "sheetHash", "sheetArray", "godot")
+        saved = client.download(again.id, tmp_path / "out", formats=names)
+        assert sorted(saved) == sorted(names) and all(path.stat().st_size > 0 for path in saved.values())
+        assert saved["aseprite"].name == "animation.aseprite" and saved["godot"].name == "animation.tres"

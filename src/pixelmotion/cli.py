@@ -15,6 +15,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pixelmotion.cli_convert import convert, parse_size
+from pixelmotion.cli_render import (
+    DEFAULT_FORMATS,
+    BackgroundOption,
+    FormatsOption,
+    KeyColorOption,
+    LoopOption,
+    PaletteOption,
+    TokenOption,
+    UrlOption,
+    client_for,
+    download_names,
+    fail,
+    follow_job,
+    one_of,
+    palette_value,
+    render,
+    stopped_watching,
+)
 from pixelmotion.config import Settings, SettingsError, load_settings
 from pixelmotion.jobs.options import DITHERS, DURATIONS, FITS, FPS_CHOICES
 
@@ -213,83 +231,7 @@ def token(
     )
 
 
-# --- talking to a server -------------------------------------------------------------------
-
-
-def _one_of(choices: tuple[Any, ...], help: str) -> Any:
-    """An option taking one of a request's choices (jobs/options.py); --help lists them."""
-
-    def parse(text: object) -> Any:  # the default comes as it is, a typed value as text
-        for choice in choices:
-            if str(choice) == str(text):
-                return choice
-        raise typer.BadParameter(f"choose one of {', '.join(map(str, choices))}")
-
-    return typer.Option(parser=parse, metavar="|".join(map(str, choices)), help=help)
-
-
-UrlOption = Annotated[str | None, typer.Option("--url", help="Server URL [PIXELMOTION_URL].")]
-TokenOption = Annotated[str | None, typer.Option("--token", help="Bearer token [PIXELMOTION_TOKEN].")]
-
-
-def _client(url: str | None, token: str | None) -> Any:
-    from pixelmotion.client import Client
-
-    return Client(url, token)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    from pixelmotion.client import PixelmotionError
-
-    if isinstance(error, PixelmotionError):
-        typer.echo(f"error: {error.message} ({error.code})", err=True)
-    else:
-        typer.echo(f"error: cannot reach the server ({type(error).__name__})", err=True)
-    return typer.Exit(1)
-
-
-def stopped_watching(job_id: str) -> typer.Exit:
-    """Ctrl-C once the job exists: say how to pick it up again (exit status 130)."""
-    typer.echo(f"\nStopped watching; job {job_id} keeps running.", err=True)
-    typer.echo(f"Resume with: pixelmotion wait {job_id}", err=True)
-    return typer.Exit(130)
-
-
-def follow_job(client: Any, job_id: str, output: Path | None) -> None:
-    """Show a live progress bar until the job ends; download its results when it completes.
-    Ctrl-C stops watching only: the job keeps running on the server."""
-    try:  # from the first moment: a Ctrl-C anywhere in here says how to resume
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        columns = (
-            TextColumn("[bold]{task.fields[status]}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-        )
-        # No redirection of stdout/stderr: a Ctrl-C while the display starts would leave them
-        # redirected, and the message below would be lost.
-        with Progress(*columns, redirect_stdout=False, redirect_stderr=False) as progress:
-            task = progress.add_task("", total=100, status="pending")
-
-            def update(job: Any) -> None:
-                message = job.progress_message or ""
-                if job.status == "pending" and job.queue_position:
-                    message = f"{message} (#{job.queue_position} in line)".strip()
-                progress.update(task, completed=job.progress, description=message, status=job.status)
-
-            job = client.wait(job_id, on_update=update)
-    except KeyboardInterrupt:
-        raise stopped_watching(job_id) from None
-    if job.status != "completed":
-        message = job.error.message if job.error else job.status
-        typer.echo(f"job {job_id} {job.status}: {message}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"job {job_id} completed: {job.total_frames} frames", err=True)
-    if output is not None:
-        for path in client.download(job_id, output).values():
-            typer.echo(str(path))
+# --- talking to a server: the helpers live in cli_render.py -----------------------------------
 
 
 @app.command()
@@ -297,11 +239,15 @@ def generate(
     prompt: Annotated[str, typer.Argument(help="What the animation shows.")],
     size: Annotated[str, typer.Option(help="Canvas WIDTHxHEIGHT.")] = "64x64",
     colors: Annotated[int, typer.Option(help="Palette size (2-256).")] = 16,
-    fps: Annotated[int, _one_of(FPS_CHOICES, "Frames a second.")] = 12,
-    duration: Annotated[int, _one_of(DURATIONS, "Clip length in seconds.")] = 5,
-    dither: Annotated[str, _one_of(DITHERS, "How colours mix.")] = "none",
-    fit: Annotated[str, _one_of(FITS, "How the clip fills the canvas.")] = "crop",
-    loop: Annotated[bool, typer.Option(help="Ask the model for a seamless loop.")] = False,
+    fps: Annotated[int, one_of(FPS_CHOICES, "Frames a second.")] = 12,
+    duration: Annotated[int, one_of(DURATIONS, "Clip length in seconds.")] = 5,
+    dither: Annotated[str, one_of(DITHERS, "How colours mix.")] = "none",
+    fit: Annotated[str, one_of(FITS, "How the clip fills the canvas.")] = "crop",
+    palette: PaletteOption = None,
+    background: BackgroundOption = "keep",
+    key_color: KeyColorOption = None,
+    loop: LoopOption = "none",
+    formats: FormatsOption = DEFAULT_FORMATS,
     output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the results.")] = Path("."),
     local: Annotated[bool, typer.Option("--local", help="Run the whole service in this process.")] = False,
     url: UrlOption = None,
@@ -318,20 +264,27 @@ def generate(
         "dither": dither,
         "fit": fit,
         "loop": loop,
+        "palette": palette_value(palette),
+        "background": background,
+        "key_color": key_color,
     }
+    outputs = download_names(formats)
     with contextlib.ExitStack() as stack:
         if local:
             url, token = stack.enter_context(local_server())
-        client = stack.enter_context(_client(url, token))
+        client = stack.enter_context(client_for(url, token))
         try:
             job_id = client.submit(prompt, **options)
         except Exception as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         try:  # a Ctrl-C even while this line is written must say how to resume
             typer.echo(f"job {job_id} started", err=True)
         except KeyboardInterrupt:
             raise stopped_watching(job_id) from None
-        follow_job(client, job_id, output)
+        follow_job(client, job_id, output, outputs)
+
+
+app.command()(render)
 
 
 @app.command()
@@ -342,11 +295,11 @@ def wait(
     token: TokenOption = None,
 ) -> None:
     """Follow a job until it ends (e.g. after Ctrl-C in generate)."""
-    with _client(url, token) as client:
+    with client_for(url, token) as client:
         try:
             client.get(job_id)
         except Exception as error:
-            raise _fail(error) from None
+            raise fail(error) from None
         follow_job(client, job_id, output)
 
 
@@ -360,11 +313,11 @@ def jobs(
     from rich.console import Console
     from rich.table import Table
 
-    with _client(url, token) as client:
+    with client_for(url, token) as client:
         try:
             listed = client.list(limit=limit)
         except Exception as error:
-            raise _fail(error) from None
+            raise fail(error) from None
     table = Table("job", "status", "progress", "frames", "prompt")
     for job in listed:
         prompt = str(job.raw.get("prompt", ""))[:40]
@@ -374,11 +327,11 @@ def jobs(
 
 def _act(url: str | None, token: str | None, action: Callable[[Client], Job]) -> None:
     """Run one call on a job and say where the job stands after it."""
-    with _client(url, token) as client:
+    with client_for(url, token) as client:
         try:
             job = action(client)
         except Exception as error:
-            raise _fail(error) from None
+            raise fail(error) from None
     typer.echo(f"job {job.id} {job.status}")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pixelmotion.jobs.options import FITS
+from pixelmotion.jobs.options import BACKGROUNDS, FITS, LOOP_MODES
 from pixelmotion.media.errors import INVALID_OPTIONS, INVALID_PALETTE, MediaError
 
 DEFAULT_FORMATS = "gif,sheet,json"
@@ -63,6 +63,14 @@ def convert(
     fit: Annotated[str, typer.Option(help=f"{', '.join(FITS)}.")] = "crop",
     palette: Annotated[str | None, typer.Option(help=PALETTE_HELP)] = None,
     formats: Annotated[str, typer.Option(help=FORMATS_HELP)] = DEFAULT_FORMATS,
+    background: Annotated[
+        str, typer.Option(help=f"{' or '.join(BACKGROUNDS)}: remove keys out a plain background.")
+    ] = "keep",
+    key_color: Annotated[
+        str | None,
+        typer.Option("--key-color", help="#rrggbb to key out (default: estimated from the clip)."),
+    ] = None,
+    loop: Annotated[str, typer.Option(help=f"{', '.join(LOOP_MODES)}.")] = "none",
 ) -> None:
     """Turn SOURCE into pixel art in OUTPUT, offline, with a progress bar; print the files written."""
     from rich.console import Console
@@ -77,7 +85,7 @@ def convert(
         fixed = palette_option(palette) if palette is not None else None
         if fixed is not None:
             colors = max(2, len(fixed))  # the palette's size (a one-colour palette still maps)
-        validate_options(width, height, colors, fps, dither, fit)
+        validate_options(width, height, colors, fps, dither, fit, background, loop)
         check_formats(chosen)
     except MediaError as error:
         raise _error(error) from None
@@ -99,6 +107,9 @@ def convert(
                 dither=dither,
                 fit=fit,
                 palette=fixed,
+                background=background,
+                key_color=key_color,
+                loop=loop,
                 progress=lambda fraction: progress.update(task, completed=fraction),
             )
             progress.update(task, description=f"writing {', '.join(chosen)}")

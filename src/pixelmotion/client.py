@@ -13,6 +13,7 @@ client's retries after a connection error can never start (and bill) a second jo
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -34,6 +35,13 @@ OUTPUT_FILES = {
     "sheet": "sheet.png",
     "sheetJson": "sheet.json",
     "frames": "frames.json",
+    "webp": "animation.webp",
+    "apng": "animation.png",
+    "zip": "frames.zip",
+    "aseprite": "animation.aseprite",
+    "sheetHash": "sheet.hash.json",
+    "sheetArray": "sheet.array.json",
+    "godot": "animation.tres",
 }
 DEFAULT_URL = "http://127.0.0.1:8000"
 CONFIG_PATH = Path("~/.config/pixelmotion/config.toml")
@@ -102,41 +110,48 @@ def resolve_connection(url: str | None = None, token: str | None = None) -> tupl
     return str(resolved_url).rstrip("/"), resolved_token
 
 
+def palette_body(palette: str | list[str] | Path) -> Any:
+    """A preset name or hex colours as they are; a palette file (a ``Path``) as base64."""
+    if isinstance(palette, Path):
+        return {"file": base64.b64encode(palette.read_bytes()).decode(), "filename": palette.name}
+    return palette
+
+
+def canvas_body(**options: Any) -> dict[str, Any]:
+    """Python names to the wire's camelCase, options left as None left out."""
+    if options.get("palette") is not None:
+        options["palette"] = palette_body(options["palette"])
+    return {_camel(key): value for key, value in options.items() if value is not None}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def create_body(
     prompt: str,
     *,
     width: int,
     height: int,
-    color_count: int,
     fps: int,
+    color_count: int | None = None,
     duration: int | None = None,
     model: str | None = None,
     resolution: str | None = None,
     aspect_ratio: str | None = None,
-    loop: bool | None = None,
+    loop: str | bool | None = None,
     dither: str | None = None,
     fit: str | None = None,
     project_id: str | None = None,
+    palette: str | list[str] | Path | None = None,
+    palette_from: str | None = None,
+    background: str | None = None,
+    key_color: str | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "prompt": prompt,
-        "width": width,
-        "height": height,
-        "colorCount": color_count,
-        "fps": fps,
-    }
-    optional = {
-        "duration": duration,
-        "model": model,
-        "resolution": resolution,
-        "aspectRatio": aspect_ratio,
-        "loop": loop,
-        "dither": dither,
-        "fit": fit,
-        "projectId": project_id,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    return body
+    """A create request: ``palette`` is a preset, hex colours, or a palette file's ``Path``."""
+    options = {k: v for k, v in locals().items() if k != "prompt"}
+    return {"prompt": prompt, **canvas_body(**options)}
 
 
 def _check(response: httpx.Response) -> httpx.Response:
@@ -241,6 +256,13 @@ class Client(_Connected):
     def cancel(self, job_id: str) -> Job:
         return Job.from_json(_check(self._http.post(f"/v1/jobs/{job_id}/cancel")).json())
 
+    def render(self, job_id: str, **options: Any) -> Job:
+        """Re-render a job's paid clip with other canvas options (width, height, color_count,
+        palette, palette_from, fps, dither, fit, background, key_color, loop): a new job, no
+        provider call, no cost; options left out keep the job's values."""
+        answer = _check(self._http.post(f"/v1/jobs/{job_id}/renders", json=canvas_body(**options)))
+        return self.get(answer.json()["jobId"])
+
     def retry(self, job_id: str) -> Job:
         return Job.from_json(_check(self._http.post(f"/v1/jobs/{job_id}/retry")).json())
 
@@ -336,6 +358,11 @@ class AsyncClient(_Connected):
 
     async def get(self, job_id: str) -> Job:
         return Job.from_json(_check(await self._http.get(f"/v1/jobs/{job_id}")).json())
+
+    async def render(self, job_id: str, **options: Any) -> Job:
+        """Re-render a job's paid clip with other canvas options (see ``Client.render``)."""
+        answer = _check(await self._http.post(f"/v1/jobs/{job_id}/renders", json=canvas_body(**options)))
+        return await self.get(answer.json()["jobId"])
 
     async def cancel(self, job_id: str) -> Job:
         return Job.from_json(_check(await self._http.post(f"/v1/jobs/{job_id}/cancel")).json())

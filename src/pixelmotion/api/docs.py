@@ -24,7 +24,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from pixelmotion.api import docs_admin, docs_events, docs_jobs, docs_webhooks
+from pixelmotion.api import docs_admin, docs_events, docs_jobs, docs_sprites, docs_webhooks
 from pixelmotion.api.docs_common import Operations
 from pixelmotion.api.openapi import build_openapi
 
@@ -46,6 +46,7 @@ OPERATIONS = merged(
     docs_events.OPERATIONS,
     docs_webhooks.OPERATIONS,
     docs_admin.OPERATIONS,
+    docs_sprites.OPERATIONS,
 )
 
 DOCS_ASSETS = "/static-docs"

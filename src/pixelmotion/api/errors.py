@@ -113,7 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidRequest)
     async def invalid_request(_: Request, error: InvalidRequest) -> JSONResponse:
-        return error_response(422, "INVALID_REQUEST", str(error), fields=error.fields)
+        return error_response(422, error.code, str(error), fields=error.fields)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

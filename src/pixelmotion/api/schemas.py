@@ -10,7 +10,17 @@ from pydantic.alias_generators import to_camel
 
 from pixelmotion.jobs import requests as rules
 from pixelmotion.jobs.models import Job
-from pixelmotion.jobs.options import AspectRatio, Dither, Duration, Fit, Fps, Model, Resolution
+from pixelmotion.jobs.options import (
+    AspectRatio,
+    Background,
+    Dither,
+    Duration,
+    Fit,
+    Fps,
+    LoopMode,
+    Model,
+    Resolution,
+)
 from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.summary import outputs_of
 from pixelmotion.urls import url_problem
@@ -19,6 +29,8 @@ from pixelmotion.urls import url_problem
 # both databases alike rather than failing the insert.
 NO_NUL = r"^[^\x00]*$"
 HTTP_URL = r"^https?://[^\x00]*$"
+HEX_COLOR = r"^#[0-9a-fA-F]{6}$"
+JOB_ID = r"^[0-9a-fA-F-]{32,36}$"
 
 
 def _fetchable(url: str) -> str:
@@ -39,6 +51,13 @@ EXAMPLE_OUTPUTS = {
     "sheet": f"/v1/jobs/{EXAMPLE_JOB_ID}/sheet.png",
     "sheetJson": f"/v1/jobs/{EXAMPLE_JOB_ID}/sheet.json",
     "gif": f"/v1/jobs/{EXAMPLE_JOB_ID}/animation.gif",
+    "webp": f"/v1/jobs/{EXAMPLE_JOB_ID}/animation.webp",
+    "apng": f"/v1/jobs/{EXAMPLE_JOB_ID}/animation.png",
+    "zip": f"/v1/jobs/{EXAMPLE_JOB_ID}/frames.zip",
+    "aseprite": f"/v1/jobs/{EXAMPLE_JOB_ID}/animation.aseprite",
+    "sheetHash": f"/v1/jobs/{EXAMPLE_JOB_ID}/sheet.hash.json",
+    "sheetArray": f"/v1/jobs/{EXAMPLE_JOB_ID}/sheet.array.json",
+    "godot": f"/v1/jobs/{EXAMPLE_JOB_ID}/animation.tres",
 }
 EXAMPLE_JOB: dict[str, Any] = {
     "jobId": EXAMPLE_JOB_ID,
@@ -61,11 +80,17 @@ EXAMPLE_JOB: dict[str, Any] = {
     "model": "ray-2",
     "resolution": "720p",
     "aspectRatio": "1:1",
-    "loop": False,
+    "loop": "none",
     "dither": "none",
     "fit": "crop",
     "projectId": None,
     "estimatedCostUsd": 0.3981,
+    "palette": None,
+    "background": "keep",
+    "keyColor": None,
+    "seam": None,
+    "transparentIndex": None,
+    "parentJobId": None,
 }
 EXAMPLE_FAILED_JOB: dict[str, Any] = {
     **EXAMPLE_JOB,
@@ -116,7 +141,68 @@ class KeyframeSource(CamelModel):
     upload_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
-class CreateJobRequest(CamelModel):
+class PaletteFileBody(CamelModel):
+    """A palette file (.gpl, .hex, .pal or a .png of swatches), base64, at most 64 KiB decoded."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"file": "R0lNUCBQYWxldHRlCjAgMCAwCjI1NSAyNTUgMjU1Cg==", "filename": "mine.gpl"}]
+        },
+    )
+
+    file: str = Field(max_length=100_000)
+    filename: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+
+
+PaletteBody = str | list[str] | PaletteFileBody
+
+
+class CanvasOptions(CamelModel):
+    """The canvas options: what a re-render may change. Their rules between each other are
+    in ``jobs/requests.py`` (``canvas_errors``)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    palette: PaletteBody | None = Field(
+        default=None,
+        description="A preset name, hex colours ('#000000,#ffffff' or a list), or a palette file; "
+        "sets colorCount to its size (the palette wins over colorCount)",
+    )
+    palette_from: str | None = Field(
+        default=None, pattern=JOB_ID, description="Use the palette of an earlier completed job of yours"
+    )
+    background: Background = "keep"
+    key_color: str | None = Field(
+        default=None, pattern=HEX_COLOR, description='The key colour to remove (background "remove")'
+    )
+    loop: LoopMode | bool = Field(
+        default="none", description="none, trim or pingpong (true reads as trim, false as none)"
+    )
+
+
+class RenderRequest(CanvasOptions):
+    """A re-render of a job's stored clip: any canvas option; the ones left out keep the
+    parent's values (``"palette": null`` goes back to colours chosen from the clip)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"width": 32, "height": 32, "palette": "pico8"}]},
+    )
+
+    width: int | None = Field(default=None, ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
+    height: int | None = Field(default=None, ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
+    color_count: int | None = Field(default=None, ge=rules.COLORS_MIN, le=rules.COLORS_MAX)
+    fps: Fps | None = None
+    dither: Dither | None = None
+    fit: Fit | None = None
+    background: Background | None = None  # type: ignore[assignment]
+    loop: LoopMode | bool | None = None  # type: ignore[assignment]
+
+
+class CreateJobRequest(CanvasOptions):
     """A prompt for the video model, or (with ``source``) the user's own video to pixelate."""
 
     model_config = ConfigDict(
@@ -137,10 +223,20 @@ class CreateJobRequest(CamelModel):
                     "colorCount": 8,
                     "fps": 12,
                     "duration": 5,
-                    "loop": True,
+                    "loop": "trim",
                     "dither": "bayer",
                     "aspectRatio": "1:1",
                     "webhookUrl": "https://example.com/hooks/pixelmotion",
+                },
+                {
+                    "prompt": "a knight walking",
+                    "width": 64,
+                    "height": 64,
+                    "palette": "endesga-32",
+                    "fps": 12,
+                    "background": "remove",
+                    "fit": "subject",
+                    "loop": "trim",
                 },
                 {
                     "source": {"type": "url", "url": "https://example.com/clips/walk.mp4"},
@@ -159,13 +255,12 @@ class CreateJobRequest(CamelModel):
     source: Annotated[UrlSource | UploadSource, Field(discriminator="type")] | None = None
     width: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
     height: int = Field(ge=rules.SIZE_MIN, le=rules.SIZE_MAX)
-    color_count: int = Field(ge=rules.COLORS_MIN, le=rules.COLORS_MAX)
+    color_count: int | None = Field(default=None, ge=rules.COLORS_MIN, le=rules.COLORS_MAX)
     fps: Fps
     duration: Duration = 5
     model: Model = "ray-2"
     resolution: Resolution = "720p"
     aspect_ratio: AspectRatio | None = None
-    loop: bool = False
     dither: Dither = "none"
     fit: Fit = "crop"
     project_id: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
@@ -255,10 +350,19 @@ class JobResponse(CamelModel):
     model: str
     resolution: str
     aspect_ratio: str
-    loop: bool
+    loop: str = Field(description="none, trim or pingpong")
     dither: str
     fit: str
     project_id: str | None
+    palette: list[str] | None = Field(description="The request's fixed palette, #rrggbb")
+    background: str
+    key_color: str | None = Field(description="The key colour given, else the one the render estimated")
+    seam: float | None = Field(
+        description="loop trim: the jump from the last frame back to the first over the median "
+        "frame-to-frame difference (lower is smoother)"
+    )
+    transparent_index: int | None = Field(description="The palette entry that is transparent")
+    parent_job_id: str | None = Field(description="A re-render's parent job")
     estimated_cost_usd: float = Field(description="Provider cost at its per-pixel prices (0 for imports)")
     queue_position: int | None = Field(
         None,
@@ -269,6 +373,7 @@ class JobResponse(CamelModel):
     @classmethod
     def of(cls, job: Job, *, estimate: int, queue_position: int | None = None) -> JobResponse:
         error = ErrorBody(code=job.error_code, message=job.error_message or "") if job.error_code else None
+        rendered = job.frame_data or {}
         return cls(
             job_id=job.id,
             status=job.status.value,
@@ -290,10 +395,16 @@ class JobResponse(CamelModel):
             model=job.model,
             resolution=job.resolution,
             aspect_ratio=job.aspect_ratio,
-            loop=job.loop,
+            loop=job.loop_mode,
             dither=job.dither,
             fit=job.fit,
             project_id=job.project_id,
+            palette=job.palette,
+            background=job.background,
+            key_color=job.key_color or rendered.get("keyColor"),
+            seam=rendered.get("seam"),
+            transparent_index=rendered.get("transparentIndex"),
+            parent_job_id=job.parent_job_id,
             estimated_cost_usd=0.0
             if job.provider == "import"
             else estimated_cost_usd(job.model, job.resolution, job.aspect_ratio, job.duration),

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pixelmotion.app.errors import Conflict, KeyReusedError, NotFound, job_not_found
 from pixelmotion.app.limits import limits_gate
+from pixelmotion.app.palettes import PaletteInput, chosen_palette
 from pixelmotion.app.ports import UserScope
 from pixelmotion.app.uploads import image_type
 from pixelmotion.jobs import moves
@@ -23,6 +24,7 @@ from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.objects import ObjectNotFound
+from pixelmotion.objects.keys import content_type
 from pixelmotion.objects.uploads import upload_key
 from pixelmotion.providers.base import ProviderError, VideoProvider
 from pixelmotion.store import Store, utcnow
@@ -33,14 +35,15 @@ from pixelmotion.webhooks import new_secret
 logger = logging.getLogger(__name__)
 
 PRESIGNED_SECONDS = 900  # how long a redirect to the bucket (S3 storage) stays usable
-CONTENT_TYPES = {"sheet": "image/png", "sheetJson": "application/json", "gif": "image/gif"}
 
 
 @dataclass(frozen=True)
 class Submission:
     """A job request as the API read it: the spec's fields and what they point at."""
 
-    fields: dict[str, Any]  # build_spec's keyword arguments (prompt, width, …)
+    fields: dict[str, Any]  # build_spec's keyword arguments (prompt, width, …) but the palette
+    palette: PaletteInput = None  # as given: a preset, hex colours or a palette file
+    palette_from: str | None = None  # or the id of an earlier job of the caller's
     source_url: str | None = None
     source_upload_id: str | None = None
     keyframe_upload_id: str | None = None
@@ -91,6 +94,7 @@ def submit(scope: UserScope, submission: Submission) -> Submitted:
     user_id = scope.user_id
     spec = build_spec(
         **submission.fields,
+        palette=chosen_palette(scope, submission.palette, submission.palette_from),
         template=scope.rules.prompt_template,
         source_url=submission.source_url,
         source_object_key=upload_source(scope, submission.source_upload_id),
@@ -279,7 +283,7 @@ def output(scope: UserScope, job_id: str, name: str) -> Output:
     key = (completed_job(scope, job_id).frame_storage_urls or {}).get(name)
     if key is None:
         raise NotFound("OUTPUT_NOT_FOUND", f"This job has no {name} output.")
-    objects, media_type = scope.objects, CONTENT_TYPES.get(name, "application/octet-stream")
+    objects, media_type = scope.objects, content_type(name)
     path = objects.local_path(key)
     if path is not None:
         return Output(media_type, path=str(path))

@@ -27,7 +27,8 @@ class ErrorCode(StrEnum):
 class InvalidRequest(ValueError):
     """A job request breaks a rule; ``fields`` maps each bad field to what is wrong."""
 
-    def __init__(self, fields: dict[str, str]) -> None:
+    def __init__(self, fields: dict[str, str], code: str = "INVALID_REQUEST") -> None:
         self.fields = fields
+        self.code = code  # INVALID_PALETTE for a palette that cannot be read
         first = next(iter(fields.items()))
         super().__init__(f"{first[0]}: {first[1]}")

@@ -35,6 +35,14 @@ class JobSpec:
     webhook_events: str | None = None
     # An uploaded image the generated clip starts from (animating the user's sprite).
     keyframe_object_key: str | None = None
+    # The canvas choices of issues 13/14: a fixed palette (#rrggbb list), the background,
+    # the loop mode (``loop`` above is Luma's own flag: loop_mode != "none", prompts only).
+    palette: tuple[str, ...] | None = None
+    background: str = "keep"
+    key_color: str | None = None
+    loop_mode: str = "none"
+    # A re-render: the job whose paid clip this one pixelates again (no provider call).
+    parent_job_id: str | None = None
 
     @property
     def is_import(self) -> bool:
@@ -92,6 +100,11 @@ class Job:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     retried_at: datetime | None = None  # the last POST /retry: a new attempt, a new deadline
+    palette: list[str] | None = None  # the request's fixed palette, #rrggbb
+    background: str = "keep"
+    key_color: str | None = None
+    loop_mode: str = "none"
+    parent_job_id: str | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -13,6 +13,13 @@ from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import JobSpec
 from pixelmotion.jobs.options import ASPECT_RATIOS, AspectRatio
 
+DEFAULT_KEY_COLOR = "#00ff00"
+# Appended for background "remove": the model is asked for a clip the keyer can cut out.
+KEYED_SCENE = (
+    " The subject alone, whole and in frame, on a plain flat {key} background (one even colour, "
+    "no scenery, no shadows on it), static camera."
+)
+
 PROMPT_MIN = 3
 PROMPT_MAX = 5000  # Luma's own limit, which the prompt *as sent* must also meet
 SIZE_MIN = 8
@@ -34,10 +41,35 @@ def nearest_aspect_ratio(width: int, height: int) -> AspectRatio:
     return min(ASPECT_RATIOS, key=distance)
 
 
-def render_provider_prompt(template: str, prompt: str, loop: bool) -> str:
-    """The user's prompt inside the template that steers the model toward pixelable clips."""
+def render_provider_prompt(template: str, prompt: str, loop: bool, key_color: str | None = None) -> str:
+    """The user's prompt inside the template that steers the model toward pixelable clips;
+    with a ``key_color`` (background "remove"), the request for a plain key-colour scene."""
     loop_hint = ", a seamless loop" if loop else ""
-    return template.replace("{loop}", loop_hint).replace("{prompt}", prompt.strip())
+    text = template.replace("{loop}", loop_hint).replace("{prompt}", prompt.strip())
+    return text + KEYED_SCENE.format(key=key_color) if key_color else text
+
+
+def loop_mode_of(loop: str | bool) -> str:
+    """The loop mode; the old boolean still reads (false: none, true: trim)."""
+    if isinstance(loop, bool):
+        return "trim" if loop else "none"
+    return loop
+
+
+def canvas_errors(
+    palette: list[str] | None, color_count: int | None, background: str, key_color: str | None, fit: str
+) -> dict[str, str]:
+    """The rules between the canvas options (also checked for a re-render's merged options)."""
+    errors: dict[str, str] = {}
+    if palette is None and color_count is None:
+        errors["colorCount"] = "is required without a palette"
+    if key_color is not None and background != "remove":
+        errors["keyColor"] = 'needs background "remove"'
+    if fit == "subject" and background != "remove":
+        errors["fit"] = '"subject" needs background "remove"'
+    if palette is not None and background == "remove" and len(palette) > COLORS_MAX - 1:
+        errors["palette"] = f'with background "remove" a palette has at most {COLORS_MAX - 1} colours'
+    return errors
 
 
 def build_spec(
@@ -45,32 +77,53 @@ def build_spec(
     prompt: str | None,
     width: int,
     height: int,
-    color_count: int,
+    color_count: int | None,
     fps: int,
     duration: int = 5,
     model: str = "ray-2",
     resolution: str = "720p",
     aspect_ratio: str | None = None,
-    loop: bool = False,
+    loop: str | bool = "none",
     dither: str = "none",
     fit: str = "crop",
     project_id: str | None = None,
     template: str = "{prompt}",
     source_url: str | None = None,
     source_object_key: str | None = None,
+    palette: list[str] | None = None,
+    background: str = "keep",
+    key_color: str | None = None,
+    parent_job_id: str | None = None,
 ) -> JobSpec:
     """Check the rules no single field can check, and fill the derived values.
 
     An import (``source_url`` or ``source_object_key``) needs no prompt: no model is asked.
+    A ``palette`` (already read: ``#rrggbb`` list) sets ``color_count`` to its size (at least
+    2), whatever ``color_count`` said. With background "remove" a transparent entry comes on
+    top of the palette's colours (it never counts within ``color_count``).
     """
-    errors: dict[str, str] = {}
+    errors = canvas_errors(palette, color_count, background, key_color, fit)
+    loop_mode = loop_mode_of(loop)
+    if palette is not None:
+        color_count = max(COLORS_MIN, len(palette))
     is_import = source_url is not None or source_object_key is not None
     stripped = (prompt or "").strip()
     if is_import:
         stripped = stripped or "Imported video"
     elif len(stripped) < PROMPT_MIN:
         errors["prompt"] = f"must be at least {PROMPT_MIN} characters"
-    provider_prompt = "" if is_import else render_provider_prompt(template, stripped, loop)
+    provider_prompt = (
+        ""
+        if is_import
+        else render_provider_prompt(
+            template,
+            stripped,
+            loop_mode != "none",
+            # The colour asked of the model; the keyer still estimates it from the clip
+            # (a model never paints it exactly) unless the user gave keyColor.
+            (key_color or DEFAULT_KEY_COLOR) if background == "remove" else None,
+        )
+    )
     if len(provider_prompt) > PROMPT_MAX:
         room = PROMPT_MAX - (len(provider_prompt) - len(stripped))
         errors["prompt"] = f"is too long once the style template is added; keep it under {room} characters"
@@ -82,6 +135,7 @@ def build_spec(
         )
     if errors:
         raise InvalidRequest(errors)
+    assert color_count is not None  # canvas_errors: required without a palette
     return JobSpec(
         prompt=stripped,
         width=width,
@@ -92,11 +146,16 @@ def build_spec(
         model=model,
         resolution=resolution,
         aspect_ratio=aspect_ratio or nearest_aspect_ratio(width, height),
-        loop=loop,
+        loop=loop_mode != "none",
+        loop_mode=loop_mode,
         dither=dither,
         fit=fit,
         project_id=project_id,
         provider_prompt=provider_prompt,
         source_url=source_url,
         source_object_key=source_object_key,
+        palette=tuple(palette) if palette is not None else None,
+        background=background,
+        key_color=key_color,
+        parent_job_id=parent_job_id,
     )

@@ -6,8 +6,11 @@ from typing import Any
 
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import JobStatus
+from pixelmotion.objects.keys import OUTPUT_FILES
 
-OUTPUT_NAMES = {"sheet": "sheet.png", "sheetJson": "sheet.json", "gif": "animation.gif"}
+# The results served by name under /v1/jobs/{id}/ (the frames JSON has its own route).
+SERVED = ("sheet", "sheetJson", "gif", "webp", "apng", "zip", "aseprite", "sheetHash", "sheetArray", "godot")
+OUTPUT_NAMES = {name: OUTPUT_FILES[name] for name in SERVED}
 
 
 def outputs_of(job: Job) -> dict[str, str]:

@@ -61,8 +61,9 @@ def job_of(row: Row[Any]) -> Job:
     data = row._mapping
     values = {name: data[name] for name in JOB_FIELDS if name in data}
     values["id"] = uuid_text(data["id"])
-    if values.get("webhook_endpoint_id"):
-        values["webhook_endpoint_id"] = uuid_text(values["webhook_endpoint_id"])
+    for name in ("webhook_endpoint_id", "parent_job_id"):
+        if values.get(name):
+            values[name] = uuid_text(values[name])
     return Job(status=JobStatus(data["status"]), **values)
 
 
@@ -110,6 +111,11 @@ def new_job_row(
         "webhook_events": spec.webhook_events,
         "keyframe_object_key": spec.keyframe_object_key,
         "source_object_key": spec.source_object_key,
+        "palette": list(spec.palette) if spec.palette is not None else None,
+        "background": spec.background,
+        "key_color": spec.key_color,
+        "loop_mode": spec.loop_mode,
+        "parent_job_id": spec.parent_job_id,
         "created_at": now,
         "updated_at": now,
         "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
@@ -120,6 +126,8 @@ def new_job_row(
             provider="import",
             status=JobStatus.PROCESSING.value,
             progress=PROGRESS[JobStatus.PROCESSING],
-            progress_message="Importing video...",
+            progress_message="Re-rendering the stored clip..."
+            if spec.parent_job_id
+            else "Importing video...",
         )
     return values

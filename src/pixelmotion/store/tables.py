@@ -101,6 +101,12 @@ video_generation_jobs = sa.Table(
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", UTCDateTime),
     sa.Column("retried_at", UTCDateTime),  # the last retry: the deadline counts from it
+    # Canvas choices (0010): the fixed palette (JSON list of #rrggbb), background, loop mode.
+    sa.Column("palette", JSONType),
+    sa.Column("background", sa.Text, nullable=False, server_default="keep"),
+    sa.Column("key_color", sa.Text),
+    sa.Column("loop_mode", sa.Text, nullable=False, server_default="none"),
+    sa.Column("parent_job_id", sa.Uuid(as_uuid=False)),  # a re-render's parent job
     sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
     sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
 )

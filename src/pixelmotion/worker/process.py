@@ -17,6 +17,7 @@ from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
 from pixelmotion.media import MediaError, download_video, render_outputs
 from pixelmotion.media.guard import AddressGuard
+from pixelmotion.objects.keys import STORED_TYPES, output_key, source_clip_key
 from pixelmotion.worker.backoff import backoff_seconds
 from pixelmotion.worker.poll import by_deadline
 from pixelmotion.worker.ports import StepPorts
@@ -26,13 +27,8 @@ logger = logging.getLogger(__name__)
 MAX_PROCESS_ATTEMPTS = 3
 # Media errors of a downloaded clip that another download may not have: fetched again.
 CLIP_DEFECTS = frozenset({"VIDEO_TRUNCATED", "VIDEO_UNREADABLE"})
-OUTPUT_TYPES = {
-    "sheet": "image/png",
-    "sheetJson": "application/json",
-    "gif": "image/gif",
-    "frames": "application/gzip",
-    "indexed": "application/gzip",
-}
+# Every job gets every export (at 64×64 they cost tens of milliseconds: docs/PERFORMANCE.md).
+FORMATS = ("sheet", "gif", "json", "aseprite", "atlas", "godot", "webp", "apng", "zip")
 
 
 async def process(ports: StepPorts, job: Job) -> None:
@@ -52,12 +48,7 @@ async def process(ports: StepPorts, job: Job) -> None:
             _render,
             str(clip),
             str(outputs),
-            job.width,
-            job.height,
-            job.color_count,
-            job.fps,
-            job.dither,
-            job.fit,
+            canvas_options(job),
         )
         await report(ports, job, "encode")
         keys = await asyncio.to_thread(store_outputs, ports, job, outputs, summary["files"])
@@ -86,13 +77,26 @@ async def process(ports: StepPorts, job: Job) -> None:
         logger.info("job %s: completed, %d frames in %d ms", job.id, summary["totalFrames"], ours_ms)
 
 
-def _render(
-    clip: str, out_dir: str, width: int, height: int, colors: int, fps: int, dither: str, fit: str
-) -> dict[str, Any]:
+def canvas_options(job: Job) -> dict[str, Any]:
+    """``render_outputs``' keyword arguments for this job (plain values: they cross to the pool)."""
+    return {
+        "width": job.width,
+        "height": job.height,
+        "colors": job.color_count,
+        "fps": job.fps,
+        "dither": job.dither,
+        "fit": job.fit,
+        "palette": list(job.palette) if job.palette else None,
+        "background": job.background,
+        "key_color": job.key_color,
+        "loop": job.loop_mode,
+        "formats": FORMATS,
+    }
+
+
+def _render(clip: str, out_dir: str, options: dict[str, Any]) -> dict[str, Any]:
     """Runs in the process pool."""
-    return render_outputs(
-        clip, out_dir, width=width, height=height, colors=colors, fps=fps, dither=dither, fit=fit
-    )
+    return render_outputs(clip, out_dir, **options)
 
 
 class JobLeftProcessing(Exception):
@@ -112,9 +116,17 @@ async def report(ports: StepPorts, job: Job, step: str) -> None:
 async def obtain_clip(ports: StepPorts, job: Job, clip: Path) -> bool:
     """Our stored copy of the paid clip if we have one, else download it and keep a copy.
 
-    True when the clip was downloaded in this run (not read from our store)."""
+    True when the clip was downloaded in this run (not read from our store). A re-render
+    copies its parent's clip under its own prefix first: each job keeps the clip it uses for
+    as long as it is kept itself (retention deletes a job's prefix with no look at others)."""
     if job.source_object_key and ports.objects.exists(job.source_object_key):
         clip.write_bytes(await asyncio.to_thread(ports.objects.get_bytes, job.source_object_key))
+        own = source_clip_key(job.id)
+        if job.parent_job_id and job.source_object_key != own:
+            await asyncio.to_thread(ports.objects.put_file, own, clip, "video/mp4")
+            await asyncio.to_thread(
+                ports.store.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": own}
+            )
         return False
     if not job.luma_video_url:
         raise MediaError("DOWNLOAD_FAILED", "The provider gave no video URL for this clip.")
@@ -122,7 +134,7 @@ async def obtain_clip(ports: StepPorts, job: Job, clip: Path) -> bool:
     await asyncio.to_thread(
         download_video, job.luma_video_url, clip, max_bytes=ports.settings.max_video_bytes, guard=guard
     )
-    key = f"jobs/{job.id}/source.mp4"
+    key = source_clip_key(job.id)
     await asyncio.to_thread(ports.objects.put_file, key, clip, "video/mp4")
     await asyncio.to_thread(
         ports.store.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
@@ -133,17 +145,18 @@ async def obtain_clip(ports: StepPorts, job: Job, clip: Path) -> bool:
 def store_outputs(ports: StepPorts, job: Job, outputs: Path, files: dict[str, str]) -> dict[str, str]:
     keys: dict[str, str] = {}
     for name, filename in files.items():
-        if name not in OUTPUT_TYPES:
-            continue
-        key = f"jobs/{job.id}/{filename}"
-        ports.objects.put_file(key, outputs / filename, OUTPUT_TYPES[name])
+        if name not in STORED_TYPES:
+            continue  # "pngs" (a directory) is not stored
+        key = output_key(job.id, name)
+        ports.objects.put_file(key, outputs / filename, STORED_TYPES[name])
         keys[name] = key
     return keys
 
 
 def frame_data(summary: dict[str, Any]) -> dict[str, Any]:
-    """Small inline metadata only; never pixel arrays."""
-    return {
+    """Small inline metadata only; never pixel arrays. ``seam``, ``transparentIndex`` and
+    ``keyColor`` (the key colour used) come with the loop trim and background removal."""
+    data = {
         "width": summary["width"],
         "height": summary["height"],
         "fps": summary["fps"],
@@ -152,6 +165,13 @@ def frame_data(summary: dict[str, Any]) -> dict[str, Any]:
         "timingsMs": summary.get("timingsMs", {}),
         "source": summary.get("source", {}),
     }
+    loop = summary.get("loop") or {}
+    if loop.get("seam") is not None:
+        data["seam"] = loop["seam"]
+    if "transparentIndex" in summary:
+        data["transparentIndex"] = summary["transparentIndex"]
+        data["keyColor"] = summary["keyColor"]
+    return data
 
 
 async def process_failed(

@@ -49,6 +49,8 @@ async def submit(ports: StepPorts, job: Job) -> None:
         duration=f"{job.duration}s",
         aspect_ratio=job.aspect_ratio,
         loop=job.loop,
+        # A keyed scene needs a still camera: Luma's "static" concept (issue 14).
+        concepts=("static",) if job.background == "remove" else (),
         callback_url=callback_url(ports.settings.callback_base_url, ports.settings.secret_key, job.id),
         keyframe_url=keyframe_link(ports, job),
     )

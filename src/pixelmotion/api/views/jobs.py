@@ -11,13 +11,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from pixelmotion.api.deps import Scope, ServicesDep
-from pixelmotion.api.schemas import NO_NUL, CreateJobRequest, CreateJobResponse, JobListResponse, JobResponse
+from pixelmotion.api.schemas import (
+    NO_NUL,
+    CreateJobRequest,
+    CreateJobResponse,
+    JobListResponse,
+    JobResponse,
+    RenderRequest,
+)
 from pixelmotion.api.streams import send_gzip
-from pixelmotion.api.submit import IdempotencyKey, created
+from pixelmotion.api.submit import IdempotencyKey, created, render_options
 from pixelmotion.app import jobs as use_cases
+from pixelmotion.app import renders
 from pixelmotion.app.jobs import JobView, Output
 from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.states import JobStatus
+from pixelmotion.jobs.summary import OUTPUT_NAMES
+from pixelmotion.objects.keys import content_type
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -95,6 +105,16 @@ def retry(job_id: str, scope: Scope) -> JobResponse:
     return render(use_cases.retry(scope, job_id))
 
 
+@router.post(
+    "/{job_id}/renders", status_code=202, response_model=CreateJobResponse, response_model_by_alias=True
+)
+def rerender(job_id: str, body: RenderRequest, scope: Scope) -> CreateJobResponse:
+    """Pixelate this job's stored paid clip again with other canvas options: a new job, no
+    provider call, no cost. Options left out keep this job's values."""
+    job = renders.rerender(scope, job_id, render_options(body), body.palette_from)
+    return CreateJobResponse(job_id=job.id, status=job.status.value, estimated_time_seconds=scope.estimate())
+
+
 def send(output: Output) -> Response:
     """A local file as is; a bucket's object as a 307 to a presigned GET URL."""
     if output.path is not None:
@@ -121,6 +141,27 @@ def sheet_json(job_id: str, scope: Scope) -> Response:
 )
 def gif(job_id: str, scope: Scope) -> Response:
     return send(use_cases.output(scope, job_id, "gif"))
+
+
+def export_route(name: str) -> None:
+    """GET /v1/jobs/{id}/<file> for one of the editor/engine exports, served like sheet.png."""
+
+    def serve(job_id: str, scope: Scope) -> Response:
+        return send(use_cases.output(scope, job_id, name))
+
+    router.add_api_route(
+        f"/{{job_id}}/{OUTPUT_NAMES[name]}",
+        serve,
+        methods=["GET"],
+        name=f"export_{name}",
+        response_class=Response,
+        responses={200: {"content": {content_type(name).split(";")[0]: {}}}},
+        summary=f"The job's {OUTPUT_NAMES[name]}",
+    )
+
+
+for _export in ("aseprite", "webp", "apng", "zip", "sheetHash", "sheetArray", "godot"):
+    export_route(_export)
 
 
 @router.get("/{job_id}/frames")
