@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pixelmotion.api.docs_common import JSON, SERVICE, Doc, Operations
-from pixelmotion.api.schemas import EXAMPLE_FAILED_JOB
+from pixelmotion.api.examples import EXAMPLE_FAILED_JOB
 
 
 def health(database: dict[str, Any], *, running: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pixelmotion.api.schemas import EXAMPLE_JOB_ID
+from pixelmotion.api.examples import EXAMPLE_JOB_ID
 
 JSON = "application/json"
 JOB_PATH = "/v1/jobs/{job_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pixelmotion.api.docs_common import JOB_PATH, STREAM_AUTH, Doc, Operations
-from pixelmotion.api.schemas import EXAMPLE_JOB_ID
+from pixelmotion.api.examples import EXAMPLE_JOB_ID
 
 TOO_MANY_STREAMS = ("TOO_MANY_STREAMS", "You already have 20 event streams open; close one.")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pixelmotion.api.docs_common import BEARER, CALLBACK, JOB_PATH, JSON, UNREADABLE_BODY, Doc, Operations
-from pixelmotion.api.schemas import EXAMPLE_JOB_ID
+from pixelmotion.api.examples import EXAMPLE_JOB_ID
 
 GENERATION_EXAMPLE = {
     "id": "0b5a3c1e-2f4d-4e6a-8b9c-7d1e2f3a4b5c",
