@@ -8,6 +8,7 @@ exactly the events it missed, in order, none twice.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from pixelmotion.api.deps import ServicesDep, StreamScope
 from pixelmotion.api.errors import ApiError
+from pixelmotion.api.outages import is_database_outage
 from pixelmotion.api.schemas import job_json
 from pixelmotion.app import events as use_cases
 from pixelmotion.app.events import EVENTS_PAGE
@@ -25,6 +27,7 @@ from pixelmotion.events import EventHub
 from pixelmotion.jobs.models import Job, JobEvent
 from pixelmotion.jobs.states import TERMINAL_STATES, JobStatus
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 
 KEEPALIVE_SECONDS = 15.0
@@ -48,6 +51,13 @@ def event_view(job: Job, event: JobEvent, estimate: int) -> dict[str, Any]:
 
 def sse(event_id: int, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: job\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def ended_by_outage(error: Exception) -> bytes:
+    """The database went away mid-stream: end the stream cleanly (a half-sent response would
+    be an error); the client reconnects with Last-Event-ID after ``retry`` and misses nothing."""
+    logger.warning("event stream ended: the database is away (%s)", type(error).__name__)
+    return b"retry: 2000\n\n"
 
 
 def parse_last_event_id(header: str | None, query: int | None) -> int | None:
@@ -114,6 +124,10 @@ async def stream_job(
                 if len(changes.events) >= EVENTS_PAGE:
                     continue  # more may be waiting: read on without waiting
             woken = await subscription.wait(KEEPALIVE_SECONDS)
+    except Exception as error:
+        if not is_database_outage(error):
+            raise
+        yield ended_by_outage(error)
     finally:
         subscription.close()
 
@@ -154,5 +168,9 @@ async def stream_user(scope: UserScope, hub: EventHub, resume_from: int | None) 
                 if len(changes.events) >= EVENTS_PAGE:
                     continue
             woken = await subscription.wait(KEEPALIVE_SECONDS)
+    except Exception as error:
+        if not is_database_outage(error):
+            raise
+        yield ended_by_outage(error)
     finally:
         subscription.close()
