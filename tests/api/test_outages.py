@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tests.pgcluster import throwaway_postgres, unavailable_reason
 from tests.proxy import Proxy
 from tests.running import CLIP_CACHE, start
 from tests.s3 import CREDENTIALS, REGION, moto_server, new_bucket_store
+from tests.server import wait_for
 
 REQUEST = {"prompt": "a red fox running through snow", "width": 8, "height": 8, "colorCount": 2, "fps": 12}
 ANSWER_WITHIN = 2.0
@@ -97,6 +99,48 @@ def test_requests_answer_503_while_postgres_is_down_and_succeed_once_it_is_back(
                 site.wait_for_status(client, job, {"completed", "failed"}, timeout=90)["status"]
                 == "completed"
             )
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_a_callback_lost_while_postgres_is_down_is_recovered_once_it_is_back(tmp_path: Path) -> None:
+    """The provider finishes while PostgreSQL is stopped: its callback is answered non-200,
+    so it is sent again, and after Luma's last try the news is lost; once the database is
+    back the worker asks the provider itself (the callback grace has passed) and the job
+    completes, paid once."""
+    hold = f"db-down-{uuid.uuid4().hex[:8]}"
+    serving = contextlib.contextmanager(start)
+    with (
+        throwaway_postgres() as cluster,
+        serving(tmp_path, cluster.url, lease_seconds="3", callback_grace_seconds="2") as site,
+        site.client("alice") as client,
+    ):
+        emulator = site.services.emulator
+        created = client.post(
+            "/v1/jobs", json={**REQUEST, "prompt": f"{REQUEST['prompt']} [[fault:hold={hold}]]"}
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["jobId"]
+        try:
+            site.wait_for_status(client, job_id, {"dreaming"}, timeout=60)
+            undelivered = emulator.stats()["callbacks_failed"]
+            requests = emulator.stats()["callback_requests"]
+            cluster.stop()
+            emulator.holds.release(hold)  # the generation completes now, its callback meets the outage
+            wait_for(
+                lambda: emulator.stats()["callbacks_failed"] > undelivered,
+                timeout=30,
+                what="the provider to give up on the completed callback",
+            )
+            # Only a 200 counts as delivered: each of its four tries was answered otherwise.
+            assert emulator.stats()["callback_requests"] - requests >= 4
+        finally:
+            emulator.holds.release(hold)
+            if not cluster.running():
+                cluster.start()
+        done = site.wait_for_status(client, job_id, {"completed", "failed"}, timeout=90)
+        assert done["status"] == "completed", done
+        stats = emulator.stats()
+        assert stats["created"] == 1, "paid once"
 
 
 @pytest.fixture(scope="module")
