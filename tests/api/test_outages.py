@@ -22,6 +22,7 @@ from tests.proxy import Proxy
 from tests.running import CLIP_CACHE, start
 from tests.s3 import CREDENTIALS, REGION, moto_server, new_bucket_store
 from tests.server import wait_for
+from tests.sse import Event, read_events
 
 REQUEST = {"prompt": "a red fox running through snow", "width": 8, "height": 8, "colorCount": 2, "fps": 12}
 ANSWER_WITHIN = 2.0
@@ -141,6 +142,46 @@ def test_a_callback_lost_while_postgres_is_down_is_recovered_once_it_is_back(tmp
         assert done["status"] == "completed", done
         stats = emulator.stats()
         assert stats["created"] == 1, "paid once"
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_an_event_stream_ends_cleanly_while_postgres_is_down_and_resumes_after(tmp_path: Path) -> None:
+    hold = f"stream-{uuid.uuid4().hex[:8]}"
+    serving = contextlib.contextmanager(start)
+    with (
+        throwaway_postgres() as cluster,
+        serving(tmp_path, cluster.url, lease_seconds="3") as site,
+        site.client("alice") as client,
+    ):
+        emulator = site.services.emulator
+        created = client.post(
+            "/v1/jobs", json={**REQUEST, "prompt": f"{REQUEST['prompt']} [[fault:hold={hold}]]"}
+        )
+        job_id = created.json()["jobId"]
+        try:
+            site.wait_for_status(client, job_id, {"dreaming"}, timeout=60)
+            with client.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+                assert response.status_code == 200
+                lines = response.iter_lines()
+                first = next(line for line in lines if line.startswith("id: "))
+                last_seen = int(first.removeprefix("id: "))
+                cluster.stop()
+                site.services.hub.publish(
+                    job_id, "alice", last_seen + 1
+                )  # the stream reads: the database is away
+                rest = list(lines)  # the response ends, whole (a broken one raises here)
+            assert "retry: 2000" in rest, rest
+        finally:
+            if not cluster.running():
+                cluster.start()
+            emulator.holds.release(hold)
+        # The client reconnects with Last-Event-ID and reads on to the end.
+        with client.stream(
+            "GET", f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": str(last_seen)}
+        ) as response:
+            assert response.status_code == 200
+            statuses = [event.data["status"] for event in read_events(response) if isinstance(event, Event)]
+        assert statuses and statuses[-1] == "completed", statuses
 
 
 @pytest.fixture(scope="module")
