@@ -76,8 +76,9 @@ def away(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Bench,
 def test_a_database_outage_in_a_step_counts_no_attempt(away: tuple[Bench, AwayQueue]) -> None:
     bench, queue = away
     job = bench.job()
-    queue.away["release"] = 2  # the database is back after two tries
-    asyncio.run(Worker(bench.ports)._step_crashed(job, database_away()))
+    queue.away["release"] = 2  # the database is back after two tries, well within a lease
+    ports = replace(bench.ports, settings=replace(bench.ports.settings, lease_seconds=10.0))
+    asyncio.run(Worker(ports)._step_crashed(job, database_away()))
     again = bench.current(job)
     assert queue.calls["release"] == 3
     assert again.status is JobStatus.PENDING and again.attempts == 0

@@ -103,12 +103,13 @@ def test_a_create_lost_in_the_outage_is_adopted_when_the_provider_returns(bench:
     asyncio.run(submit(bench.ports, job))
     waiting = bench.current(job)
     assert waiting.status is JobStatus.PENDING and waiting.submitted_at is not None
+    assert bench.ports.provider_health.ok is False
     bench.clock.advance(settle_seconds(bench.ports) + 1)
     asyncio.run(submit(bench.ports, bench.current(job)))
     adopted = bench.current(job)
     assert bench.provider.created == [], "nothing paid twice"
     assert adopted.status is JobStatus.QUEUED and adopted.luma_generation_id == landed.id
-    assert bench.ports.provider_health.ok is False  # until a create or a poll goes through
+    assert bench.ports.provider_health.ok is True  # it answered again
 
 
 def test_a_provider_that_answers_500_still_has_a_bounded_number_of_tries(bench: Bench) -> None:

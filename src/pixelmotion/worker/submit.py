@@ -207,6 +207,7 @@ async def adopt_existing_generation(ports: StepPorts, job: Job) -> bool:
     if not adoptable:
         return False
     generation = adoptable[0]
+    ports.provider_health.mark_ok()  # it answered
     logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
     await record_submitted(ports, job, generation)
     return True
