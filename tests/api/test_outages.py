@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ import pytest
 from pixelmotion.security import callback_url
 from tests.pgcluster import throwaway_postgres, unavailable_reason
 from tests.proxy import Proxy
-from tests.running import CLIP_CACHE, start
+from tests.running import CLIP_CACHE, Running, start
 from tests.s3 import CREDENTIALS, REGION, moto_server, new_bucket_store
+from tests.server import wait_for
+from tests.sse import Event, read_events
 
 REQUEST = {"prompt": "a red fox running through snow", "width": 8, "height": 8, "colorCount": 2, "fps": 12}
 ANSWER_WITHIN = 2.0
@@ -97,6 +100,104 @@ def test_requests_answer_503_while_postgres_is_down_and_succeed_once_it_is_back(
                 site.wait_for_status(client, job, {"completed", "failed"}, timeout=90)["status"]
                 == "completed"
             )
+
+
+def settled(stats: dict[str, Any]) -> bool:
+    """Every callback the emulator scheduled so far was delivered, dropped or given up on."""
+    done = stats["callbacks_delivered"] + stats["callbacks_failed"] + stats["callbacks_dropped"]
+    return bool(done >= stats["callbacks_sent"])
+
+
+def generation_of(site: Running, job_id: str) -> str | None:
+    """The job's generation id (the service's store)."""
+    job = site.services.repository.jobs.get(job_id)
+    return None if job is None else job.luma_generation_id
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_a_callback_lost_while_postgres_is_down_is_recovered_once_it_is_back(tmp_path: Path) -> None:
+    """The provider finishes while PostgreSQL is stopped: its callback is answered non-200,
+    so it is sent again, and after Luma's last try the news is lost; once the database is
+    back the worker asks the provider itself (the callback grace has passed) and the job
+    completes, paid once."""
+    hold = f"db-down-{uuid.uuid4().hex[:8]}"
+    serving = contextlib.contextmanager(start)
+    with (
+        throwaway_postgres() as cluster,
+        serving(tmp_path, cluster.url, lease_seconds="3", callback_grace_seconds="2") as site,
+        site.client("alice") as client,
+    ):
+        emulator = site.services.emulator
+        created = client.post(
+            "/v1/jobs", json={**REQUEST, "prompt": f"{REQUEST['prompt']} [[fault:hold={hold}]]"}
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["jobId"]
+        try:
+            site.wait_for_status(client, job_id, {"dreaming"}, timeout=60)
+            wait_for(lambda: settled(emulator.stats()), timeout=30, what="the callbacks so far to settle")
+            undelivered = emulator.stats()["callbacks_failed"]
+            generation_id = str(generation_of(site, job_id))
+            cluster.stop()
+            emulator.holds.release(hold)  # the generation completes now, its callback meets the outage
+            # Only a 200 counts as delivered: after its last try the provider gives up on it.
+            wait_for(
+                lambda: emulator.stats()["callbacks_failed"] > undelivered,
+                timeout=30,
+                what="the provider to give up on the completed callback",
+            )
+            cb = callback_url(site.settings.callback_base_url, site.settings.secret_key, job_id)
+            same_news = {**generation(generation_id, job_id, cb), "state": "completed"}
+            answer, elapsed = timed(lambda: httpx.post(cb, content=json.dumps(same_news), timeout=10))
+            assert_database_unavailable(answer, elapsed)
+        finally:
+            emulator.holds.release(hold)
+            if not cluster.running():
+                cluster.start()
+        done = site.wait_for_status(client, job_id, {"completed", "failed"}, timeout=90)
+        assert done["status"] == "completed", done
+        stats = emulator.stats()
+        assert stats["created"] == 1, "paid once"
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_an_event_stream_ends_cleanly_while_postgres_is_down_and_resumes_after(tmp_path: Path) -> None:
+    hold = f"stream-{uuid.uuid4().hex[:8]}"
+    serving = contextlib.contextmanager(start)
+    with (
+        throwaway_postgres() as cluster,
+        serving(tmp_path, cluster.url, lease_seconds="3") as site,
+        site.client("alice") as client,
+    ):
+        emulator = site.services.emulator
+        created = client.post(
+            "/v1/jobs", json={**REQUEST, "prompt": f"{REQUEST['prompt']} [[fault:hold={hold}]]"}
+        )
+        job_id = created.json()["jobId"]
+        try:
+            site.wait_for_status(client, job_id, {"dreaming"}, timeout=60)
+            with client.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+                assert response.status_code == 200
+                lines = response.iter_lines()
+                first = next(line for line in lines if line.startswith("id: "))
+                last_seen = int(first.removeprefix("id: "))
+                cluster.stop()
+                site.services.hub.publish(
+                    job_id, "alice", last_seen + 1
+                )  # the stream reads: the database is away
+                rest = list(lines)  # the response ends, whole (a broken one raises here)
+            assert "retry: 2000" in rest, rest
+        finally:
+            if not cluster.running():
+                cluster.start()
+            emulator.holds.release(hold)
+        # The client reconnects with Last-Event-ID and reads on to the end.
+        with client.stream(
+            "GET", f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": str(last_seen)}
+        ) as response:
+            assert response.status_code == 200
+            statuses = [event.data["status"] for event in read_events(response) if isinstance(event, Event)]
+        assert statuses and statuses[-1] == "completed", statuses
 
 
 @pytest.fixture(scope="module")

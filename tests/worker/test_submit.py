@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+from pixelmotion.app.callbacks import deadline_of
 from pixelmotion.jobs import moves
 from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.jobs.states import JobStatus
+from pixelmotion.providers.base import ProviderError
 from pixelmotion.security import callback_url
-from pixelmotion.worker.submit import settle_seconds, submit
+from pixelmotion.worker.poll import expire
+from pixelmotion.worker.submit import MAX_SUBMIT_ATTEMPTS, UNREACHABLE_WAIT_CAP, settle_seconds, submit
 from tests.worker.conftest import Bench
 
 
@@ -58,3 +62,60 @@ def test_a_job_is_held_back_while_the_provider_caps_are_full(bench: Bench) -> No
     assert held.status is JobStatus.PENDING and held.submitted_at is None
     assert (held.progress_message or "").startswith("Waiting: 1 videos are being generated")
     assert held.next_run_at is not None and held.next_run_at > now
+
+
+def unreachable(*, ambiguous: bool = False) -> ProviderError:
+    """What the Luma provider raises when no answer comes (refused, DNS, timed out)."""
+    kind = "timed out" if ambiguous else "connection failed"
+    return ProviderError(f"Luma request {kind}", retryable=True, ambiguous=ambiguous)
+
+
+def test_an_unreachable_provider_keeps_the_job_pending_until_its_deadline(bench: Bench) -> None:
+    job = bench.job()
+    bench.provider.fail_creates = [unreachable() for _ in range(3 * MAX_SUBMIT_ATTEMPTS)]
+    for _ in range(2 * MAX_SUBMIT_ATTEMPTS):  # far more tries than a failing provider gets
+        asyncio.run(submit(bench.ports, bench.current(job)))
+        waiting = bench.current(job)
+        assert waiting.status is JobStatus.PENDING and waiting.attempts == 0
+        assert waiting.next_run_at is not None and waiting.next_run_at > bench.clock()
+        assert waiting.next_run_at <= bench.clock() + timedelta(seconds=UNREACHABLE_WAIT_CAP)
+        bench.clock.advance((waiting.next_run_at - bench.clock()).total_seconds())
+    assert "unreachable" in (waiting.progress_message or "")
+    health = bench.ports.provider_health.snapshot()
+    assert health["ok"] is False and "unreachable" in health["error"]
+
+    bench.clock.advance(bench.ports.settings.job_deadline_seconds)  # the deadline still applies
+    late = bench.current(job)
+    deadline = deadline_of(late, bench.ports.settings.job_deadline_seconds)
+    assert late.next_run_at is not None and deadline is not None and late.next_run_at <= deadline
+    asyncio.run(expire(bench.ports, late))
+    assert bench.current(job).status is JobStatus.FAILED and bench.current(job).error_code == "TIMEOUT"
+
+
+def test_a_create_lost_in_the_outage_is_adopted_when_the_provider_returns(bench: Bench) -> None:
+    job = bench.job()
+    settings = bench.ports.settings
+    # The create reached the provider (and was billed), then the connection timed out.
+    landed = bench.provider.add(
+        "queued", callback_url=callback_url(settings.callback_base_url, settings.secret_key, job.id)
+    )
+    bench.provider.fail_creates = [unreachable(ambiguous=True)]
+    asyncio.run(submit(bench.ports, job))
+    waiting = bench.current(job)
+    assert waiting.status is JobStatus.PENDING and waiting.submitted_at is not None
+    assert bench.ports.provider_health.ok is False
+    bench.clock.advance(settle_seconds(bench.ports) + 1)
+    asyncio.run(submit(bench.ports, bench.current(job)))
+    adopted = bench.current(job)
+    assert bench.provider.created == [], "nothing paid twice"
+    assert adopted.status is JobStatus.QUEUED and adopted.luma_generation_id == landed.id
+    assert bench.ports.provider_health.ok is True  # it answered again
+
+
+def test_a_provider_that_answers_500_still_has_a_bounded_number_of_tries(bench: Bench) -> None:
+    job = bench.job()
+    bench.store.jobs.update_fields(job.id, JobStatus.PENDING, {"attempts": MAX_SUBMIT_ATTEMPTS - 1})
+    bench.provider.fail_creates = [ProviderError("HTTP 500", status=500, retryable=True)]
+    asyncio.run(submit(bench.ports, bench.current(job)))
+    failed = bench.current(job)
+    assert failed.status is JobStatus.FAILED and failed.error_code == "PROVIDER_UNAVAILABLE"

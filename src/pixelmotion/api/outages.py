@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from pixelmotion.objects.base import StorageFull, StorageUnavailable
-from pixelmotion.store.database import OUTAGE_ERRORS, is_database_outage
+from pixelmotion.store.database import OUTAGE_ERRORS
+from pixelmotion.store.database import is_database_outage as is_database_outage  # for the views
 
 logger = logging.getLogger(__name__)
 

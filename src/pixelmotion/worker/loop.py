@@ -8,7 +8,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from pixelmotion import logs as log_context
 from pixelmotion.jobs import moves
@@ -16,7 +18,9 @@ from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.metrics import Metrics
+from pixelmotion.store.database import is_database_outage
 from pixelmotion.worker.backoff import backoff_seconds
+from pixelmotion.worker.outages import claim_backoff, while_database_away
 from pixelmotion.worker.poll import by_deadline, expire, past_deadline, poll
 from pixelmotion.worker.ports import StepPorts
 from pixelmotion.worker.process import process
@@ -65,10 +69,22 @@ class Worker:
         self._on_running(True)
         settings = self.ports.settings
         logger.info("worker %s started (%d at a time)", self.owner, settings.worker_concurrency)
+        failures = 0  # claims failed in a row: the database is away
         try:
             while True:
                 await self._slots.acquire()
-                job = await self._claim()
+                try:
+                    job = await self._claim()
+                except Exception as error:
+                    self._slots.release()
+                    failures += 1
+                    if is_database_outage(error):
+                        logger.warning("claim failed: the database is away (%s)", type(error).__name__)
+                    else:
+                        logger.warning("claim failed", exc_info=True)
+                    await asyncio.sleep(claim_backoff(failures))  # not woken early: back off
+                    continue
+                failures = 0
                 if job is None:
                     self._slots.release()
                     with contextlib.suppress(TimeoutError):
@@ -85,23 +101,21 @@ class Worker:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _claim(self) -> Job | None:
-        try:
-            admission = self.ports.admission
-            return await asyncio.to_thread(
-                self.ports.store.queue.claim,
-                self.owner,
-                lease_seconds=self.ports.settings.lease_seconds,
-                caps=admission.caps if admission.caps.enabled else None,
-                send_new=admission.send_new(self.ports.clock()),
-                now=self.ports.clock(),
-            )
-        except Exception:  # the database is busy or away: the loop waits and tries again
-            logger.warning("claim failed", exc_info=True)
-            return None
+        admission = self.ports.admission
+        return await asyncio.to_thread(
+            self.ports.store.queue.claim,
+            self.owner,
+            lease_seconds=self.ports.settings.lease_seconds,
+            caps=admission.caps if admission.caps.enabled else None,
+            send_new=admission.send_new(self.ports.clock()),
+            now=self.ports.clock(),
+        )
 
     async def _run_job(self, job: Job) -> None:
         log_context.job_id.set(job.id)  # this task's log lines name the job
-        renewer = asyncio.create_task(self._renew(job))
+        lease = LeaseWatch()
+        this_run = asyncio.current_task()
+        renewer = asyncio.create_task(self._renew(job, lease, this_run))
         step = "expire" if past_deadline(self.ports, job) else STEPS[job.status].__name__
         started, outcome = time.perf_counter(), "ok"
         try:
@@ -110,32 +124,69 @@ class Worker:
             else:
                 await STEPS[job.status](self.ports, job)
         except asyncio.CancelledError:
-            outcome = "canceled"
-            raise
+            outcome = "lease_lost" if lease.lost else "canceled"
+            if not lease.lost or this_run is None:
+                raise
+            this_run.uncancel()  # our own stop, not the loop's: the worker goes on
+            logger.warning("job %s: lease lost to another worker; step stopped", job.id)
         except Exception as error:
             outcome = "crashed"
             await self._step_crashed(job, error)
         finally:
-            self.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
-            renewer.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.ports.store.queue.release, job.id, self.owner)
-            self._slots.release()
-            self._wake.set()
+            try:
+                self.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
+                renewer.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.ports.store.queue.release, job.id, self.owner)
+            finally:
+                self._slots.release()
+                self._wake.set()
 
-    async def _renew(self, job: Job) -> None:
-        lease = self.ports.settings.lease_seconds
+    async def _renew(self, job: Job, lease: LeaseWatch, step: asyncio.Task[Any] | None) -> None:
+        """Keep the lease while the step runs; through a database outage keep trying (the
+        lease still holds for a while); if another worker has taken the job, stop the step."""
+        seconds = self.ports.settings.lease_seconds
         while True:
-            await asyncio.sleep(lease / 3)
-            await asyncio.to_thread(
-                self.ports.store.queue.renew_lease, job.id, self.owner, lease_seconds=lease
-            )
+            await asyncio.sleep(seconds / 3)
+            try:
+                kept = await asyncio.to_thread(
+                    self.ports.store.queue.renew_lease, job.id, self.owner, lease_seconds=seconds
+                )
+            except Exception as error:
+                if is_database_outage(error):
+                    logger.warning("job %s: lease not renewed, the database is away", job.id)
+                else:
+                    logger.warning("job %s: lease not renewed", job.id, exc_info=True)
+                continue
+            if not kept:
+                lease.lost = True
+                if step is not None:
+                    step.cancel()
+                return
 
     async def _step_crashed(self, job: Job, error: Exception) -> None:
-        """A bug or an outage, not a verdict on the job: retry with backoff, then give up."""
-        logger.exception("job %s: %s step crashed", job.id, job.status.value)
+        """A bug or an outage, not a verdict on the job: retry with backoff, then give up.
+        A database outage counts no attempt; this never raises: if the database stays away
+        for a whole lease, the lease's end hands the job on."""
+        outage = is_database_outage(error)
+        if outage:
+            logger.warning(
+                "job %s: %s step met a database outage (%s)", job.id, job.status.value, type(error).__name__
+            )
+        else:
+            logger.exception("job %s: %s step crashed", job.id, job.status.value)
+        try:
+            await while_database_away(
+                lambda: self._give_back(job, error, outage),
+                budget_seconds=self.ports.settings.lease_seconds,
+                what=f"job {job.id}: release after a crash",
+            )
+        except Exception:
+            logger.exception("job %s: could not release after a crash; left to the lease", job.id)
+
+    async def _give_back(self, job: Job, error: Exception, outage: bool) -> None:
         repository = self.ports.store
-        if job.attempts + 1 >= MAX_UNEXPECTED_FAILURES:
+        if not outage and job.attempts + 1 >= MAX_UNEXPECTED_FAILURES:
             move = moves.failed(
                 ErrorCode.PROCESSING_FAILED,
                 "The job failed after several attempts; the error was logged.",
@@ -143,11 +194,20 @@ class Worker:
             )
             await asyncio.to_thread(repository.jobs.apply, job.id, move)
             return
-        when = self.ports.clock() + timedelta(seconds=backoff_seconds(job.attempts))
+        seconds = OUTAGE_RETRY_SECONDS if outage else backoff_seconds(job.attempts)
+        when = self.ports.clock() + timedelta(seconds=seconds)
         await asyncio.to_thread(
             repository.queue.release,
             job.id,
             self.owner,
             reschedule=(job.status, by_deadline(self.ports, job, when)),
-            failed_attempt=True,
+            failed_attempt=not outage,
         )
+
+
+OUTAGE_RETRY_SECONDS = 2.0  # a step that met a database outage runs again soon after it
+
+
+@dataclass
+class LeaseWatch:
+    lost: bool = False

@@ -14,6 +14,7 @@ from pixelmotion.jobs import moves
 from pixelmotion.jobs.models import Job
 from pixelmotion.providers.base import Generation, GenerationNotFound, ProviderError, VideoProvider
 from pixelmotion.worker.backoff import backoff_seconds
+from pixelmotion.worker.outages import STORAGE_FAILURES, storage_code_waited_for
 from pixelmotion.worker.ports import StepPorts
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,10 @@ async def refresh_from_provider(ports: StepPorts, job: Job) -> Job | None:
         return await asyncio.to_thread(ports.store.jobs.apply, job.id, move)
     except ProviderError as error:
         logger.warning("job %s: could not ask the provider (%s)", job.id, error.message)
+        if error.status is None and error.retryable:  # no answer at all: /healthz says so
+            ports.provider_health.mark_failing(f"provider unreachable: {error.message}")
         return None
+    ports.provider_health.mark_ok()
     current = await asyncio.to_thread(ports.store.jobs.get, job.id)
     if current is None:
         return None
@@ -103,8 +107,13 @@ def past_deadline(ports: StepPorts, job: Job) -> bool:
 
 
 async def expire(ports: StepPorts, job: Job) -> None:
-    """Fail a job past its deadline and stop paying for its generation."""
-    move = moves.timed_out(ports.settings.job_deadline_seconds)
+    """Fail a job past its deadline and stop paying for its generation. A job that was
+    waiting for our storage fails with that reason (STORAGE_FULL, STORAGE_UNAVAILABLE)."""
+    storage = storage_code_waited_for(job)
+    if storage is not None:
+        move = moves.failed(storage, STORAGE_FAILURES[storage])
+    else:
+        move = moves.timed_out(ports.settings.job_deadline_seconds)
     moved = await asyncio.to_thread(ports.store.jobs.apply, job.id, move)
     if moved is None:
         return

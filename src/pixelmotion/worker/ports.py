@@ -22,7 +22,7 @@ from pixelmotion.store import Store, utcnow
 class StepPorts:
     store: Store  # the service's: the worker acts on every user's jobs
     provider: VideoProvider
-    objects: ObjectStore
+    objects: ObjectStore  # wired as a PatientStore: waits out a short outage (objects/retry.py)
     render_pool: Executor | None  # CPU-heavy rendering; None: the event loop's default threads
     admission: Admission
     provider_health: ProviderHealth

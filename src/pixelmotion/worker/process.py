@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from pixelmotion.jobs import moves
+from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
 from pixelmotion.media import MediaError, download_video, render_outputs
 from pixelmotion.media.guard import AddressGuard
+from pixelmotion.objects.base import StorageUnavailable
+from pixelmotion.objects.retry import describe
 from pixelmotion.objects.keys import STORED_TYPES, output_key, source_clip_key
 from pixelmotion.worker.backoff import backoff_seconds
+from pixelmotion.worker.outages import STORAGE_WAITS, storage_delay, storage_outage
 from pixelmotion.worker.poll import by_deadline
 from pixelmotion.worker.ports import StepPorts
 
@@ -34,9 +38,10 @@ FORMATS = ("sheet", "gif", "json", "aseprite", "atlas", "godot", "webp", "apng",
 async def process(ports: StepPorts, job: Job) -> None:
     repository = ports.store
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix=f"pixelmotion-{job.id[:8]}-"))
+    workdir: Path | None = None
     downloaded = True  # until obtain_clip says the clip came from our own store
     try:
+        workdir = Path(tempfile.mkdtemp(prefix=f"pixelmotion-{job.id[:8]}-"))
         clip = workdir / "source.mp4"
         await report(ports, job, "download")
         downloaded = await obtain_clip(ports, job, clip)
@@ -61,8 +66,17 @@ async def process(ports: StepPorts, job: Job) -> None:
     except JobLeftProcessing:
         logger.info("job %s: left processing (canceled?); stopping", job.id)
         return
+    except (StorageUnavailable, OSError) as error:
+        # The object store away, or no space (the store's disk, or the scratch directory,
+        # also as a plain OSError across the render pool): ours to fix, not the job's.
+        code = storage_outage(error)
+        if code is None:
+            raise
+        await wait_for_storage(ports, job, code, error)
+        return
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
     ours_ms = int((time.monotonic() - started) * 1000)
     now = ports.clock()
     move = moves.completed(
@@ -119,10 +133,12 @@ async def obtain_clip(ports: StepPorts, job: Job, clip: Path) -> bool:
     True when the clip was downloaded in this run (not read from our store). A re-render
     copies its parent's clip under its own prefix first: each job keeps the clip it uses for
     as long as it is kept itself (retention deletes a job's prefix with no look at others)."""
-    if job.source_object_key and ports.objects.exists(job.source_object_key):
-        clip.write_bytes(await asyncio.to_thread(ports.objects.get_bytes, job.source_object_key))
+    stored = job.source_object_key
+    have_copy: bool = stored is not None and await asyncio.to_thread(ports.objects.exists, stored)
+    if stored is not None and have_copy:
+        clip.write_bytes(await asyncio.to_thread(ports.objects.get_bytes, stored))
         own = source_clip_key(job.id)
-        if job.parent_job_id and job.source_object_key != own:
+        if job.parent_job_id and stored != own:
             await asyncio.to_thread(ports.objects.put_file, own, clip, "video/mp4")
             await asyncio.to_thread(
                 ports.store.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": own}
@@ -140,6 +156,22 @@ async def obtain_clip(ports: StepPorts, job: Job, clip: Path) -> bool:
         ports.store.jobs.update_fields, job.id, JobStatus.PROCESSING, {"source_object_key": key}
     )
     return True
+
+
+async def wait_for_storage(ports: StepPorts, job: Job, code: ErrorCode, error: BaseException) -> None:
+    """Try the job again once storage may be back: no attempt counted, the paid clip's key
+    kept, the reason in its progress message; at the deadline it fails with ``code``."""
+    delay = storage_delay(error)
+    logger.warning("job %s: %s (%s); trying again in %.0fs", job.id, code.value, describe(error), delay)
+    waiting = await asyncio.to_thread(
+        ports.store.jobs.report_progress, job.id, JobStatus.PROCESSING, job.progress, STORAGE_WAITS[code]
+    )
+    if waiting is None:
+        return  # canceled meanwhile
+    later = by_deadline(ports, job, ports.clock() + timedelta(seconds=delay))
+    await asyncio.to_thread(
+        ports.store.queue.release, job.id, ports.owner, reschedule=(JobStatus.PROCESSING, later)
+    )
 
 
 def store_outputs(ports: StepPorts, job: Job, outputs: Path, files: dict[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from datetime import timedelta
 
@@ -208,6 +209,7 @@ async def adopt_existing_generation(ports: StepPorts, job: Job) -> bool:
     if not adoptable:
         return False
     generation = adoptable[0]
+    ports.provider_health.mark_ok()  # it answered
     logger.info("job %s: adopting generation %s made for it earlier", job.id, generation.id)
     await record_submitted(ports, job, generation)
     return True
@@ -224,6 +226,9 @@ async def submit_failed(ports: StepPorts, job: Job, error: ProviderError) -> Non
         await asyncio.to_thread(
             repository.queue.release, job.id, ports.owner, reschedule=(JobStatus.PENDING, when)
         )
+        return
+    if unreachable(error):
+        await wait_for_provider(ports, job, error)
         return
     if (error.retryable or error.ambiguous) and job.attempts + 1 < MAX_SUBMIT_ATTEMPTS:
         delay = backoff_seconds(job.attempts, retry_after=error.retry_after)
@@ -245,4 +250,35 @@ async def submit_failed(ports: StepPorts, job: Job, error: ProviderError) -> Non
         message = f"The video model refused the request: {error.message}"
     await asyncio.to_thread(
         repository.jobs.apply, job.id, moves.failed(code, message, {"status": error.status})
+    )
+
+
+UNREACHABLE_WAIT_CAP = 60.0
+
+
+def unreachable(error: ProviderError) -> bool:
+    """No answer at all (refused, DNS, timed out): the provider is away, not the request bad."""
+    return (error.retryable or error.ambiguous) and error.status is None
+
+
+async def wait_for_provider(ports: StepPorts, job: Job, error: ProviderError) -> None:
+    """The provider is unreachable: the job waits in pending, saying why (here and in
+    /healthz), for as long as its deadline allows; no attempt is counted, since a long outage
+    says nothing about the job. An ambiguous create keeps ``submitted_at``, so the next try
+    looks for that generation before creating (nothing is paid twice)."""
+    health = ports.provider_health
+    health.mark_failing(f"provider unreachable: {error.message}")
+    since = health.snapshot().get("since") or time.time()
+    # The longer it has been away, the longer we wait between tries, up to a minute.
+    ceiling = min(UNREACHABLE_WAIT_CAP, max(5.0, (time.time() - since) / 2))
+    delay = max(random.uniform(ceiling / 2, ceiling), error.retry_after or 0.0)
+    logger.warning("job %s: provider unreachable (%s); trying again in %.1fs", job.id, error.message, delay)
+    message = f"Waiting: the video model is unreachable ({error.message}); trying again shortly..."
+    if job.progress_message != message:
+        await asyncio.to_thread(
+            ports.store.jobs.report_progress, job.id, JobStatus.PENDING, job.progress, message
+        )
+    when = by_deadline(ports, job, ports.clock() + timedelta(seconds=delay))
+    await asyncio.to_thread(
+        ports.store.queue.release, job.id, ports.owner, reschedule=(JobStatus.PENDING, when)
     )

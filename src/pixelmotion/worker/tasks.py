@@ -10,6 +10,7 @@ from typing import Any
 
 from pixelmotion.bootstrap import Services, delivery_settings, watch_credits_for
 from pixelmotion.events import EventHub, listen_for_events, watch_table
+from pixelmotion.objects import PatientStore
 from pixelmotion.webhooks import run_deliverer
 from pixelmotion.worker.loop import Worker
 from pixelmotion.worker.ports import StepPorts
@@ -20,7 +21,8 @@ def step_ports(services: Services) -> StepPorts:
     return StepPorts(
         store=services.repository,
         provider=services.provider,
-        objects=services.store,
+        # The worker waits out a short object store outage rather than render again.
+        objects=PatientStore(services.store),
         render_pool=services.executor,
         admission=services.admission,
         provider_health=services.provider_health,

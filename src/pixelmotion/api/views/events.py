@@ -8,6 +8,7 @@ exactly the events it missed, in order, none twice.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from pixelmotion.api.deps import ServicesDep, StreamScope
 from pixelmotion.api.errors import ApiError
+from pixelmotion.api.outages import is_database_outage
 from pixelmotion.api.schemas import job_json
 from pixelmotion.app import events as use_cases
 from pixelmotion.app.ports import UserScope
@@ -25,6 +27,7 @@ from pixelmotion.app.streams import Seat
 from pixelmotion.jobs.models import Job, JobEvent
 from pixelmotion.jobs.states import TERMINAL_STATES, JobStatus
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 
 KEEPALIVE_SECONDS = 15.0
@@ -48,6 +51,13 @@ def event_view(job: Job, event: JobEvent, estimate: int) -> dict[str, Any]:
 
 def sse(event_id: int, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: job\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def ended_by_outage(error: Exception) -> bytes:
+    """The database went away mid-stream: end the stream cleanly (a half-sent response would
+    be an error); the client reconnects with Last-Event-ID after ``retry`` and misses nothing."""
+    logger.warning("event stream ended: the database is away (%s)", type(error).__name__)
+    return b"retry: 2000\n\n"
 
 
 def parse_last_event_id(header: str | None, query: int | None) -> int | None:
@@ -108,6 +118,10 @@ async def stream_job(scope: UserScope, seat: Seat, job: Job, resume_from: int | 
                 yield sse(delivery.event.id, event_view(current, delivery.event, delivery.estimate))
                 if delivery.event.status in TERMINAL_STATES:
                     return
+    except Exception as error:
+        if not is_database_outage(error):
+            raise
+        yield ended_by_outage(error)
     finally:
         if member is not None:
             member.leave()
@@ -143,6 +157,10 @@ async def stream_user(scope: UserScope, seat: Seat, resume_from: int | None) -> 
             for delivery in deliveries or ():
                 if delivery.job is not None:
                     yield sse(delivery.event.id, event_view(delivery.job, delivery.event, delivery.estimate))
+    except Exception as error:
+        if not is_database_outage(error):
+            raise
+        yield ended_by_outage(error)
     finally:
         if member is not None:
             member.leave()
