@@ -31,13 +31,14 @@ floor_jobs = sa.Table(
     "floor_jobs",
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("user_id", sa.Text, nullable=False, index=True),
+    sa.Column("user_id", sa.Text, nullable=False),
     sa.Column("prompt", sa.Text, nullable=False),
     sa.Column("width", sa.Integer, nullable=False),
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("created_at", sa.Text, nullable=False),
 )
+sa.Index("floor_jobs_user_created", floor_jobs.c.user_id, floor_jobs.c.created_at)
 floor_events = sa.Table(
     "floor_events",
     metadata,
@@ -122,21 +123,21 @@ def floor_app(database_url: str) -> FastAPI:
 
 
 def seed(database_url: str, jobs: int) -> list[str]:
-    """``jobs`` rows of the floor's one user; their ids."""
+    """``jobs`` rows, the last 20 the floor's user's (the rest other users'); their ids."""
     engine = create_engine(database_url)
     metadata.create_all(engine)
     now = datetime.now(UTC)
     rows = [
         {
             "id": str(uuid.uuid4()),
-            "user_id": "floor-user",
+            "user_id": "floor-user" if n >= jobs - 20 else f"other-{n % 500}",
             "prompt": "a knight",
             "width": 64,
             "height": 64,
             "status": "pending",
             "created_at": now.isoformat(),
         }
-        for _ in range(jobs)
+        for n in range(jobs)
     ]
     with engine.begin() as conn:
         for start in range(0, len(rows), 2000):

@@ -127,6 +127,16 @@ sa.Index(
     postgresql_where=video_generation_jobs.c.submitted_at.isnot(None),
     sqlite_where=video_generation_jobs.c.submitted_at.isnot(None),
 )
+# The waiting line (pending, not yet sent) in line order: a job's place is a count over it.
+sa.Index(
+    "idx_video_jobs_waiting",
+    video_generation_jobs.c.status,
+    video_generation_jobs.c.created_at,
+    video_generation_jobs.c.id,
+    video_generation_jobs.c.submitted_at,  # always NULL here: lets SQLite count from the index alone
+    postgresql_where=sa.text("status = 'pending' AND submitted_at IS NULL"),
+    sqlite_where=sa.text("status = 'pending' AND submitted_at IS NULL"),
+)
 
 job_events = sa.Table(
     "job_events",
