@@ -153,10 +153,13 @@ job_events = sa.Table(
     sa.Column("progress", sa.Integer, nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # PostgreSQL: the writing transaction's id; readers follow (txid, id) (store/events.py).
+    sa.Column("txid", sa.BigInteger),
     sqlite_autoincrement=True,  # ids never reused, so Last-Event-ID stays meaningful
 )
 sa.Index("idx_job_events_job_id", job_events.c.job_id, job_events.c.id)
 sa.Index("idx_job_events_user_id", job_events.c.user_id, job_events.c.id)
+# PostgreSQL also orders events by (txid, id): its indexes are made by migration 0011 only.
 
 provider_callbacks = sa.Table(
     "provider_callbacks",
