@@ -56,6 +56,7 @@ from _common import (
     machine,
     postgres_available,
     postgres_schema,
+    process_cpu_seconds,
     running,
     serve,
     server_env,
@@ -75,6 +76,7 @@ USERS = 64  # submissions rotate over these, so no one user's lock serialises th
 LIFTED = {"USER_MAX_ACTIVE_JOBS": "100000000", "USER_JOBS_PER_HOUR": "100000000"}
 APP_NAME = "pm_bench_wrk"  # pg_stat_activity's application_name of the service's connections
 RESULT = re.compile(r"PMRESULT (.*)")
+PIDS: dict[int, int] = {}  # port → pid of each app started
 
 
 @dataclass
@@ -83,6 +85,7 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     failed: int  # non-2xx answers and socket errors
+    cpu_ms: float = 0.0  # the server's CPU time per answer (steadier than rates on a busy host)
 
     @classmethod
     def parse(cls, output: str) -> WrkResult:
@@ -120,10 +123,15 @@ def wrk_command(target: Target, connections: int, seconds: float) -> tuple[list[
     return [*command, f"http://{HOST}:{target.port}"], env
 
 
-def run_wrk(target: Target, connections: int, seconds: float) -> WrkResult:
+def run_wrk(target: Target, connections: int, seconds: float, pid: int | None = None) -> WrkResult:
     command, env = wrk_command(target, connections, seconds)
+    cpu = process_cpu_seconds(pid) if pid else 0.0
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    return WrkResult.parse(done.stdout)
+    result = WrkResult.parse(done.stdout)
+    if pid:
+        answers = result.rate * seconds
+        result.cpu_ms = (process_cpu_seconds(pid) - cpu) * 1000 / answers if answers else 0.0
+    return result
 
 
 def run_wrk_at_once(targets: list[Target], connections: int, seconds: float) -> WrkResult:
@@ -146,22 +154,23 @@ def run_wrk_at_once(targets: list[Target], connections: int, seconds: float) -> 
 
 
 @contextmanager
-def floor(tmp: Path, backlog: int) -> Iterator[tuple[int, str]]:
-    """The floor app on a fresh SQLite file: (port, the id of one of its rows)."""
+def floor(tmp: Path, backlog: int) -> Iterator[tuple[int, str, int]]:
+    """The floor app on a fresh SQLite file: (port, the id of one of its rows, its pid)."""
     url = f"sqlite:///{tmp / 'floor.db'}"
     ids = floor_app.seed(url, backlog + 20)
     port = free_port()
     command = [sys.executable, str(BENCH / "floor_app.py"), str(port), url]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(BENCH), os.environ.get("PYTHONPATH", "")])}
-    with running(command, env, tmp / "floor.log", port, what="floor app"):
-        yield port, ids[-1]
+    with running(command, env, tmp / "floor.log", port, what="floor app") as process:
+        yield port, ids[-1], process.pid
 
 
 @contextmanager
 def service(
     tmp: Path, database_url: str, jwt_secret: str, secret_key: str, processes: int = 1
 ) -> Iterator[list[int]]:
-    """``processes`` × ``pixelmotion serve --no-worker`` on ``database_url``: their ports."""
+    """``processes`` × ``pixelmotion serve --no-worker`` on ``database_url``: their ports
+    (their pids in ``PIDS``, by port)."""
     with ExitStack() as stack:
         ports = []
         for n in range(processes):
@@ -169,7 +178,7 @@ def service(
             data_dir.mkdir()
             port = free_port()
             env = server_env(data_dir, port, database_url, jwt_secret, secret_key=secret_key, **LIFTED)
-            stack.enter_context(serve(env, data_dir / "serve.log", worker=False))
+            PIDS[port] = stack.enter_context(serve(env, data_dir / "serve.log", worker=False)).pid
             ports.append(port)
         yield ports
 
@@ -312,6 +321,7 @@ def median_result(results: list[WrkResult]) -> WrkResult:
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
         sum(r.failed for r in results),
+        statistics.median(r.cpu_ms for r in results),
     )
 
 
@@ -322,7 +332,7 @@ def measure_phase(args: argparse.Namespace, phase: str, backlog: int) -> list[Ro
         tmp = Path(name)
         database_url = f"sqlite:///{tmp / 'pixelmotion.db'}"
         with (
-            floor(tmp, backlog) as (floor_port, floor_id),
+            floor(tmp, backlog) as (floor_port, floor_id, floor_pid),
             service(tmp, database_url, jwt_secret, secret_key) as ports,
         ):
             if backlog:
@@ -334,8 +344,8 @@ def measure_phase(args: argparse.Namespace, phase: str, backlog: int) -> list[Ro
                     continue
                 floors, ours = [], []
                 for _ in range(args.rounds):
-                    floors.append(run_wrk(floor_target, args.connections, args.seconds))
-                    ours.append(run_wrk(our_target, args.connections, args.seconds))
+                    floors.append(run_wrk(floor_target, args.connections, args.seconds, floor_pid))
+                    ours.append(run_wrk(our_target, args.connections, args.seconds, PIDS[ports[0]]))
                 row = Row(phase, route, median_result(floors), median_result(ours))
                 print(
                     f"  {phase:<8} {route:<18} floor {row.floor.rate:7.0f}/s  ours {row.ours.rate:7.0f}/s "
@@ -350,16 +360,20 @@ def print_rows(rows: list[Row]) -> None:
     print()
     print(
         f"{'phase':<9}{'route':<19}{'floor/s':>8}{'p50':>7}{'p99':>7}{'ours/s':>8}{'p50':>7}{'p99':>7}"
-        f"{'share':>7}{'p99 x':>7}{'failed':>8}"
+        f"{'share':>7}{'p99 x':>7}{'cpu ms':>8}{'cpu x':>7}{'failed':>8}"
     )
     for row in rows:
         f, o = row.floor, row.ours
         print(
             f"{row.phase:<9}{row.route:<19}{f.rate:>8.0f}{f.p50_ms:>7.1f}{f.p99_ms:>7.1f}"
             f"{o.rate:>8.0f}{o.p50_ms:>7.1f}{o.p99_ms:>7.1f}{row.share:>7.0%}"
-            f"{o.p99_ms / f.p99_ms if f.p99_ms else 0:>7.1f}{f.failed + o.failed:>8}"
+            f"{o.p99_ms / f.p99_ms if f.p99_ms else 0:>7.1f}{o.cpu_ms:>8.2f}"
+            f"{o.cpu_ms / f.cpu_ms if f.cpu_ms else 0:>7.1f}{f.failed + o.failed:>8}"
         )
-    print("(latencies in ms; share: ours/floor rate; p99 x: ours/floor p99; failed: non-2xx + socket errors)")
+    print(
+        "(latencies in ms; share: ours/floor rate; p99 x: ours/floor p99; cpu ms: our server's CPU per"
+        " answer, cpu x: ours/floor; failed: non-2xx + socket errors)"
+    )
 
 
 # ---------------------------------------------------------------- PostgreSQL: processes, lock waits
