@@ -1,5 +1,6 @@
-"""A job's place in line costs a count over the waiting line's index, not a read of the line:
-a poll of ``GET /v1/jobs/{id}`` must not cost more as the backlog grows."""
+"""A job's place in line: a count over the waiting line's index in a short line, a bisection
+of a copy of the line, refreshed about once a second, in a long one: a poll of
+``GET /v1/jobs/{id}`` must not cost more as the backlog grows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.store import Store, utcnow
+from pixelmotion.store.line import EXACT_UP_TO, MAX_AGE, STALE_AFTER, waiting_line
 from pixelmotion.store.queue import _count_ahead
 from pixelmotion.store.rows import new_job_row
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
@@ -36,12 +39,12 @@ def fill_line(engine: Engine, count: int, finished: int = 0) -> None:
 
 
 @contextmanager
-def statements(engine: Engine) -> Iterator[list[tuple[str, int]]]:
-    """(statement, rows it returned) of every statement run meanwhile."""
-    seen: list[tuple[str, int]] = []
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement run meanwhile."""
+    seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        seen.append((statement, cursor.rowcount if cursor.description is None else -1))
+        seen.append(statement)
 
     sa.event.listen(engine, "after_cursor_execute", record)
     try:
@@ -50,22 +53,54 @@ def statements(engine: Engine) -> Iterator[list[tuple[str, int]]]:
         sa.event.remove(engine, "after_cursor_execute", record)
 
 
-def test_a_place_behind_a_long_line_is_one_count_not_a_read_of_the_line(
+def test_a_place_in_a_short_line_is_one_count_not_a_read_of_the_line(
     engine: Engine, repository: Store
 ) -> None:
+    fill_line(engine, EXACT_UP_TO - 10)
+    mine = [repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(3)]
+    for _ in range(2):
+        with statements(engine) as seen:
+            assert repository.queue.queue_position(mine[0]) == EXACT_UP_TO - 9
+        assert [s for s in seen if "video_generation_jobs" in s] == [s for s in seen if "count(" in s.lower()]
+        assert len(seen) == 1
+    # A page counts each job from the one before it: one count each, right positions.
+    with statements(engine) as seen:
+        assert repository.queue.queue_positions(list(reversed(mine))) == {
+            job.id: EXACT_UP_TO - 9 + n for n, job in enumerate(mine)
+        }
+    assert len([s for s in seen if "count(" in s.lower()]) == 3
+
+
+def test_a_place_in_a_long_line_is_read_from_a_copy_refreshed_once_a_second(
+    engine: Engine, repository: Store
+) -> None:
+    now = [0.0]
+    line = waiting_line(engine)
+    line.clock = lambda: now[0]
     fill_line(engine, BACKLOG)
     mine = [repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(3)]
     with statements(engine) as seen:
-        assert repository.queue.queue_position(mine[0]) == BACKLOG + 1
-    counts = [s for s, _ in seen if "count(" in s.lower()]
-    assert len(counts) == 1 and "created_at" in counts[0]
-    assert not [s for s, _ in seen if "count(" not in s.lower() and "video_generation_jobs" in s]
-    # A page counts each job from the one before it: still one count each, right positions.
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # counted, then copied
+    assert len(seen) == 2
+    with statements(engine) as seen:  # within the second: no statement at all, however many
+        for _ in range(50):
+            assert repository.queue.queue_positions(mine) == {
+                job.id: BACKLOG + 1 + n for n, job in enumerate(mine)
+            }
+    assert seen == []
+    # Jobs ahead leave the line: the copy says so once it is refreshed, a second later.
+    assert repository.queue.reserve_provider_slot(mine[0].id, ProviderCaps()) is None
+    assert repository.queue.queue_position(mine[2]) == BACKLOG + 3
+    now[0] += MAX_AGE + 0.1
     with statements(engine) as seen:
-        assert repository.queue.queue_positions(list(reversed(mine))) == {
-            job.id: BACKLOG + 1 + n for n, job in enumerate(mine)
-        }
-    assert len([s for s, _ in seen if "count(" in s.lower()]) == 3
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # this reader refreshes…
+    assert len(seen) == 1 and "count(" not in seen[0].lower()
+    assert repository.queue.queue_position(mine[2]) == BACKLOG + 2  # …the next sees the change
+    # A copy too old is not used: counted again.
+    now[0] += STALE_AFTER + 1
+    with statements(engine) as seen:
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 2
+    assert any("count(" in s.lower() for s in seen)
 
 
 def test_the_count_walks_an_index_not_the_table(engine: Engine, repository: Store) -> None:

@@ -17,6 +17,7 @@ from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.pricing import total_cost_usd
 from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
+from pixelmotion.store.line import EXACT_UP_TO, WAITING, waiting_line
 from pixelmotion.store.rows import first_due, is_uuid, job_of, start_of_day, utcnow
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Database
@@ -211,16 +212,26 @@ class Queue:
     def queue_positions(self, jobs: list[Job]) -> dict[str, int]:
         """Positions of those of ``jobs`` not yet sent (a page of a listing).
 
-        Each is a count over the waiting line's own index (``idx_video_jobs_waiting``: only the
-        jobs waiting to be sent, by (created_at, id)), never a read of the line's rows; a page's
-        jobs are counted in line order, each from the one before it, so a page costs no more
-        index entries than its last job's place. Counts other users' jobs too, so it runs as
-        the service, and says nothing but numbers.
+        In a short line, each is a count over the waiting line's own index
+        (``idx_video_jobs_waiting``: only the jobs waiting to be sent, by (created_at, id)),
+        never a read of the line's rows; a page's jobs are counted in line order, each from
+        the one before it. In a long line, a bisection of this process's copy of the line
+        (``store/line.py``), so no poll costs more as the line grows. Counts other users' jobs
+        too, so it runs as the service, and says nothing but numbers.
         """
         waiting = sorted(
             (job for job in jobs if job.status is JobStatus.PENDING and job.submitted_at is None),
             key=lambda job: (job.created_at, job.id),
         )
+        if not waiting:
+            return {}
+        line = waiting_line(self._db.engine)
+        copied = [line.ahead((job.created_at, job.id)) for job in waiting]
+        if copied[0] is not None and copied[0] > EXACT_UP_TO:
+            if line.due():
+                with self._db.connect_as_service() as conn:
+                    line.refresh(conn)
+            return {job.id: int(ahead or 0) + 1 for job, ahead in zip(waiting, copied, strict=True)}
         positions: dict[str, int] = {}
         ahead, previous = 0, None
         with self._db.connect_as_service() as conn:
@@ -228,6 +239,8 @@ class Queue:
                 ahead += int(conn.execute(_count_ahead(job, previous)).scalar_one())
                 positions[job.id] = ahead + 1
                 previous = job
+            if ahead > EXACT_UP_TO and line.due():
+                line.refresh(conn)  # a long line: the next reads bisect a copy
         return positions
 
     # --- figures for /metrics ------------------------------------------------------------
@@ -269,15 +282,10 @@ def _waiting_to_send() -> sa.ColumnElement[bool]:
     return sa.and_(jobs_t.c.status == JobStatus.PENDING.value, jobs_t.c.submitted_at.is_(None))
 
 
-# The waiting line's partial index condition, as literal SQL: a planner takes a partial index
-# only when the query's WHERE implies the index's, which a bound parameter never does.
-WAITING_LINE = sa.text(f"status = '{JobStatus.PENDING.value}' AND submitted_at IS NULL")
-
-
 def _count_ahead(job: Job, after: Job | None) -> sa.Select[Any]:
     """Waiting jobs in line before ``job`` (and, given ``after``, not before ``after``)."""
     line = sa.tuple_(jobs_t.c.created_at, jobs_t.c.id)
-    query = sa.select(sa.func.count()).select_from(jobs_t).where(WAITING_LINE, line < _key(job))
+    query = sa.select(sa.func.count()).select_from(jobs_t).where(WAITING, line < _key(job))
     if after is not None:
         query = query.where(line >= _key(after))
     return query
