@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -391,19 +392,22 @@ class ActivitySampler(threading.Thread):
         self.active = 0  # active statements seen, over all samples
         self.waiting = 0  # of which waiting on a lock
         self.samples_with_waiter = 0
+        self.waits: Counter[str] = Counter()  # lock waits by wait_event (advisory, transactionid, …)
 
     def run(self) -> None:
         query = sa.text(
-            "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock') FROM pg_stat_activity "
+            "SELECT wait_event_type = 'Lock', wait_event FROM pg_stat_activity "
             "WHERE application_name = :name AND state = 'active'"
         )
         with self.engine.connect() as conn:
             while not self.stopping.wait(self.interval):
-                active, waiting = conn.execute(query, {"name": APP_NAME}).one()
+                rows = conn.execute(query, {"name": APP_NAME}).all()
+                waiting = [str(event) for locked, event in rows if locked]
                 self.samples += 1
-                self.active += active
-                self.waiting += waiting
-                self.samples_with_waiter += waiting > 0
+                self.active += len(rows)
+                self.waiting += len(waiting)
+                self.samples_with_waiter += bool(waiting)
+                self.waits.update(waiting)
         self.engine.dispose()
 
 
@@ -432,7 +436,11 @@ def measure_postgres(args: argparse.Namespace) -> None:
             )
             sampler = ActivitySampler(pg_url)
             sampler.start()
-            targets = [Target(port, "POST", "/v1/jobs", tokens, body) for port in pg_ports]
+            # Each process its own users, as a balancer spreads distinct clients.
+            targets = [
+                Target(port, "POST", "/v1/jobs", user_tokens(jwt_secret, f"bench-pg-{n}", USERS), body)
+                for n, port in enumerate(pg_ports)
+            ]
             pg_results.append(run_wrk_at_once(targets, args.connections, args.seconds))
             sampler.stopping.set()
             sampler.join()
@@ -453,7 +461,8 @@ def measure_postgres(args: argparse.Namespace) -> None:
         print(
             f"  pg_stat_activity (last round, every 50 ms, {sampler.samples} samples): "
             f"{sampler.waiting} of {sampler.active} active statements waiting on a lock ({share:.1%}); "
-            f"samples with a waiter: {sampler.samples_with_waiter / sampler.samples:.1%}"
+            f"samples with a waiter: {sampler.samples_with_waiter / sampler.samples:.1%}; "
+            f"lock waits by kind: {dict(sampler.waits)}"
         )
 
 

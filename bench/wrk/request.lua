@@ -12,6 +12,14 @@ for token in string.gmatch(os.getenv("PM_TOKENS") or "", "[^,]+") do
 end
 local requests = {}
 local next_request = 0
+local threads = 0
+
+-- Each thread starts at its own place in the token list, so two threads never send the
+-- same user's requests in step (a user's submissions take turns on that user's lock).
+function setup(thread)
+  thread:set("offset", threads * 17)
+  threads = threads + 1
+end
 
 function init(args)
   for _, token in ipairs(tokens) do
@@ -19,6 +27,7 @@ function init(args)
     if body then headers["Content-Type"] = "application/json" end
     requests[#requests + 1] = wrk.format(method, path, headers, body)
   end
+  next_request = (offset or 0) % math.max(#requests, 1)
   if #requests == 0 then
     local headers = {}
     if body then headers["Content-Type"] = "application/json" end

@@ -14,7 +14,6 @@ the reader looks up that event's (txid, id). On SQLite the single writer commits
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -28,7 +27,6 @@ from pixelmotion.store.tables import job_events
 from pixelmotion.store.tx import Database
 from pixelmotion.store.webhooks import enqueue_delivery
 
-EVENTS_CHANNEL = "pixelmotion_events"
 CURRENT_TXID: sa.ColumnClause[Any] = sa.literal_column("pg_current_xact_id()::text::bigint")
 # Transactions below this id are all finished, as this statement's snapshot sees them.
 SNAPSHOT_XMIN: sa.ColumnClause[Any] = sa.literal_column(
@@ -38,7 +36,8 @@ SETTLE_WAIT_SECONDS = 1.0  # how long a read waits for an older, still open tran
 
 
 def insert_event(conn: Connection, job: Job, now: datetime) -> int:
-    """The job's event as it now is, its webhook delivery, and (PostgreSQL) a NOTIFY at commit."""
+    """The job's event as it now is, and its webhook delivery. The caller calls
+    ``Database.notify`` after the commit (listeners here, NOTIFY to other processes)."""
     postgres = conn.dialect.name == "postgresql"
     event_id = conn.execute(
         job_events.insert()
@@ -54,12 +53,6 @@ def insert_event(conn: Connection, job: Job, now: datetime) -> int:
         .returning(job_events.c.id)
     ).scalar_one()
     enqueue_delivery(conn, job, now)
-    if postgres:
-        # Delivered at commit to every listening process; ids only (payloads max 8000 bytes).
-        payload = json.dumps({"job_id": job.id, "user_id": job.user_id, "event_id": int(event_id)})
-        conn.execute(
-            sa.text("SELECT pg_notify(:channel, :payload)"), {"channel": EVENTS_CHANNEL, "payload": payload}
-        )
     return int(event_id)
 
 
