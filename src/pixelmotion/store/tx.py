@@ -133,48 +133,50 @@ class Database:
 
 
 class Announcer:
-    """NOTIFY after commit, many events to a transaction, from one thread per process.
+    """NOTIFY after commit, many events to a transaction.
 
     PostgreSQL makes every committing transaction that sent a NOTIFY take one lock for the
     whole database, through its commit; a NOTIFY in each write transaction made all writers
     of all processes take turns (sampled: most waiting requests waited on it). Here the
-    writes commit without it, and this thread sends whatever came meanwhile in one
-    transaction (ids only; 8000-byte payloads at most). The table stays the truth: if a
-    process dies between a commit and its NOTIFY, the other processes' table scan
-    (``events/hub.py watch_table``) still finds the event."""
+    writes commit without it; the first writer to find no NOTIFY under way sends, in one
+    transaction, whatever came meanwhile, and again while more comes (a few rounds at most:
+    the next writer takes over). Ids only (8000-byte payloads at most). The table stays the
+    truth: if a process dies between a commit and its NOTIFY, the other processes' table
+    scan (``events/hub.py watch_table``) still finds the event."""
+
+    ROUNDS = 4
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._pending: list[str] = []
-        self._wakeup = threading.Condition()
-        self._running = False
+        self._guard = threading.Lock()
+        self._sending = False
 
     def announce(self, job_id: str, user_id: str, event_id: int) -> None:
         payload = json.dumps({"job_id": job_id, "user_id": user_id, "event_id": int(event_id)})
-        with self._wakeup:
+        with self._guard:
             self._pending.append(payload)
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._send, name="pixelmotion-notify", daemon=True).start()
-            self._wakeup.notify()
+            if self._sending:
+                return  # the sender under way takes it along
+            self._sending = True
+        try:
+            for _ in range(self.ROUNDS):
+                with self._guard:
+                    batch, self._pending = self._pending[:NOTIFY_BATCH], self._pending[NOTIFY_BATCH:]
+                if not batch:
+                    break
+                self._send(batch)
+        finally:
+            with self._guard:
+                self._sending = False
 
-    def _send(self) -> None:
-        statement = sa.text(
-            "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
-        )
-        while True:
-            with self._wakeup:
-                if not self._pending:
-                    self._wakeup.wait(timeout=1.0)
-                if not self._pending:
-                    self._running = False  # idle a second: the next announcement starts anew
-                    return
-                batch, self._pending = self._pending[:NOTIFY_BATCH], self._pending[NOTIFY_BATCH:]
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(statement, {"channel": EVENTS_CHANNEL, "payloads": batch})
-            except Exception as error:  # a database outage: the table scans will find them
-                logger.warning("could not announce %d events (%s)", len(batch), type(error).__name__)
+    def _send(self, batch: list[str]) -> None:
+        statement = sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(statement, {"channel": EVENTS_CHANNEL, "payloads": batch})
+        except Exception as error:  # a database outage: the table scans will find them
+            logger.warning("could not announce %d events (%s)", len(batch), type(error).__name__)
 
 
 _ANNOUNCERS: weakref.WeakKeyDictionary[Engine, Announcer] = weakref.WeakKeyDictionary()
