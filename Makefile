@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # tests/web/package.json and package-lock.json; npm ci installs exactly the locked version.
 WEB_DEPS := tests/web/node_modules/.installed
 
-.PHONY: run test test-fast lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-faults bench-chaos bench-load clean
+.PHONY: run test test-fast lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-api-wrk bench-faults bench-chaos bench-load clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-events: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_latency.py
+
+# Needs wrk (Debian package); the PostgreSQL part of it: $(BIN)/python bench/api_wrk.py --postgres
+bench-api-wrk: $(STAMP)
+	$(BIN)/python bench/api_wrk.py
 
 bench-faults: $(STAMP)
 	$(BIN)/python bench/faults.py

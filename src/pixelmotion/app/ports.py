@@ -37,3 +37,8 @@ class UserScope:
     def user_id(self) -> str:
         assert self.store.user_id is not None, "a user scope's store is bound to its user"
         return self.store.user_id
+
+    @property
+    def local_reads(self) -> bool:
+        """Whether reads are a local file's (SQLite, WAL: a reader never waits on a writer)."""
+        return not self.store.db.on_postgres

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
-from pixelmotion.store.events import EVENTS_CHANNEL
+from pixelmotion.store.tx import EVENTS_CHANNEL
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ change that makes work due, so nothing is enqueued that is not committed.
 
 from __future__ import annotations
 
-import bisect
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.pricing import total_cost_usd
 from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
+from pixelmotion.store.line import EXACT_UP_TO, WAITING, waiting_line
 from pixelmotion.store.rows import first_due, is_uuid, job_of, start_of_day, utcnow
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Database
@@ -210,17 +211,39 @@ class Queue:
         return self.queue_positions([job]).get(job.id)
 
     def queue_positions(self, jobs: list[Job]) -> dict[str, int]:
-        """Positions of those of ``jobs`` not yet sent, in one query (a page of a listing).
+        """Positions of those of ``jobs`` not yet sent (a page of a listing).
 
-        Counts other users' jobs too, so it runs as the service, and says nothing but numbers.
+        In a short line, each is a count over the waiting line's own index
+        (``idx_video_jobs_waiting``: only the jobs waiting to be sent, by (created_at, id)),
+        never a read of the line's rows; a page's jobs are counted in line order, each from
+        the one before it. In a long line, a bisection of this process's copy of the line
+        (``store/line.py``), so no poll costs more as the line grows. Counts other users' jobs
+        too, so it runs as the service, and says nothing but numbers.
         """
-        waiting = [job for job in jobs if job.status is JobStatus.PENDING and job.submitted_at is None]
+        waiting = sorted(
+            (job for job in jobs if job.status is JobStatus.PENDING and job.submitted_at is None),
+            key=lambda job: (job.created_at, job.id),
+        )
         if not waiting:
             return {}
-        line = sa.select(jobs_t.c.created_at, jobs_t.c.id).where(_waiting_to_send())
+        line = waiting_line(self._db.engine)
+        copied = [line.ahead((job.created_at, job.id)) for job in waiting]
+        if copied[0] is not None and copied[0] > EXACT_UP_TO:
+            if line.due():
+                with self._db.connect_as_service() as conn:
+                    line.refresh(conn)
+            return {job.id: int(ahead or 0) + 1 for job, ahead in zip(waiting, copied, strict=True)}
+        # One statement: each job's count runs from the job before it, so the page costs no
+        # more index entries than its last job's place.
+        counts = [
+            _count_ahead(job, previous).scalar_subquery()
+            for job, previous in zip(waiting, [None, *waiting[:-1]], strict=True)
+        ]
         with self._db.connect_as_service() as conn:
-            ahead = sorted((created, str(job_id)) for created, job_id in conn.execute(line))
-        return {job.id: bisect.bisect_left(ahead, (job.created_at, job.id)) + 1 for job in waiting}
+            ahead = list(itertools.accumulate(int(n) for n in conn.execute(sa.select(*counts)).one()))
+            if ahead[-1] > EXACT_UP_TO and line.due():
+                line.refresh(conn)  # a long line: the next reads bisect a copy
+        return {job.id: n + 1 for job, n in zip(waiting, ahead, strict=True)}
 
     # --- figures for /metrics ------------------------------------------------------------
 
@@ -259,6 +282,21 @@ def _sent_since(since: datetime) -> sa.ColumnElement[bool]:
 
 def _waiting_to_send() -> sa.ColumnElement[bool]:
     return sa.and_(jobs_t.c.status == JobStatus.PENDING.value, jobs_t.c.submitted_at.is_(None))
+
+
+def _count_ahead(job: Job, after: Job | None) -> sa.Select[Any]:
+    """Waiting jobs in line before ``job`` (and, given ``after``, not before ``after``)."""
+    line = sa.tuple_(jobs_t.c.created_at, jobs_t.c.id)
+    query = sa.select(sa.func.count()).select_from(jobs_t).where(WAITING, line < _key(job))
+    if after is not None:
+        query = query.where(line >= _key(after))
+    return query
+
+
+def _key(job: Job) -> sa.Tuple:
+    return sa.tuple_(
+        sa.literal(job.created_at, jobs_t.c.created_at.type), sa.literal(job.id, jobs_t.c.id.type)
+    )
 
 
 def _room_for_new_jobs(caps: ProviderCaps | None, send_new: bool, now: datetime) -> sa.ColumnElement[bool]:

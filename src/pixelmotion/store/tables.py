@@ -133,6 +133,16 @@ sa.Index(
     postgresql_where=video_generation_jobs.c.submitted_at.isnot(None),
     sqlite_where=video_generation_jobs.c.submitted_at.isnot(None),
 )
+# The waiting line (pending, not yet sent) in line order: a job's place is a count over it.
+sa.Index(
+    "idx_video_jobs_waiting",
+    video_generation_jobs.c.status,
+    video_generation_jobs.c.created_at,
+    video_generation_jobs.c.id,
+    video_generation_jobs.c.submitted_at,  # always NULL here: lets SQLite count from the index alone
+    postgresql_where=sa.text("status = 'pending' AND submitted_at IS NULL"),
+    sqlite_where=sa.text("status = 'pending' AND submitted_at IS NULL"),
+)
 
 job_events = sa.Table(
     "job_events",
@@ -149,10 +159,13 @@ job_events = sa.Table(
     sa.Column("progress", sa.Integer, nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # PostgreSQL: the writing transaction's id; readers follow (txid, id) (store/events.py).
+    sa.Column("txid", sa.BigInteger),
     sqlite_autoincrement=True,  # ids never reused, so Last-Event-ID stays meaningful
 )
 sa.Index("idx_job_events_job_id", job_events.c.job_id, job_events.c.id)
 sa.Index("idx_job_events_user_id", job_events.c.user_id, job_events.c.id)
+# PostgreSQL also orders events by (txid, id): its indexes are made by migration 0011 only.
 
 provider_callbacks = sa.Table(
     "provider_callbacks",

@@ -19,8 +19,8 @@ from pixelmotion.jobs.states import PROCESSING_STEPS, JobStatus
 from pixelmotion.media import MediaError, download_video, render_outputs
 from pixelmotion.media.guard import AddressGuard
 from pixelmotion.objects.base import StorageUnavailable
-from pixelmotion.objects.retry import describe
 from pixelmotion.objects.keys import STORED_TYPES, output_key, source_clip_key
+from pixelmotion.objects.retry import describe
 from pixelmotion.worker.backoff import backoff_seconds
 from pixelmotion.worker.outages import STORAGE_WAITS, storage_delay, storage_outage
 from pixelmotion.worker.poll import by_deadline

@@ -10,7 +10,8 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from pixelmotion.api.deps import Scope, ServicesDep
+from pixelmotion.api.deps import Scope, ServicesDep, run_read
+from pixelmotion.api.render import json_response
 from pixelmotion.api.schemas import (
     NO_NUL,
     CreateJobRequest,
@@ -33,13 +34,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=202, response_model=CreateJobResponse, response_model_by_alias=True)
-def create(
-    body: CreateJobRequest, scope: Scope, response: Response, idempotency_key: IdempotencyKey = None
-) -> CreateJobResponse:
+def create(body: CreateJobRequest, scope: Scope, idempotency_key: IdempotencyKey = None) -> Response:
     answer, replayed = created(body, scope, idempotency_key)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return answer
+    return json_response(answer, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @router.get("", response_model=JobListResponse, response_model_by_alias=True)
@@ -53,14 +50,14 @@ def list_jobs(
     ),
     project_id: str | None = Query(None, alias="projectId", max_length=200, pattern=NO_NUL),
     status: JobStatus | None = Query(None),
-) -> JobListResponse:
+) -> Response:
     page = use_cases.list_jobs(
         scope, limit=limit, before=parse_cursor(cursor), project_id=project_id, status=status
     )
     views = [
         JobResponse.of(j, estimate=page.estimate, queue_position=page.positions.get(j.id)) for j in page.jobs
     ]
-    return JobListResponse(jobs=views, next_cursor=page.next_cursor)
+    return json_response(JobListResponse(jobs=views, next_cursor=page.next_cursor))
 
 
 def parse_cursor(value: str | None) -> datetime | None:
@@ -83,8 +80,8 @@ def render(view: JobView) -> JobResponse:
 
 
 @router.get("/{job_id}", response_model=JobResponse, response_model_by_alias=True)
-def get_job(job_id: str, scope: Scope) -> JobResponse:
-    return render(use_cases.read(scope, job_id))
+async def get_job(job_id: str, scope: Scope) -> Response:
+    return json_response(render(await run_read(scope, use_cases.read, scope, job_id)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobResponse, response_model_by_alias=True)

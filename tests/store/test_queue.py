@@ -1,0 +1,127 @@
+"""A job's place in line: a count over the waiting line's index in a short line, a bisection
+of a copy of the line, refreshed about once a second, in a long one: a poll of
+``GET /v1/jobs/{id}`` must not cost more as the backlog grows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from pixelmotion.jobs.caps import ProviderCaps
+from pixelmotion.store import Store, utcnow
+from pixelmotion.store.line import EXACT_UP_TO, MAX_AGE, STALE_AFTER, waiting_line
+from pixelmotion.store.queue import _count_ahead
+from pixelmotion.store.rows import new_job_row
+from pixelmotion.store.tables import video_generation_jobs as jobs_t
+from tests.store.test_repository import spec
+
+BACKLOG = 2000
+
+
+def fill_line(engine: Engine, count: int, finished: int = 0) -> None:
+    """Other users' jobs waiting to be sent (and ``finished`` done ones), older than any the
+    test makes next."""
+    start = utcnow() - timedelta(hours=1)
+    rows = [
+        new_job_row(spec(), job_id=str(uuid.uuid4()), user_id=f"other-{n % 7}", provider="luma", now=start)
+        for n in range(count + finished)
+    ]
+    for row in rows[count:]:
+        row.update(status="completed", submitted_at=start, next_run_at=None)
+    with engine.begin() as conn:
+        conn.execute(jobs_t.insert(), rows)
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement run meanwhile."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "after_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", record)
+
+
+def test_a_place_in_a_short_line_is_one_count_not_a_read_of_the_line(
+    engine: Engine, repository: Store
+) -> None:
+    fill_line(engine, EXACT_UP_TO - 10)
+    mine = [repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(3)]
+    for _ in range(2):
+        with statements(engine) as seen:
+            assert repository.queue.queue_position(mine[0]) == EXACT_UP_TO - 9
+        assert [s for s in seen if "video_generation_jobs" in s] == [s for s in seen if "count(" in s.lower()]
+        assert len(seen) == 1
+    # A page: one statement, each job counted from the one before it, right positions.
+    with statements(engine) as seen:
+        assert repository.queue.queue_positions(list(reversed(mine))) == {
+            job.id: EXACT_UP_TO - 9 + n for n, job in enumerate(mine)
+        }
+    assert len(seen) == 1 and seen[0].lower().count("count(") == 3
+
+
+def test_a_place_in_a_long_line_is_read_from_a_copy_refreshed_once_a_second(
+    engine: Engine, repository: Store
+) -> None:
+    now = [0.0]
+    line = waiting_line(engine)
+    line.clock = lambda: now[0]
+    fill_line(engine, BACKLOG)
+    mine = [repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(3)]
+    with statements(engine) as seen:
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # counted, then copied
+    assert len(seen) == 2
+    with statements(engine) as seen:  # within the second: no statement at all, however many
+        for _ in range(50):
+            assert repository.queue.queue_positions(mine) == {
+                job.id: BACKLOG + 1 + n for n, job in enumerate(mine)
+            }
+    assert seen == []
+    # Jobs ahead leave the line: the copy says so once it is refreshed, a second later.
+    assert repository.queue.reserve_provider_slot(mine[0].id, ProviderCaps()) is None
+    assert repository.queue.queue_position(mine[2]) == BACKLOG + 3
+    now[0] += MAX_AGE + 0.1
+    with statements(engine) as seen:
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # this reader refreshes…
+    assert len(seen) == 1 and "count(" not in seen[0].lower()
+    assert repository.queue.queue_position(mine[2]) == BACKLOG + 2  # …the next sees the change
+    # A copy too old is not used: counted again.
+    now[0] += STALE_AFTER + 1
+    with statements(engine) as seen:
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 2
+    assert any("count(" in s.lower() for s in seen)
+
+
+def test_the_count_walks_an_index_not_the_table(engine: Engine, repository: Store) -> None:
+    fill_line(engine, BACKLOG, finished=4 * BACKLOG)  # a table of mostly finished jobs
+    first, last = (repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(2))
+    for query in (_count_ahead(last, None), _count_ahead(last, first)):
+        plan = query_plan(engine, query)
+        if engine.dialect.name == "sqlite":
+            assert "COVERING INDEX idx_video_jobs_waiting" in plan, plan
+        else:  # the planner may take the creation-time index for a narrow range: no table scan
+            assert "Index" in plan and "Seq Scan" not in plan, plan
+    assert repository.queue.queue_positions([first, last]) == {first.id: BACKLOG + 1, last.id: BACKLOG + 2}
+
+
+def query_plan(engine: Engine, query: sa.Select[Any]) -> str:
+    with engine.connect() as conn:
+        compiled = query.compile(conn)
+        if engine.dialect.name == "sqlite":
+            params = tuple(compiled.construct_params().values())
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
+            return " ".join(str(row[-1]) for row in rows)
+        conn.execute(sa.text("ANALYZE video_generation_jobs"))
+        rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        return " ".join(str(row[0]) for row in rows)
