@@ -92,7 +92,10 @@ def test_a_users_streams_share_one_read_per_wake_up(site: Running) -> None:
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         # A stream's read of events: after an id, of one job or one user (the table watcher
         # reads every user's, unfiltered, and is not a stream's).
-        after_an_id = "FROM job_events" in statement and "job_events.id >" in statement
+        # After an id (SQLite), or after a (txid, id) position (PostgreSQL, store/events.py).
+        after_an_id = "FROM job_events" in statement and (
+            "job_events.id >" in statement or "job_events.txid, job_events.id) >" in statement
+        )
         if after_an_id and ("job_events.user_id =" in statement or "job_events.job_id =" in statement):
             reads.append(statement)
 
