@@ -43,39 +43,42 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
+
+def _error(about: str, code: str, message: str) -> tuple[str, dict[str, Any]]:
+    return about, {"code": code, "message": message}
+
+
 # status → (what the status means here, the example error); a route's ``Doc.error_codes``
 # replaces the example with its own code and message.
 ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
-    400: (
-        "The request is malformed",
-        {"code": "INVALID_LAST_EVENT_ID", "message": "Last-Event-ID must be an integer event id."},
+    400: _error(
+        "The request is malformed", "INVALID_LAST_EVENT_ID", "Last-Event-ID must be an integer event id."
     ),
-    401: (
+    401: _error(
         "No bearer token, or one that was refused",
-        {"code": "UNAUTHORIZED", "message": "Sign in: send Authorization: Bearer <token>."},
+        "UNAUTHORIZED",
+        "Sign in: send Authorization: Bearer <token>.",
     ),
-    403: (
+    403: _error(
         "The token lacks the role this route needs",
-        {"code": "FORBIDDEN", "message": "This route needs a token with role service_role."},
+        "FORBIDDEN",
+        "This route needs a token with role service_role.",
     ),
-    404: (
+    404: _error(
         "No such job for this user (another user's job is as unknown as a missing one)",
-        {"code": "JOB_NOT_FOUND", "message": f"No job {EXAMPLE_JOB_ID} for this user."},
+        "JOB_NOT_FOUND",
+        f"No job {EXAMPLE_JOB_ID} for this user.",
     ),
-    409: (
-        "The job is not in a state that allows this",
-        {"code": "JOB_FINISHED", "message": "The job is already completed."},
+    409: _error(
+        "The job is not in a state that allows this", "JOB_FINISHED", "The job is already completed."
     ),
-    413: (
-        "The body is too large",
-        {"code": "PAYLOAD_TOO_LARGE", "message": "The request body is larger than 1048576 bytes."},
+    413: _error(
+        "The body is too large", "PAYLOAD_TOO_LARGE", "The request body is larger than 1048576 bytes."
     ),
-    415: (
+    415: _error(
         "The body is of a kind this route does not take",
-        {
-            "code": "UNSUPPORTED_UPLOAD",
-            "message": "The upload is neither a video (MP4, MOV, WebM, MKV) nor an image.",
-        },
+        "UNSUPPORTED_UPLOAD",
+        "The upload is neither a video (MP4, MOV, WebM, MKV) nor an image.",
     ),
     422: (
         "The request does not meet the rules",
@@ -88,11 +91,12 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
             },
         },
     ),
-    429: (
+    429: _error(
         "A per-user limit is reached; Retry-After says when to try again",
-        {"code": "TOO_MANY_ACTIVE_JOBS", "message": "You have 20 unfinished jobs; wait for one to finish."},
+        "TOO_MANY_ACTIVE_JOBS",
+        "You have 20 unfinished jobs; wait for one to finish.",
     ),
-    503: ("Not ready", {"code": "UNAVAILABLE", "message": "The database does not answer."}),
+    503: _error("Not ready", "UNAVAILABLE", "The database does not answer."),
 }
 
 # A JSON body whose bytes are not even text (not UTF-8): FastAPI answers 400, before any rule.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pixelmotion.api.docs_common import BEARER, JOB_PATH, UNREADABLE_BODY, Doc, Operations, binary
-from pixelmotion.api.docs_jobs import REDIRECT, RESULT_ERRORS
+from pixelmotion.api.docs_jobs import REDIRECT, SHEET_LAYOUT_EXAMPLE, result
 
 NO_PAID_CLIP = ("NO_PAID_CLIP", "This job has no stored clip to reuse; create a new job.")
 BAD_PALETTE = ("INVALID_PALETTE", "palette: unknown palette 'pico9' (presets: aap-64, cga, …)")
@@ -15,26 +15,20 @@ BAD_PALETTE = ("INVALID_PALETTE", "palette: unknown palette 'pico9' (presets: aa
 
 def export(summary: str, media_type: str, what: str) -> Doc:
     """A stored export, served like ``sheet.png``."""
-    return Doc(
+    return result(
         summary,
         f"{what} Written by the worker for every job, stored with its other results and served "
         "to its owner only (404 for anyone else's job). From a local store the file itself; "
         "from S3 a 307 to a presigned URL.",
-        errors=(401, 404, 409),
-        security=BEARER,
-        error_codes=RESULT_ERRORS,
         responses={"200": binary(media_type, summary), "307": REDIRECT},
     )
 
 
 def layout(summary: str, what: str, example: dict[str, Any]) -> Doc:
     """A stored sheet layout (JSON), served like ``sheet.json``."""
-    return Doc(
+    return result(
         summary,
         f"{what} From a local store the file itself; from S3 a 307 to a presigned URL.",
-        errors=(401, 404, 409),
-        security=BEARER,
-        error_codes=RESULT_ERRORS,
         responses={"307": REDIRECT},
         examples={"200": example},
     )
@@ -42,15 +36,7 @@ def layout(summary: str, what: str, example: dict[str, Any]) -> Doc:
 
 ATLAS_EXAMPLE: dict[str, Any] = {
     "frames": [
-        {
-            "filename": "frame_0000",
-            "frame": {"x": 0, "y": 0, "w": 64, "h": 64},
-            "rotated": False,
-            "trimmed": False,
-            "spriteSourceSize": {"x": 0, "y": 0, "w": 64, "h": 64},
-            "sourceSize": {"w": 64, "h": 64},
-            "duration": 83,
-        }
+        {"filename": "frame_0000", **SHEET_LAYOUT_EXAMPLE["frames"]["frame_0000"]},
     ],
     "meta": {"image": "sheet.png", "size": {"w": 512, "h": 512}, "scale": "1"},
 }

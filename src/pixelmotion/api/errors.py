@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,24 +64,19 @@ def status_of(error: AppError) -> int:
     return next((status for kind, status in APP_ERROR_STATUS.items() if isinstance(error, kind)), 500)
 
 
+@dataclass(eq=False, repr=False)  # an exception's identity and repr, as any other's
 class ApiError(Exception):
     """An error the HTTP layer itself finds (a missing token, a bad header)."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        fields: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.fields = fields
-        self.headers = headers
+    status: int
+    code: str
+    message: str
+    _: KW_ONLY
+    fields: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
 def error_response(

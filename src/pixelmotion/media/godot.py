@@ -10,7 +10,6 @@ The sheet is referenced by a path relative to the ``.tres``: keep both in one fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from .encode import TAG_DIRECTIONS, TAG_NAME, sheet_grid
 from .errors import INVALID_OPTIONS, MediaError
@@ -77,21 +76,3 @@ def sprite_frames(
         "",
     ]
     return "\n".join(lines)
-
-
-def save_sprite_frames(
-    path: Path,
-    frame_count: int,
-    width: int,
-    height: int,
-    delays_ms: Sequence[int],
-    fps: int,
-    *,
-    loop: bool = True,
-    direction: str = "forward",
-    sheet_name: str = "sheet.png",
-) -> None:
-    text = sprite_frames(
-        frame_count, width, height, delays_ms, fps, loop=loop, direction=direction, sheet_name=sheet_name
-    )
-    path.write_text(text, encoding="utf-8")

@@ -18,7 +18,7 @@ from .atlas import save_atlas_layouts
 from .encode import save_indexed_png, sheet_pixels
 from .errors import INVALID_OPTIONS, MediaError
 from .framezip import save_frames_zip
-from .godot import save_sprite_frames
+from .godot import sprite_frames
 from .pixelate import pixelate_video
 
 GZIP_LEVEL = 6
@@ -67,7 +67,8 @@ def _write_exports(animation: Animation, formats: Sequence[str], out: _Outputs) 
         save_atlas_layouts(out.out_dir, frames, delays, direction=direction)
     if "godot" in formats:
         n, h, w = frames.shape
-        save_sprite_frames(out.target("godot"), n, w, h, delays, animation.fps, direction=direction)
+        text = sprite_frames(n, w, h, delays, animation.fps, direction=direction)
+        out.target("godot").write_text(text, encoding="utf-8")
     if "aseprite" in formats:
         save_aseprite(
             out.target("aseprite"),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pixelmotion.store.rows import record_of, utcnow
 from pixelmotion.store.tables import provider_callbacks
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,7 @@ class ProviderCallback:
     received_at: datetime
 
 
-class Callbacks:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Callbacks(Aggregate):
     def record(
         self,
         *,

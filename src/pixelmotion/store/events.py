@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from pixelmotion.jobs.models import Job, JobEvent
 from pixelmotion.store.rows import event_of, is_uuid
 from pixelmotion.store.tables import job_events
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 from pixelmotion.store.webhooks import enqueue_delivery
 
 CURRENT_TXID: sa.ColumnClause[Any] = sa.literal_column("pg_current_xact_id()::text::bigint")
@@ -56,10 +56,7 @@ def insert_event(conn: Connection, job: Job, now: datetime) -> int:
     return int(event_id)
 
 
-class Events:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Events(Aggregate):
     def after(
         self,
         *,

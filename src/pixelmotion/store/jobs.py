@@ -22,7 +22,7 @@ from pixelmotion.store.events import insert_event
 from pixelmotion.store.rows import is_uuid, job_of, new_job_row, utcnow
 from pixelmotion.store.tables import idempotency_keys
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 from pixelmotion.store.usage import Gate, lock_user, read_user_usage
 from pixelmotion.store.webhooks import WebhookEndpoint, add_endpoint, find_endpoint
 
@@ -44,10 +44,7 @@ class Inserted:
     endpoint: WebhookEndpoint | None = None  # the job's own webhook endpoint, if it asked for one
 
 
-class Jobs:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Jobs(Aggregate):
     def _mine(self) -> list[sa.ColumnElement[bool]]:
         """A scoped store changes only its caller's jobs (run as the service: see
         ``Database.begin_as_service``)."""

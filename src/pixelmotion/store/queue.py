@@ -21,7 +21,7 @@ from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
 from pixelmotion.store.line import EXACT_UP_TO, WAITING, waiting_line
 from pixelmotion.store.rows import first_due, is_uuid, job_of, start_of_day, utcnow
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 
 PROVIDER_SLOTS_LOCK_KEY = 0x706D736C6F7473  # "pmslots": serializes reserve_provider_slot
 
@@ -35,10 +35,7 @@ class ProviderUsage:
     spent_today_usd: float
 
 
-class Queue:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Queue(Aggregate):
     def claim(
         self,
         owner: str,

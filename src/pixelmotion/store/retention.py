@@ -9,13 +9,10 @@ import sqlalchemy as sa
 from pixelmotion.jobs.states import TERMINAL_STATES
 from pixelmotion.store.tables import job_events, provider_callbacks
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 
 
-class Retention:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Retention(Aggregate):
     def finished_before(self, cutoff: datetime, limit: int = 100) -> list[str]:
         """Ids of jobs finished (completed, failed, canceled) before ``cutoff`` that retention
         has not forgotten yet. A job's events are deleted last, so "still has events" is the

@@ -132,6 +132,13 @@ class Database:
             announcer(self.engine).announce(job_id, user_id, event_id)
 
 
+class Aggregate:
+    """One part of the ``Store`` (jobs, events, queue…) over the shared database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+
 class Announcer:
     """NOTIFY after commit, many events to a transaction.
 

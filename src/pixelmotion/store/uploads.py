@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from pixelmotion.store.tables import uploads as uploads_t
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 from pixelmotion.store.usage import lock_user
 
 
@@ -27,10 +27,7 @@ class UploadRow:
     user_id: str
 
 
-class Uploads:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Uploads(Aggregate):
     def usage(self, user_id: str, since: datetime) -> UploadUsage:
         with self._db.connect() as conn:
             return _usage(conn, user_id, since)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from pixelmotion.jobs.states import ACTIVE_STATES, JobStatus
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 
 Ask = tuple[str, str, str, int]  # (model, resolution, aspect ratio, duration): what a job costs
 
@@ -110,10 +110,7 @@ def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> User
     )
 
 
-class Usage:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Usage(Aggregate):
     def of_user(self, user_id: str, window: UsageWindow) -> UserUsage:
         """What the user has running and has asked for lately (for the limits)."""
         with self._db.connect() as conn:

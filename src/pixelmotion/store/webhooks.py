@@ -16,7 +16,7 @@ from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.summary import event_type, summary
 from pixelmotion.store.rows import first_due, is_uuid, record_of, utcnow
 from pixelmotion.store.tables import video_generation_jobs, webhook_deliveries, webhook_endpoints
-from pixelmotion.store.tx import Database
+from pixelmotion.store.tx import Aggregate
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,7 @@ def new_endpoint(user_id: str, url: str, new_secret: Callable[[], str]) -> Webho
     return WebhookEndpoint(str(uuid.uuid4()), user_id, url, new_secret(), utcnow())
 
 
-class Webhooks:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class Webhooks(Aggregate):
     def _own_jobs(self) -> list[sa.Select[Any]]:
         """For a scoped store: its caller's jobs, the only ones whose deliveries it changes."""
         owned = self._db.owned_by(video_generation_jobs.c.user_id)

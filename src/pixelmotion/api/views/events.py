@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
@@ -23,7 +23,7 @@ from pixelmotion.api.outages import is_database_outage
 from pixelmotion.api.schemas import job_json
 from pixelmotion.app import events as use_cases
 from pixelmotion.app.ports import UserScope
-from pixelmotion.app.streams import Seat
+from pixelmotion.app.streams import Delivery, Member, Seat
 from pixelmotion.jobs.models import Job, JobEvent
 from pixelmotion.jobs.states import TERMINAL_STATES, JobStatus
 
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 
 KEEPALIVE_SECONDS = 15.0
+KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 # Event ids are 64-bit integers: a larger one names no event, and the database cannot even
 # compare it (an overflow that would break the stream after its 200).
@@ -94,37 +95,61 @@ def changes_of(scope: UserScope) -> Callable[[int], use_cases.Changes]:
     return partial(use_cases.changes, scope)
 
 
-async def stream_job(scope: UserScope, seat: Seat, job: Job, resume_from: int | None) -> AsyncIterator[bytes]:
+def stream_job(scope: UserScope, seat: Seat, job: Job, resume_from: int | None) -> AsyncIterator[bytes]:
+    return _guarded(seat, _job_frames(scope, seat, job, resume_from))
+
+
+async def _job_frames(
+    scope: UserScope, seat: Seat, job: Job, resume_from: int | None
+) -> AsyncGenerator[bytes, None]:
     # The stream joins its user's fan-out after its snapshot; joining triggers a read of
     # whatever came since, and from then on every wake-up's one shared read of the user's
     # events hands this stream its job's part (app/streams.py). A keep-alive reads nothing.
-    member, last = None, resume_from or 0
+    last = resume_from or 0
+    if resume_from is None:
+        # Snapshot first: the current state, under the id of the job's latest event.
+        # Events before the job: a change racing in between is sent again, never missed.
+        last, fresh, estimate = await run_in_threadpool(use_cases.snapshot, scope, job.id)
+        job = fresh or job
+        yield sse(last, job_json(job, estimate=estimate))
+        if job.is_terminal:
+            return
+    member = seat.join(changes_of(scope), last, job_id=job.id, resumed=resume_from is not None)
     try:
-        if resume_from is None:
-            # Snapshot first: the current state, under the id of the job's latest event.
-            # Events before the job: a change racing in between is sent again, never missed.
-            last, fresh, estimate = await run_in_threadpool(use_cases.snapshot, scope, job.id)
-            job = fresh or job
-            yield sse(last, job_json(job, estimate=estimate))
-            if job.is_terminal:
+        async for delivery in _follow(member):
+            if delivery is None:
+                yield KEEPALIVE
+                continue
+            current = delivery.job or job
+            yield sse(delivery.event.id, event_view(current, delivery.event, delivery.estimate))
+            if delivery.event.status in TERMINAL_STATES:
                 return
-        member = seat.join(changes_of(scope), last, job_id=job.id, resumed=resume_from is not None)
-        while True:
-            deliveries = await member.next(KEEPALIVE_SECONDS)
-            if deliveries is None:
-                yield b": keep-alive\n\n"
-            for delivery in deliveries or ():
-                current = delivery.job or job
-                yield sse(delivery.event.id, event_view(current, delivery.event, delivery.estimate))
-                if delivery.event.status in TERMINAL_STATES:
-                    return
+    finally:
+        member.leave()
+
+
+async def _follow(member: Member) -> AsyncIterator[Delivery | None]:
+    """The member's deliveries as they come; None where a keep-alive is due."""
+    while True:
+        deliveries = await member.next(KEEPALIVE_SECONDS)
+        if deliveries is None:
+            yield None
+        for delivery in deliveries or ():
+            yield delivery
+
+
+async def _guarded(seat: Seat, frames: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    """Ends the stream cleanly on a database outage; however it ends, the frames' own cleanup
+    (leaving the fan-out) runs first, then the seat is freed."""
+    try:
+        async for frame in frames:
+            yield frame
     except Exception as error:
         if not is_database_outage(error):
             raise
         yield ended_by_outage(error)
     finally:
-        if member is not None:
-            member.leave()
+        await frames.aclose()
         seat.close()
 
 
@@ -142,26 +167,22 @@ async def my_events(
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def stream_user(scope: UserScope, seat: Seat, resume_from: int | None) -> AsyncIterator[bytes]:
-    member, last = None, resume_from or 0
+def stream_user(scope: UserScope, seat: Seat, resume_from: int | None) -> AsyncIterator[bytes]:
+    return _guarded(seat, _user_frames(scope, seat, resume_from))
+
+
+async def _user_frames(scope: UserScope, seat: Seat, resume_from: int | None) -> AsyncGenerator[bytes, None]:
+    last = resume_from or 0
+    if resume_from is None:
+        last, active, estimate = await run_in_threadpool(use_cases.active_jobs, scope)
+        for job in active:
+            yield sse(last, job_json(job, estimate=estimate))
+    member = seat.join(changes_of(scope), last, resumed=resume_from is not None)
     try:
-        if resume_from is None:
-            last, active, estimate = await run_in_threadpool(use_cases.active_jobs, scope)
-            for job in active:
-                yield sse(last, job_json(job, estimate=estimate))
-        member = seat.join(changes_of(scope), last, resumed=resume_from is not None)
-        while True:
-            deliveries = await member.next(KEEPALIVE_SECONDS)
-            if deliveries is None:
-                yield b": keep-alive\n\n"
-            for delivery in deliveries or ():
-                if delivery.job is not None:
-                    yield sse(delivery.event.id, event_view(delivery.job, delivery.event, delivery.estimate))
-    except Exception as error:
-        if not is_database_outage(error):
-            raise
-        yield ended_by_outage(error)
+        async for delivery in _follow(member):
+            if delivery is None:
+                yield KEEPALIVE
+            elif delivery.job is not None:
+                yield sse(delivery.event.id, event_view(delivery.job, delivery.event, delivery.estimate))
     finally:
-        if member is not None:
-            member.leave()
-        seat.close()
+        member.leave()
