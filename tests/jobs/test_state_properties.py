@@ -132,20 +132,7 @@ class MemoryJobs:
         if move.generation_id is not None and self.job.luma_generation_id != move.generation_id:
             return None  # news of a generation that is no longer the job's
         now = now or utcnow()
-        values: dict[str, Any] = {
-            "status": move.target,
-            "updated_at": now,
-            "progress_message": move.message or MESSAGES[move.target],
-            **move.values,
-        }
-        progress = move.progress if move.progress is not None else PROGRESS.get(move.target)
-        if progress is not None:
-            values["progress"] = progress
-        if move.target in TERMINAL_STATES:
-            values.update(next_run_at=None, lease_owner=None, lease_until=None)
-            if move.target is JobStatus.COMPLETED:
-                values["completed_at"] = now
-        return self._set(move.sources, values, now)
+        return self._set(move.sources, move.written(now), now)
 
     def report_progress(
         self, job_id: str, status: JobStatus, progress: int, message: str, *, now: datetime | None = None

@@ -19,6 +19,7 @@ from pixelmotion.jobs.states import (
     PROGRESS,
     RESUBMIT_SOURCES,
     RETRY_SOURCES,
+    TERMINAL_STATES,
     JobStatus,
     sources_for,
 )
@@ -38,6 +39,24 @@ class Move:
     # News of a generation: the move applies only while this is still the job's generation.
     # Its caller read the job before; meanwhile the job may have been sent again (resubmit).
     generation_id: str | None = None
+
+    def written(self, now: datetime) -> dict[str, Any]:
+        """The columns this move sets on the job (its status as the enum), at ``now``: one
+        derivation for the store's compare-and-set and the in-memory twin of the tests."""
+        values: dict[str, Any] = {
+            "status": self.target,
+            "updated_at": now,
+            "progress_message": self.message or MESSAGES[self.target],
+            **self.values,
+        }
+        progress = self.progress if self.progress is not None else PROGRESS.get(self.target)
+        if progress is not None:
+            values["progress"] = progress
+        if self.target in TERMINAL_STATES:
+            values.update(next_run_at=None, lease_owner=None, lease_until=None)
+            if self.target is JobStatus.COMPLETED:
+                values["completed_at"] = now
+        return values
 
 
 def submitted(generation_id: str, *, now: datetime, check_at: datetime) -> Move:

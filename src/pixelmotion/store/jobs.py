@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from pixelmotion.jobs.models import Job, JobSpec
 from pixelmotion.jobs.moves import Move
-from pixelmotion.jobs.states import MESSAGES, PROGRESS, TERMINAL_STATES, JobStatus
+from pixelmotion.jobs.states import JobStatus
 from pixelmotion.store.events import insert_event
 from pixelmotion.store.rows import is_uuid, job_of, new_job_row, utcnow
 from pixelmotion.store.tables import idempotency_keys
@@ -157,19 +157,7 @@ class Jobs(Aggregate):
         """Apply ``move`` if the job is still in one of its source states (and, for news of a
         generation, still has that generation); None if not."""
         now = now or utcnow()
-        values: dict[str, Any] = {
-            "status": move.target.value,
-            "updated_at": now,
-            "progress_message": move.message or MESSAGES[move.target],
-            **move.values,
-        }
-        progress = move.progress if move.progress is not None else PROGRESS.get(move.target)
-        if progress is not None:
-            values["progress"] = progress
-        if move.target in TERMINAL_STATES:
-            values.update(next_run_at=None, lease_owner=None, lease_until=None)
-            if move.target is JobStatus.COMPLETED:
-                values["completed_at"] = now
+        values = {**move.written(now), "status": move.target.value}
         guard = None if move.generation_id is None else jobs_t.c.luma_generation_id == move.generation_id
         return self._compare_and_set(job_id, [s.value for s in move.sources], values, now, guard)
 
