@@ -24,6 +24,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from pixelmotion.store import create_engine
+from pixelmotion.store.tables import video_generation_jobs as jobs_t
+
 HOST = "127.0.0.1"
 AUDIENCE = "authenticated"
 POSTGRES_URL = os.environ.get(
@@ -196,3 +199,28 @@ def serve(
     """``pixelmotion serve`` (``--no-worker`` unless ``worker``) with ``env``, as a user runs it."""
     command = [*PIXELMOTION, "serve", *([] if worker else ["--no-worker"])]
     return running(command, env, log, int(env["PIXELMOTION_PORT"]), accept=accept, preexec_fn=preexec_fn)
+
+
+def list_generations(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every generation an emulator (or Luma) lists for this key, page by page."""
+    found: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = httpx.get(
+            f"{base}/generations", params={"limit": 1000, "offset": offset}, headers=headers
+        ).json()
+        found.extend(page["generations"])
+        if not page["has_more"]:
+            return found
+        offset += page["count"]
+
+
+def insert_jobs(database_url: str, rows: list[dict[str, Any]]) -> None:
+    """Bulk-insert job rows (``store.rows.new_job_row``), 2,000 a statement: a backlog in seconds."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for start in range(0, len(rows), 2000):
+                conn.execute(jobs_t.insert(), rows[start : start + 2000])
+    finally:
+        engine.dispose()

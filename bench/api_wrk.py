@@ -53,6 +53,7 @@ from _common import (
     AUDIENCE,
     HOST,
     free_port,
+    insert_jobs,
     load,
     machine,
     postgres_available,
@@ -66,9 +67,7 @@ from pixelmotion.config import DEFAULT_PROMPT_TEMPLATE
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus
 from pixelmotion.security import CALLBACK_PATH, callback_token, callback_url, issue_token
-from pixelmotion.store import create_engine
 from pixelmotion.store.rows import new_job_row
-from pixelmotion.store.tables import video_generation_jobs as jobs_t
 
 BENCH = Path(__file__).resolve().parent
 SCRIPT = BENCH / "wrk" / "request.lua"
@@ -223,16 +222,6 @@ def queued_row(now: datetime) -> dict[str, Any]:
     return row
 
 
-def insert_rows(database_url: str, rows: list[dict[str, Any]]) -> None:
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            for start in range(0, len(rows), 2000):
-                conn.execute(jobs_t.insert(), rows[start : start + 2000])
-    finally:
-        engine.dispose()
-
-
 def generation_body(generation_id: str, url: str) -> str:
     """A ``dreaming`` Generation object as Luma POSTs it to the callback URL."""
     created = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -277,7 +266,7 @@ def routes(
         mine = [client.post("/v1/jobs", json=REQUEST).json()["jobId"] for _ in range(20)]
         assert client.get(f"/v1/jobs/{mine[-1]}").status_code == 200
     queued = queued_row(datetime.now(UTC))
-    insert_rows(database_url, [queued])
+    insert_jobs(database_url, [queued])
     job_id, generation_id = queued["id"], queued["luma_generation_id"]
     url = callback_url(f"http://{HOST}:{port}", secret_key, job_id)
     callback_path = f"{CALLBACK_PATH.format(job_id=job_id)}?token={callback_token(secret_key, job_id)}"
@@ -337,7 +326,7 @@ def measure_phase(args: argparse.Namespace, phase: str, backlog: int) -> list[Ro
             service(tmp, database_url, jwt_secret, secret_key) as ports,
         ):
             if backlog:
-                insert_rows(database_url, backlog_rows(backlog, datetime.now(UTC)))
+                insert_jobs(database_url, backlog_rows(backlog, datetime.now(UTC)))
             for route, floor_target, our_target in routes(
                 floor_port, floor_id, ports[0], database_url, jwt_secret, secret_key
             ):

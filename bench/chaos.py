@@ -46,7 +46,18 @@ from typing import Any
 
 import httpx
 
-from _common import AUDIENCE, HOST, PIXELMOTION, free_port, load, machine, percentile, server_env, stop
+from _common import (
+    AUDIENCE,
+    HOST,
+    PIXELMOTION,
+    free_port,
+    list_generations,
+    load,
+    machine,
+    percentile,
+    server_env,
+    stop,
+)
 from pixelmotion.jobs.states import PROCESSING_STEPS
 from pixelmotion.objects.s3 import S3ObjectStore
 from pixelmotion.security import issue_token
@@ -392,19 +403,6 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     if not clean:
         raise SystemExit(1)
-
-
-def list_generations(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = httpx.get(
-            f"{base}/generations", params={"limit": 1000, "offset": offset}, headers=headers
-        ).json()
-        found.extend(page["generations"])
-        if not page["has_more"]:
-            return found
-        offset += page["count"]
 
 
 def report(

@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from _common import free_port
+from _common import free_port, list_generations
 from pixelmotion.jobs.states import PROCESSING_STEPS
 from pixelmotion.store import Store, create_engine
 
@@ -240,19 +240,6 @@ def main() -> None:
 
         report(repository, job_ids, job_faults, stats, generations, elapsed, killed_at)
         engine.dispose()
-
-
-def list_generations(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        page = httpx.get(
-            f"{base}/generations", params={"limit": 1000, "offset": offset}, headers=headers
-        ).json()
-        found.extend(page["generations"])
-        if not page["has_more"]:
-            return found
-        offset += page["count"]
 
 
 def report(

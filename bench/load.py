@@ -75,6 +75,7 @@ from _common import (
     HOST,
     POSTGRES_URL,
     free_port,
+    insert_jobs,
     load,
     machine,
     percentile,
@@ -92,7 +93,6 @@ from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus
 from pixelmotion.security import CALLBACK_PATH, callback_token, callback_url, issue_token
 from pixelmotion.store import Store, create_engine, migrate, utcnow
 from pixelmotion.store.rows import new_job_row
-from pixelmotion.store.tables import video_generation_jobs as jobs_t
 
 TARGET_SUBMISSIONS = 2000.0  # per second, SQLite, one process
 TARGET_CALLBACKS = 3000.0
@@ -479,16 +479,6 @@ def queued_job_rows(count: int, now: datetime) -> list[dict[str, Any]]:
         )
         rows.append(row)
     return rows
-
-
-def insert_jobs(database_url: str, rows: list[dict[str, Any]]) -> None:
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            for start in range(0, len(rows), 2000):
-                conn.execute(jobs_t.insert(), rows[start : start + 2000])
-    finally:
-        engine.dispose()
 
 
 @dataclass
