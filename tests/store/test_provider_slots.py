@@ -112,6 +112,25 @@ def test_the_claim_passes_over_unsent_jobs_while_the_caps_are_full(repository: S
     assert repository.queue.claim("w1", lease_seconds=LEASE, caps=None) is not None  # no caps: it goes
 
 
+def test_the_claim_takes_no_more_unsent_jobs_than_there_is_room_for(repository: Store) -> None:
+    """With one slot free, the first claim takes the first job in line; until its worker lets
+    it go, a second claim may not take the next one (which could then reserve the slot first
+    and pass it)."""
+    caps = ProviderCaps(max_in_flight=1)
+    first, second = pending_jobs(repository, 2)
+    claimed = repository.queue.claim("w1", lease_seconds=LEASE, caps=caps)
+    assert claimed is not None and claimed.id == first.id
+    assert repository.queue.claim("w2", lease_seconds=LEASE, caps=caps) is None
+    later = utcnow() + timedelta(seconds=2 * LEASE)  # a dead worker's lease holds no slot
+    taken_over = repository.queue.claim("w2", lease_seconds=LEASE, caps=caps, now=later)
+    assert taken_over is not None and taken_over.id == first.id
+    repository.queue.release(first.id, "w2")
+    assert repository.queue.reserve_provider_slot(first.id, caps) is None
+    assert repository.queue.claim("w2", lease_seconds=LEASE, caps=caps) is not None  # a takeover of `first`
+    repository.queue.release(first.id, "w2")
+    assert repository.queue.queue_position(second) == 1
+
+
 def test_the_claim_sends_nothing_new_while_told_not_to(repository: Store) -> None:
     job = pending_jobs(repository, 1)[0]
     assert repository.queue.claim("w1", lease_seconds=LEASE, send_new=False) is None

@@ -54,14 +54,43 @@ def test_a_job_is_held_back_while_the_provider_caps_are_full(bench: Bench) -> No
     capped = bench.with_caps(ProviderCaps(max_in_flight=1))
     running = capped.job("already running")
     now = capped.clock()
-    capped.store.jobs.apply(running.id, moves.submitted("gen-running", now=now, check_at=now))
+    later = now + timedelta(minutes=5)  # its callback is not due: nothing else to claim
+    capped.store.jobs.apply(running.id, moves.submitted("gen-running", now=now, check_at=later))
     job = capped.job()
     asyncio.run(submit(capped.ports, job))
     held = capped.current(job)
     assert capped.provider.created == []
     assert held.status is JobStatus.PENDING and held.submitted_at is None
     assert (held.progress_message or "").startswith("Waiting: 1 videos are being generated")
-    assert held.next_run_at is not None and held.next_run_at > now
+    assert held.next_run_at == job.next_run_at, "it keeps its place in line"
+    assert capped.store.queue.claim("w", lease_seconds=30, caps=capped.ports.admission.caps, now=now) is None
+
+
+def test_jobs_held_back_go_out_in_the_order_they_came(bench: Bench) -> None:
+    """The later job was held back first, the earlier one last: once a slot frees, the
+    earlier one is still sent first (and the later one is then first in line)."""
+    capped = bench.with_caps(ProviderCaps(max_in_flight=1))
+    caps = capped.ports.admission.caps
+    running = capped.job("already running")
+    capped.store.jobs.apply(
+        running.id, moves.submitted("gen-running", now=capped.clock(), check_at=capped.clock())
+    )
+    earlier = capped.job("earlier")
+    capped.clock.advance(1)
+    later = capped.job("later")
+    asyncio.run(submit(capped.ports, later))
+    capped.clock.advance(1)
+    asyncio.run(submit(capped.ports, earlier))
+    assert capped.provider.created == []
+
+    capped.store.jobs.apply(
+        running.id, moves.clip_ready("http://127.0.0.1:9/clip.mp4", now=capped.clock(), provider_ms=None)
+    )
+    claimed = capped.store.queue.claim("w", lease_seconds=30, caps=caps, now=capped.clock())
+    assert claimed is not None and claimed.id == earlier.id
+    asyncio.run(submit(capped.ports, claimed))
+    assert capped.current(earlier).status is JobStatus.QUEUED
+    assert capped.store.queue.queue_position(capped.current(later)) == 1
 
 
 def unreachable(*, ambiguous: bool = False) -> ProviderError:

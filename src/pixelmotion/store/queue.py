@@ -302,11 +302,19 @@ def _room_for_new_jobs(caps: ProviderCaps | None, send_new: bool, now: datetime)
     room: list[sa.ColumnElement[bool]] = []
     if not send_new:
         room.append(sa.false())
+    # An unsent job a worker holds now is about to take a slot: counted, so a claim takes no
+    # more unsent jobs than there is room for, the earliest first, and a later one cannot
+    # reserve the slot before the earlier one it came after (``hold_back``).
+    about_to_send = sa.and_(_waiting_to_send(), jobs_t.c.lease_until.isnot(None), jobs_t.c.lease_until >= now)
     if caps is not None and caps.max_in_flight is not None:
-        in_flight = sa.select(sa.func.count()).where(_in_flight()).scalar_subquery()
+        in_flight = sa.select(sa.func.count()).where(sa.or_(_in_flight(), about_to_send)).scalar_subquery()
         room.append(in_flight < caps.max_in_flight)
     if caps is not None and caps.creates_per_minute is not None:
-        recent = sa.select(sa.func.count()).where(_sent_since(now - timedelta(minutes=1))).scalar_subquery()
+        recent = (
+            sa.select(sa.func.count())
+            .where(sa.or_(_sent_since(now - timedelta(minutes=1)), about_to_send))
+            .scalar_subquery()
+        )
         room.append(recent < caps.creates_per_minute)
     if not room:
         return sa.true()

@@ -75,14 +75,22 @@ async def submit(ports: StepPorts, job: Job) -> None:
 
 async def hold_back(ports: StepPorts, job: Job) -> bool:
     """Reserve one of the provider account's slots for this job's create, or say why it must
-    wait (in ``pending``, keeping its place in line) and look again later."""
+    wait in ``pending``.
+
+    A held job keeps its ``next_run_at`` (for a job never tried before, when it was made): the
+    claim's gate (``Queue.claim``) passes over unsent jobs while the caps are full or sending
+    is paused, and once there is room the claim takes the earliest ``next_run_at`` first. So
+    the jobs waiting go out in the order they came, whichever was last held back; moving the
+    held one's ``next_run_at`` on would let a later job pass it."""
     admission = ports.admission
     if admission.credits.low:
         hold = Hold(
             "credits", "Waiting: the provider account's credit is low.", ports.clock() + CREDIT_RECHECK
         )
     else:
-        reason = await asyncio.to_thread(ports.store.queue.reserve_provider_slot, job.id, admission.caps)
+        reason = await asyncio.to_thread(
+            ports.store.queue.reserve_provider_slot, job.id, admission.caps, now=ports.clock()
+        )
         if reason is None:
             return False
         if reason == "not_pending":
@@ -94,9 +102,6 @@ async def hold_back(ports: StepPorts, job: Job) -> bool:
         await asyncio.to_thread(
             ports.store.jobs.report_progress, job.id, JobStatus.PENDING, job.progress, hold.message
         )
-    await asyncio.to_thread(
-        ports.store.queue.schedule, job.id, JobStatus.PENDING, by_deadline(ports, job, hold.retry_at)
-    )
     return True
 
 
