@@ -94,17 +94,26 @@ def three_at_once(tmp_path: Path, database_url: str) -> Iterator[Running]:
 
 def test_concurrent_submissions_never_pass_the_limit_together(three_at_once: Running) -> None:
     """200 submissions at once, over real HTTP: the limit check and the insert are one
-    transaction under the user's lock, so exactly 3 are admitted, on SQLite and PostgreSQL."""
-    start_line = threading.Barrier(SENDERS)
+    transaction under the user's lock, so exactly 3 are admitted, on SQLite and PostgreSQL.
+    Another user submitting amid the flood is admitted too: the flood's requests wait their
+    turn without holding the database pool's connections."""
+    start_line = threading.Barrier(SENDERS + 1)
 
     def send(_: int) -> list[int]:
         with three_at_once.client("erin") as erin:
             start_line.wait(timeout=30)
             return [erin.post("/v1/jobs", json=REQUEST).status_code for _ in range(SUBMISSIONS // SENDERS)]
 
-    with ThreadPoolExecutor(SENDERS) as pool:
+    def another_user() -> list[int]:
+        with three_at_once.client("frank") as frank:
+            start_line.wait(timeout=30)
+            return [frank.post("/v1/jobs", json=REQUEST).status_code for _ in range(3)]
+
+    with ThreadPoolExecutor(SENDERS + 1) as pool:
+        franks = pool.submit(another_user)
         statuses = Counter(status for batch in pool.map(send, range(SENDERS)) for status in batch)
     assert statuses == {202: 3, 429: SUBMISSIONS - 3}
+    assert franks.result() == [202, 202, 202]
     with three_at_once.client("erin") as erin:
         assert len(erin.get("/v1/jobs", params={"limit": 100}).json()["jobs"]) == 3
 

@@ -23,7 +23,7 @@ from pixelmotion.store.rows import is_uuid, job_of, new_job_row, utcnow
 from pixelmotion.store.tables import idempotency_keys
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Aggregate
-from pixelmotion.store.usage import Gate, lock_user, read_user_usage
+from pixelmotion.store.usage import Gate, read_user_usage
 from pixelmotion.store.webhooks import WebhookEndpoint, add_endpoint, find_endpoint
 
 _INSERT_JOB = jobs_t.insert().returning(jobs_t)
@@ -73,9 +73,8 @@ class Jobs(Aggregate):
         ``endpoint`` (made here, so a refused request writes nothing), the job, its event."""
         now = now or utcnow()
         try:
-            with self._db.begin_immediate() if gate else self._db.begin() as conn:
+            with self._db.begin_users_turn(user_id) if gate else self._db.begin() as conn:
                 if gate is not None:
-                    lock_user(conn, user_id)
                     gate.check(read_user_usage(conn, user_id, gate.window))
                 if key is not None:
                     existing = _job_for_key(conn, user_id, *key)

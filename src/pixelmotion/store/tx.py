@@ -4,6 +4,7 @@ scope (Row Level Security on PostgreSQL) and who to tell about committed events.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
@@ -22,6 +23,39 @@ logger = logging.getLogger(__name__)
 
 _WRITE_LOCKS: dict[int, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+
+
+class Turns:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def turn(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+_USER_TURNS = Turns()
+
+
+def user_lock_key(user_id: str) -> int:
+    """The user's PostgreSQL advisory lock key."""
+    digest = hashlib.sha256(b"pixelmotion-user:" + user_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class Database:
@@ -69,12 +103,17 @@ class Database:
             yield conn
 
     @contextmanager
-    def begin_immediate(self) -> Iterator[Connection]:
-        """A write transaction that holds SQLite's write lock from its first statement
-        (``BEGIN IMMEDIATE``), so reads and the write that depends on them are serialized
-        across processes too. On PostgreSQL, as ``begin``: the caller takes its own lock."""
+    def begin_users_turn(self, user_id: str) -> Iterator[Connection]:
+        """A write transaction in which no other of the user's checked writes (a limit, then
+        the insert it allows) can commit, in any process.
+
+        On SQLite it holds the write lock from its first statement (``BEGIN IMMEDIATE``). On
+        PostgreSQL it takes a transaction-scoped advisory lock on the user, after this
+        process's own turn for the user: so a flood of one user's requests queues on a Python
+        lock, not while holding the pool's connections, which every other user needs."""
         if self.on_postgres:
-            with self.begin() as conn:
+            with _USER_TURNS.turn(user_id), self.begin() as conn:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(user_lock_key(user_id))))
                 yield conn
             return
         with self._write_turn(), self.engine.connect() as conn:

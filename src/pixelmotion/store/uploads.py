@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from pixelmotion.store.tables import uploads as uploads_t
 from pixelmotion.store.tx import Aggregate
-from pixelmotion.store.usage import lock_user
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,7 @@ class Uploads(Aggregate):
     ) -> None:
         """Insert the upload's row if ``check`` (given the user's usage) does not raise; the
         check and the insert are one transaction under the user's lock."""
-        with self._db.begin_immediate() as conn:
-            lock_user(conn, user_id)
+        with self._db.begin_users_turn(user_id) as conn:
             check(_usage(conn, user_id, since))
             row = {"id": upload_id, "user_id": user_id, "bytes": size, "kind": kind, "created_at": now}
             conn.execute(uploads_t.insert().values(**row))

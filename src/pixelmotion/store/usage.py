@@ -3,7 +3,6 @@ per-user figures of the admin's usage report."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,18 +54,6 @@ class Gate:
 
     window: UsageWindow
     check: Callable[[UserUsage], None]
-
-
-def lock_user(conn: Connection, user_id: str) -> None:
-    """Serialize the user's submissions to commit (PostgreSQL; on SQLite the transaction
-    already holds the database's write lock)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(user_lock_key(user_id))))
-
-
-def user_lock_key(user_id: str) -> int:
-    digest = hashlib.sha256(b"pixelmotion-user:" + user_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> UserUsage:
