@@ -24,7 +24,8 @@ run: $(STAMP)
 
 test: $(STAMP) $(WEB_DEPS)
 	@scripts/ensure-postgres.sh
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not alone"
+	$(BIN)/python -m pytest -q -m alone
 
 # The fast tier: the domain, the worker's steps (in-memory provider, fake clock, a SQLite file)
 # and the media tests; no PostgreSQL, no app server, no browser. Under 60 s (issue 12).

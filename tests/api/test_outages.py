@@ -26,6 +26,8 @@ from tests.sse import Event, read_events
 
 REQUEST = {"prompt": "a red fox running through snow", "width": 8, "height": 8, "colorCount": 2, "fps": 12}
 ANSWER_WITHIN = 2.0
+# Each test bounds how soon an answer comes: run alone, not beside the parallel tier.
+pytestmark = pytest.mark.alone
 
 
 def timed(call: Any) -> tuple[httpx.Response, float]:

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
 from pixelmotion.objects.keys import source_clip_key
 from pixelmotion.worker.retention import retention_pass
@@ -34,6 +35,7 @@ def created_generations(app: Running) -> int:
     return int(body["created"])
 
 
+@pytest.mark.alone  # bounds the re-render's wall-clock time
 def test_a_rerender_pays_nothing_and_takes_under_two_seconds(app: Running) -> None:
     with app.client() as client:
         parent_id = client.post("/v1/jobs", json=BASE).json()["jobId"]

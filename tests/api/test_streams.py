@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.conftest import Running
 from tests.api.test_jobs import REQUEST
@@ -36,6 +37,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+@pytest.mark.alone  # bounds each /healthz answer
 def test_a_large_result_is_streamed_while_the_service_stays_responsive(sqlite_app: Running) -> None:
     with sqlite_app.client() as client:
         job_id = client.post("/v1/jobs", json=REQUEST).json()["jobId"]
