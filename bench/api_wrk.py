@@ -2,7 +2,7 @@
 bare floor app (bench/floor_app.py) in the same run, alternating, route by route.
 
 Run: .venv/bin/python bench/api_wrk.py [--seconds 10] [--connections 16] [--rounds 1]
-     [--backlog 10000] [--postgres --processes 2]
+     [--backlog 10000] [--postgres --processes 2] [--profile DIR]
 
 SQLite (default): two phases, each with a fresh service and a fresh floor (SQLite files in a
 temporary directory, the emulator provider, loopback): an idle service, then one with
@@ -123,15 +123,37 @@ def wrk_command(target: Target, connections: int, seconds: float) -> tuple[list[
     return [*command, f"http://{HOST}:{target.port}"], env
 
 
-def run_wrk(target: Target, connections: int, seconds: float, pid: int | None = None) -> WrkResult:
+def run_wrk(
+    target: Target, connections: int, seconds: float, pid: int | None = None, profile: Path | None = None
+) -> WrkResult:
+    """wrk against ``target``; with ``pid``, that process's CPU per answer; with ``profile``,
+    py-spy samples the process (every thread, GIL holders only) into that file meanwhile."""
     command, env = wrk_command(target, connections, seconds)
     cpu = process_cpu_seconds(pid) if pid else 0.0
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    with sampled(pid, seconds, profile):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     result = WrkResult.parse(done.stdout)
     if pid:
         answers = result.rate * seconds
         result.cpu_ms = (process_cpu_seconds(pid) - cpu) * 1000 / answers if answers else 0.0
     return result
+
+
+@contextmanager
+def sampled(pid: int | None, seconds: float, profile: Path | None) -> Iterator[None]:
+    """py-spy ``record`` on ``pid`` while the body runs: collapsed stacks (one line per stack
+    and its sample count, as flamegraph.pl and speedscope read them) in ``profile``."""
+    if pid is None or profile is None:
+        yield
+        return
+    spy_bin = str(Path(sys.executable).parent / "py-spy")  # installed with the dev extras
+    command = [spy_bin, "record", "--pid", str(pid), "--duration", f"{max(1, int(seconds))}"]
+    command += ["--rate", "200", "--gil", "--format", "raw", "--output", str(profile)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.wait(timeout=seconds + 30)
 
 
 def run_wrk_at_once(targets: list[Target], connections: int, seconds: float) -> WrkResult:
@@ -335,7 +357,12 @@ def measure_phase(args: argparse.Namespace, phase: str, backlog: int) -> list[Ro
                 floors, ours = [], []
                 for _ in range(args.rounds):
                     floors.append(run_wrk(floor_target, args.connections, args.seconds, floor_pid))
-                    ours.append(run_wrk(our_target, args.connections, args.seconds, PIDS[ports[0]]))
+                    profile = None
+                    if args.profile:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        slug = re.sub(r"[^a-z]+", "-", f"{phase} {route}".lower()).strip("-")
+                        profile = args.profile / f"{slug}.txt"
+                    ours.append(run_wrk(our_target, args.connections, args.seconds, PIDS[ports[0]], profile))
                 row = Row(phase, route, median_result(floors), median_result(ours))
                 print(
                     f"  {phase:<8} {route:<18} floor {row.floor.rate:7.0f}/s  ours {row.ours.rate:7.0f}/s "
@@ -469,6 +496,9 @@ def main() -> int:
     parser.add_argument("--phase", choices=["idle", "backlog", "both"], default="both")
     parser.add_argument("--postgres", action="store_true", help="processes on PostgreSQL against SQLite")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the service during each route's run: collapsed stacks here"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk not found (Debian package wrk)")

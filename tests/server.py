@@ -63,6 +63,24 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, interva
         time.sleep(interval)
 
 
+def wait_while_progressing(
+    done: Callable[[], int], goal: int, *, stall: float, what: str, interval: float = 0.2
+) -> None:
+    """Wait until ``done()`` reaches ``goal``; fail once it has not grown for ``stall`` seconds.
+
+    For work whose total time is the machine's (hundreds of jobs on shared cores) but which
+    must never stop: a job lost, or a lease never taken over, shows as a stall, however fast
+    or slow the rest went."""
+    best, since = done(), time.monotonic()
+    while best < goal:
+        time.sleep(interval)
+        now = done()
+        if now > best:
+            best, since = now, time.monotonic()
+        elif time.monotonic() - since > stall:
+            raise AssertionError(f"{what}: stuck at {best} of {goal} for {stall}s")
+
+
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh event loop in its own thread: a test may run
     in a thread that already has a loop running (Playwright's sync API leaves one)."""

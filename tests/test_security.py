@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pixelmotion.security import InvalidToken, TokenVerifier
-from tests.server import http_server
+from tests.server import http_server, wait_for
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 AUDIENCE = "authenticated"
@@ -41,6 +41,26 @@ def verifier(jwks_url: str | None = None, cooldown: float = 30.0) -> TokenVerifi
 def test_a_supabase_style_hs256_token_is_accepted() -> None:
     caller = verifier().verify(jwt.encode(claims(), SECRET, algorithm="HS256"))
     assert caller.user_id == "alice" and caller.role == "authenticated"
+
+
+def test_a_verified_token_is_known_again_only_as_itself_and_until_it_expires() -> None:
+    checker = verifier()
+    token = jwt.encode(claims(exp=int(time.time()) + 1), SECRET, algorithm="HS256")
+    assert checker.verify(token).user_id == "alice"
+    assert checker.verify(token).user_id == "alice"  # known: no second signature check
+    header, payload, _signature = token.split(".")
+    forged = jwt.encode(claims(sub="mallory"), "not-the-secret-but-long-enough-for-hs256", algorithm="HS256")
+    with pytest.raises(InvalidToken):  # another signature on the same claims is checked afresh
+        checker.verify(f"{header}.{payload}.{forged.split('.')[2]}")
+
+    def refused() -> bool:
+        try:
+            checker.verify(token)
+        except InvalidToken:
+            return True
+        return False
+
+    wait_for(refused, timeout=15, what="the token refused once expired (5 s leeway)", interval=0.25)
 
 
 def unsigned(payload: dict[str, Any]) -> str:

@@ -79,7 +79,9 @@ class Deployment:
 def test_a_worker_killed_mid_processing_is_replaced_after_its_lease(tmp_path: Path, database: str) -> None:
     port = free_port()
     with contextlib.ExitStack() as stack:
-        extra = {"LEASE_SECONDS": "2", "EMULATOR_DREAM_SECONDS": "0.4", "CALLBACK_GRACE_SECONDS": "2"}
+        # A lease long enough that the heir, renewing every third of it, keeps it on a loaded
+        # machine (a heir starved past a 2 s lease lost it to itself: a third run).
+        extra = {"LEASE_SECONDS": "5", "EMULATOR_DREAM_SECONDS": "0.4", "CALLBACK_GRACE_SECONDS": "2"}
         if database == "postgres":
             extra["DATABASE_URL"] = stack.enter_context(postgres_schema_url())
         env = env_for(tmp_path, port, **extra)

@@ -129,6 +129,42 @@ def test_the_lease_is_renewed_through_an_outage_and_a_lost_lease_stops_the_step(
     assert stopped.is_set() and queue.calls["renew_lease"] == 4
 
 
+def test_a_step_starved_past_its_lease_is_not_started_again_by_its_own_worker(
+    away: tuple[Bench, AwayQueue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease ran out while the step still runs (a starved process): the next claim takes
+    the job again under the same owner. That renews the lease; it must not start a second
+    run of the step beside the first."""
+    bench, queue = away
+    runs: list[str] = []
+    finish = asyncio.Event()
+
+    async def long_step(ports: Any, job: Job) -> None:
+        runs.append(job.id)
+        await finish.wait()
+
+    monkeypatch.setitem(loop.STEPS, JobStatus.PENDING, long_step)
+    job = bench.job()
+
+    async def scenario() -> None:
+        worker = Worker(bench.ports)
+        task = asyncio.create_task(worker.run())
+        while not runs:
+            await asyncio.sleep(0.01)
+        claims = queue.calls["claim"]
+        bench.clock.advance(60)  # far past the lease: the job is due and free again
+        worker.nudge()
+        while queue.calls["claim"] < claims + 3:
+            await asyncio.sleep(0.01)
+        finish.set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    assert runs == [job.id]
+
+
 def test_the_claim_loop_backs_off_while_the_database_is_away(away: tuple[Bench, AwayQueue]) -> None:
     bench, queue = away
     queue.away["claim"] = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -53,6 +54,7 @@ class EventHub:
         # Keyed by (job id, event id), not the id alone: LISTEN/NOTIFY channels span the whole
         # database, so deployments in other schemas send ids from their own sequences.
         self._woken: dict[tuple[str, int], None] = {}
+        self._noting = threading.Lock()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -78,10 +80,20 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len({s for group in self._subscribers.values() for s in group})
 
+    def note(self, event_id: int) -> None:
+        """An event was written: a stream joining after its snapshot reads again if its
+        cursor is older (``UserFanout.join``). From any thread."""
+        with self._noting:
+            self.last_event_id = max(self.last_event_id, event_id)
+
     def publish(self, job_id: str, user_id: str, event_id: int) -> None:
         """Safe to call from any thread (the repository runs in worker threads)."""
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        # Noted before looking for streams: one that subscribes after the look finds the id.
+        self.note(event_id)
+        if not self._subscribers:  # no stream to wake: no hop to the loop (a submission's cost)
             return
         try:
             running = asyncio.get_running_loop()
@@ -110,7 +122,7 @@ class EventHub:
         self._woken[seen] = None
         if len(self._woken) > WOKEN_KEPT:
             del self._woken[next(iter(self._woken))]
-        self.last_event_id = max(self.last_event_id, event_id)
+        self.note(event_id)
         for key in (f"job:{job_id}", f"user:{user_id}"):
             for subscription in tuple(self._subscribers.get(key, ())):
                 subscription.wake()
@@ -126,10 +138,21 @@ async def watch_table(
     seen = await asyncio.to_thread(last_id)
     while True:
         await asyncio.sleep(interval)
+        idle = hub.subscriber_count == 0
         try:
-            rows = await asyncio.to_thread(read_after, seen)
+            if idle:  # nobody to wake: only the newest id, not every event since the last tick
+                newest = await asyncio.to_thread(last_id)
+            else:
+                rows = await asyncio.to_thread(read_after, seen)
         except Exception:  # a busy or restarting database: try again next tick
             logger.warning("event watcher could not read job_events", exc_info=True)
+            continue
+        if idle:
+            # A stream that joined meanwhile is woken from ``seen`` on the next tick; one that
+            # joins after this finds the newest id noted (``UserFanout.join``).
+            if hub.subscriber_count == 0:
+                seen = max(seen, newest)
+                hub.note(newest)
             continue
         for job_id, user_id, event_id in rows:
             seen = max(seen, event_id)

@@ -54,6 +54,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(ports.settings.worker_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()  # ids of the jobs this worker's steps are running
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def nudge(self, *_: object) -> None:
@@ -91,9 +92,16 @@ class Worker:
                         await asyncio.wait_for(self._wake.wait(), settings.worker_poll_seconds)
                     self._wake.clear()
                     continue
+                if job.id in self._running:
+                    # Our own step still runs it: starved past its lease, it was claimed again
+                    # by this worker (same owner), which only renewed the lease. One run.
+                    self._slots.release()
+                    continue
+                self._running.add(job.id)
                 task = asyncio.create_task(self._run_job(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(lambda _, job_id=job.id: self._running.discard(job_id))
         finally:
             self._on_running(False)
             for task in self._tasks:
