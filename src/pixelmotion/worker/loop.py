@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -101,12 +102,15 @@ class Worker:
                 task = asyncio.create_task(self._run_job(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-                task.add_done_callback(lambda _, job_id=job.id: self._running.discard(job_id))
+                task.add_done_callback(functools.partial(self._finished, job.id))
         finally:
             self._on_running(False)
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _finished(self, job_id: str, _: asyncio.Task[None]) -> None:
+        self._running.discard(job_id)
 
     async def _claim(self) -> Job | None:
         admission = self.ports.admission
