@@ -4,6 +4,7 @@ The ``app`` and ``sqlite_app`` fixtures live in tests/conftest.py, for every tes
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pixelmotion.api.app import create_app
 from pixelmotion.bootstrap import Services, bootstrap
 from pixelmotion.config import Settings, load_settings
 from pixelmotion.security import issue_token
-from tests.server import free_port, serve, wait_for
+from tests.server import free_port, serve
 
 # Rendered emulator clips are deterministic per prompt: tests share them, across runs too.
 CLIP_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "emulator-clips"
@@ -37,14 +38,22 @@ class Running:
     def wait_for_status(
         self, client: httpx.Client, job_id: str, statuses: set[str], timeout: float = 60
     ) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
+        """The job once in one of ``statuses``; fails once it has not moved (status, progress
+        or message) for ``timeout`` seconds. A stuck job fails as surely as with a total
+        deadline, but a job that keeps going on a machine loaded by the other test processes
+        is not failed for the machine's speed (a test that bounds time measures it itself)."""
+        deadline = time.monotonic() + timeout
+        seen: tuple[Any, ...] = ()
+        while True:
             body: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-            return body if body["status"] in statuses else None
-
-        result: dict[str, Any] = wait_for(
-            reached, timeout=timeout, what=f"job {job_id} to reach {statuses}", interval=0.05
-        )
-        return result
+            if body["status"] in statuses:
+                return body
+            now = (body["status"], body.get("progress"), body.get("progressMessage"))
+            if now != seen:
+                seen, deadline = now, time.monotonic() + timeout
+            elif time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} did not move for {timeout}s short of {statuses}: {now}")
+            time.sleep(0.05)
 
 
 def start(tmp_path: Path, database_url: str, **env: str) -> Generator[Running]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -102,15 +101,11 @@ class Worker:
                 task = asyncio.create_task(self._run_job(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-                task.add_done_callback(functools.partial(self._finished, job.id))
         finally:
             self._on_running(False)
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _finished(self, job_id: str, _: asyncio.Task[None]) -> None:
-        self._running.discard(job_id)
 
     async def _claim(self) -> Job | None:
         admission = self.ports.admission
@@ -145,6 +140,8 @@ class Worker:
             outcome = "crashed"
             await self._step_crashed(job, error)
         finally:
+            # Before the lease goes: a claim after the release starts the job's next step.
+            self._running.discard(job.id)
             try:
                 self.metrics.step_seconds.labels(step, outcome).observe(time.perf_counter() - started)
                 renewer.cancel()
