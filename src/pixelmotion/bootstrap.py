@@ -73,11 +73,16 @@ def make_executor(settings: Settings) -> Executor:
 
 
 def start_pool_process(parent_pid: int) -> None:
-    """Each process of the pool: niced below the API (a render or a decode never delays an
-    answer), and gone once its parent is. A pool process waits for work on a pipe its parent
-    may never close: a parent killed (SIGKILL), or stopped in any other way that skips
-    shutting the pool down, would leave it running for ever, holding its memory."""
-    os.nice(10)
+    """Each process of the pool: a batch process (the kernel never lets its wake-ups preempt
+    the API's threads, so a render does not delay an answer), and gone once its parent is.
+
+    Batch, not niced: a niced pool yields to every process on the machine, not only to our
+    API, so any CPU-heavy neighbour starved it (a 0.5 s re-render took 5 s beside two CPU
+    hogs). A pool process waits for work on a pipe its parent may never close: a parent
+    killed (SIGKILL), or stopped in any other way that skips shutting the pool down, would
+    leave it running for ever, holding its memory."""
+    if hasattr(os, "SCHED_BATCH"):  # Linux; elsewhere the default policy
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
 
 
