@@ -100,7 +100,7 @@ def submit(scope: UserScope, submission: Submission) -> Submitted:
         source_object_key=upload_source(scope, submission.source_upload_id),
     )
     spec = replace(spec, keyframe_object_key=keyframe(scope, submission.keyframe_upload_id))
-    endpoint = webhook_endpoint(scope, submission.webhook_url)
+    endpoint = own_webhook_endpoint(scope, submission.webhook_url)
     if endpoint is not None:
         spec = replace(spec, webhook_endpoint_id=endpoint.id, webhook_events=submission.webhook_events)
     key = None if submission.idempotency_key is None else (submission.idempotency_key, submission.fingerprint)
@@ -111,7 +111,8 @@ def submit(scope: UserScope, submission: Submission) -> Submitted:
             provider=scope.rules.provider,
             gate=limits_gate(spec, scope.rules.limits, scope.clock()),
             key=key,
-            endpoint=endpoint if submission.webhook_url else None,
+            endpoint=endpoint,
+            newest_endpoint_events=None if endpoint else submission.webhook_events,
         )
     except KeyReused:
         raise KeyReusedError(
@@ -122,7 +123,7 @@ def submit(scope: UserScope, submission: Submission) -> Submitted:
             "IDEMPOTENCY_KEY_IN_FLIGHT",
             "A request with this Idempotency-Key is being handled; retry shortly.",
         ) from None
-    secret = inserted.endpoint.secret if inserted.endpoint and submission.webhook_url else None
+    secret = inserted.endpoint.secret if inserted.endpoint else None
     return Submitted(inserted.job, scope.estimate(), not inserted.created, secret)
 
 
@@ -152,15 +153,14 @@ def keyframe(scope: UserScope, upload_id: str | None) -> str | None:
     return key
 
 
-def webhook_endpoint(scope: UserScope, url: str | None) -> WebhookEndpoint | None:
-    """The job's own ``webhookUrl`` (the user's endpoint for it, or a new one the insert will
-    make), else the user's newest registered endpoint, else none. Writes nothing."""
+def own_webhook_endpoint(scope: UserScope, url: str | None) -> WebhookEndpoint | None:
+    """The job's own ``webhookUrl``: the user's endpoint for it, or a new one the insert will
+    make. Writes nothing. A job without one reports to the user's newest enabled endpoint,
+    which the insert reads in its own transaction (``newest_endpoint_events``)."""
+    if not url:
+        return None
     webhooks = scope.store.webhooks
-    if url:
-        return webhooks.find_endpoint(scope.user_id, url) or webhooks.new_endpoint(
-            scope.user_id, url, new_secret
-        )
-    return next((e for e in webhooks.endpoints_of(scope.user_id) if not e.disabled), None)
+    return webhooks.find_endpoint(scope.user_id, url) or webhooks.new_endpoint(scope.user_id, url, new_secret)
 
 
 # --- read ------------------------------------------------------------------------------------

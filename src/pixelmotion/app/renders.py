@@ -8,10 +8,9 @@ long as the job itself is kept, and retention deletes each job's prefix on its o
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from pixelmotion.app.jobs import NoPaidClip, owned_job, webhook_endpoint
+from pixelmotion.app.jobs import NoPaidClip, owned_job
 from pixelmotion.app.limits import limits_gate
 from pixelmotion.app.palettes import chosen_palette
 from pixelmotion.app.ports import UserScope
@@ -81,12 +80,10 @@ def rerender(scope: UserScope, job_id: str, given: dict[str, Any], palette_job: 
         parent_job_id=parent.id,
         **merged_options(parent, given),
     )
-    endpoint = webhook_endpoint(scope, None)
-    if endpoint is not None:
-        spec = replace(spec, webhook_endpoint_id=endpoint.id, webhook_events="terminal")
     return scope.store.jobs.submit(
         spec,
         user_id=scope.user_id,
         provider="import",  # no provider call: counts as an import (no cost, no provider slot)
         gate=limits_gate(spec, scope.rules.limits, scope.clock()),
+        newest_endpoint_events="terminal",
     ).job

@@ -24,7 +24,7 @@ from pixelmotion.store.tables import idempotency_keys
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Aggregate
 from pixelmotion.store.usage import Gate, read_user_usage
-from pixelmotion.store.webhooks import WebhookEndpoint, add_endpoint, find_endpoint
+from pixelmotion.store.webhooks import WebhookEndpoint, add_endpoint, find_endpoint, newest_enabled_endpoint
 
 _INSERT_JOB = jobs_t.insert().returning(jobs_t)
 
@@ -67,10 +67,14 @@ class Jobs(Aggregate):
         gate: Gate | None = None,
         key: tuple[str, str] | None = None,
         endpoint: WebhookEndpoint | None = None,
+        newest_endpoint_events: str | None = None,
     ) -> Inserted:
         """Everything a new job writes, in one transaction: the ``gate`` (the user's limits)
         under the user's lock, the Idempotency-Key (``key``: key and fingerprint), a new webhook
-        ``endpoint`` (made here, so a refused request writes nothing), the job, its event."""
+        ``endpoint`` (made here, so a refused request writes nothing), the job, its event.
+        Without an ``endpoint``, ``newest_endpoint_events`` (what to report) gives the job the
+        user's newest enabled endpoint, if any, read here rather than on a connection of its
+        own (a submission's one read fewer)."""
         now = now or utcnow()
         try:
             with self._db.begin_users_turn(user_id) if gate else self._db.begin() as conn:
@@ -83,6 +87,12 @@ class Jobs(Aggregate):
                 if endpoint is not None:
                     endpoint = add_endpoint(conn, endpoint)
                     spec = replace(spec, webhook_endpoint_id=endpoint.id)
+                elif newest_endpoint_events is not None:
+                    newest = newest_enabled_endpoint(conn, user_id)
+                    if newest is not None:
+                        spec = replace(
+                            spec, webhook_endpoint_id=newest.id, webhook_events=newest_endpoint_events
+                        )
                 row = new_job_row(
                     spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
                 )

@@ -88,6 +88,19 @@ def find_endpoint(conn: Connection, like: WebhookEndpoint) -> WebhookEndpoint | 
     return _endpoint(row) if row else None
 
 
+def newest_enabled_endpoint(conn: Connection, user_id: str) -> WebhookEndpoint | None:
+    """Where a job without a ``webhookUrl`` of its own reports: the user's newest endpoint
+    that is not disabled."""
+    query = (
+        sa.select(webhook_endpoints)
+        .where(webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.disabled_at.is_(None))
+        .order_by(webhook_endpoints.c.created_at.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return _endpoint(row) if row else None
+
+
 def new_endpoint(user_id: str, url: str, new_secret: Callable[[], str]) -> WebhookEndpoint:
     """An endpoint not yet stored, with a fresh secret."""
     return WebhookEndpoint(str(uuid.uuid4()), user_id, url, new_secret(), utcnow())
