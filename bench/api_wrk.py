@@ -2,7 +2,7 @@
 bare floor app (bench/floor_app.py) in the same run, alternating, route by route.
 
 Run: .venv/bin/python bench/api_wrk.py [--seconds 10] [--connections 16] [--rounds 1]
-     [--backlog 10000] [--postgres --processes 2] [--profile DIR]
+     [--backlog 10000] [--postgres --processes 2] [--rendering 20] [--profile DIR]
 
 SQLite (default): two phases, each with a fresh service and a fresh floor (SQLite files in a
 temporary directory, the emulator provider, loopback): an idle service, then one with
@@ -21,6 +21,9 @@ in line, so its place in line is computed), ``GET /v1/jobs`` (a page of 20), the
 run at once), while a thread samples ``pg_stat_activity`` every 50 ms: the share of the
 service's active statements that wait on a lock (``wait_event_type = 'Lock'``).
 Needs PostgreSQL at 127.0.0.1:5432 or ``PIXELMOTION_BENCH_POSTGRES_URL``.
+
+``--rendering 20``: ``POST /v1/jobs`` p99 on ``pixelmotion serve`` with its worker while it
+renders 20 import jobs at once (``--render-connections`` connections, 4 by default).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -66,8 +70,10 @@ from _common import (
 from pixelmotion.config import DEFAULT_PROMPT_TEMPLATE
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import MESSAGES, PROGRESS, JobStatus
+from pixelmotion.providers.emulator.render import render_clip
 from pixelmotion.security import CALLBACK_PATH, callback_token, callback_url, issue_token
 from pixelmotion.store.rows import new_job_row
+from pixelmotion.store.tables import video_generation_jobs as jobs_t
 
 BENCH = Path(__file__).resolve().parent
 SCRIPT = BENCH / "wrk" / "request.lua"
@@ -393,6 +399,81 @@ def print_rows(rows: list[Row]) -> None:
     )
 
 
+# ---------------------------------------------------------------- POST while the worker renders
+
+RENDER_REQUEST = {"width": 256, "height": 256, "colorCount": 32, "fps": 30}
+
+
+def processing_count(database_url: str) -> int:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(jobs_t).where(jobs_t.c.status == "processing")
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def measure_rendering(args: argparse.Namespace) -> None:
+    """``POST /v1/jobs`` latency on ``pixelmotion serve`` (worker in process) while it renders
+    ``args.rendering`` import jobs at once (a 720p 5 s clip, uploaded once, to 256×256 at 30 fps
+    and 32 colours), at ``args.render_connections`` connections; the floor app at the same
+    connections, without renders, as the reference. The submitted jobs dream for 10 minutes
+    (the emulator), so they add no renders of their own."""
+    jwt_secret, secret_key = secrets.token_hex(32), secrets.token_hex(16)
+    connections = args.render_connections
+    with tempfile.TemporaryDirectory(prefix="pm-bench-wrk-") as name:
+        tmp = Path(name)
+        clip = render_clip("a knight swinging a sword", tmp / "clip.mp4", seconds=5)
+        database_url = f"sqlite:///{tmp / 'pixelmotion.db'}"
+        data_dir = tmp / "service"
+        data_dir.mkdir()
+        port = free_port()
+        settings = {**LIFTED, "WORKER_CONCURRENCY": str(args.rendering), "EMULATOR_DREAM_SECONDS": "600"}
+        env = server_env(data_dir, port, database_url, jwt_secret, secret_key=secret_key, **settings)
+        token = issue_token(jwt_secret, "bench-renderer", audience=AUDIENCE)
+        body = json.dumps(REQUEST)
+        submitters = user_tokens(jwt_secret, "bench-submitter", USERS)
+        with floor(tmp, 0) as (floor_port, _, _floor_pid):
+            floor_result = run_wrk(
+                Target(floor_port, "POST", "/v1/jobs", body=body), connections, args.seconds
+            )
+        with (
+            serve(env, data_dir / "serve.log", worker=True) as process,
+            httpx.Client(
+                base_url=f"http://{HOST}:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as client,
+        ):
+            upload = client.post(
+                "/v1/uploads", content=clip.read_bytes(), headers={"Content-Type": "video/mp4"}
+            )
+            upload_id = upload.json()["uploadId"]
+            for _ in range(args.rendering):
+                answer = client.post(
+                    "/v1/jobs", json={**RENDER_REQUEST, "source": {"type": "upload", "uploadId": upload_id}}
+                )
+                assert answer.status_code == 202, answer.text
+            deadline = time.monotonic() + 60
+            while processing_count(database_url) < args.rendering:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the renders did not start; see {data_dir / 'serve.log'}")
+                time.sleep(0.1)
+            at_start = processing_count(database_url)
+            target = Target(port, "POST", "/v1/jobs", submitters, body)
+            ours = run_wrk(target, connections, args.seconds, process.pid)
+            at_end = processing_count(database_url)
+        print(
+            f"POST /v1/jobs at {connections} connections while rendering: jobs processing "
+            f"{at_start} at the start, {at_end} at the end"
+        )
+        print(f"{'':<26}{'rate/s':>8}{'p50':>8}{'p99':>8}{'failed':>8}")
+        for label, result in (("floor, no renders", floor_result), ("ours, rendering", ours)):
+            print(
+                f"{label:<26}{result.rate:>8.0f}{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}{result.failed:>8}"
+            )
+        print("(latencies in ms; bar: our p99 under 100 ms)")
+
+
 # ---------------------------------------------------------------- PostgreSQL: processes, lock waits
 
 
@@ -497,6 +578,13 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="processes on PostgreSQL against SQLite")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
+        "--rendering",
+        type=int,
+        default=0,
+        help="POST only, while the in-process worker renders this many jobs",
+    )
+    parser.add_argument("--render-connections", type=int, default=4)
+    parser.add_argument(
         "--profile", type=Path, help="py-spy the service during each route's run: collapsed stacks here"
     )
     args = parser.parse_args()
@@ -506,6 +594,10 @@ def main() -> int:
     print(f"pixelmotion request path (wrk) on {machine()}; {load()}")
     if args.postgres:
         measure_postgres(args)
+        print(load())
+        return 0
+    if args.rendering:
+        measure_rendering(args)
         print(load())
         return 0
     rows: list[Row] = []
