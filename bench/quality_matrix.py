@@ -3,6 +3,7 @@ real clip, at its own aspect and as a 16:9 crop, ``fit`` stretch and crop, 12/24
 8/16/32 colours, on a 64×64 canvas.
 
 Run: .venv/bin/python bench/quality_matrix.py [--quick] [--rounds 3] [--aspect own|16:9] [--clips a,b]
+     [--time-only]
 (``make bench-pipeline`` runs it after bench/pipeline.py.) The first full run computes the
 exact references and the ceilings (about 25 minutes on a busy 2-core machine) and caches them under
 ``$PIXELMOTION_BENCH_CACHE/quality-matrix``; later runs read them back.
@@ -306,39 +307,50 @@ def gif_palette(frames: np.ndarray) -> np.ndarray:
     return np.unique(frames.reshape(-1, 3), axis=0)
 
 
+def ours_run(source: Source, fit: str, fps: int, colors: int, gif: Path) -> Any:
+    anim = pixelate_video(source.path, width=CANVAS, height=CANVAS, colors=colors, fps=fps, fit=fit)
+    anim.save_gif(gif)
+    return anim
+
+
+def timing(source: Source, fit: str, fps: int, colors: int, rounds: int, tmp: Path) -> dict[str, Any]:
+    """Median wall time of ``rounds`` runs of each, interleaved, and the ratios ours/ffmpeg."""
+    graph = ffmpeg_graph(source, fit, fps, colors)
+    runs: dict[str, Callable[[], Any]] = {
+        "ours": lambda: ours_run(source, fit, fps, colors, tmp / "ours.gif"),
+        "ffmpeg": lambda: run_ffmpeg(source.path, tmp / "ffmpeg.gif", graph),
+    }
+    walls: dict[str, list[float]] = {k: [] for k in runs}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(rounds):
+        for key, fn in runs.items():
+            wall, cpu = timed(fn)
+            walls[key].append(wall)
+            cpus[key].append(cpu)
+    row: dict[str, Any] = {
+        "ours_s": statistics.median(walls["ours"]),
+        "ffmpeg_s": statistics.median(walls["ffmpeg"]),
+    }
+    row["ratio"] = row["ours_s"] / row["ffmpeg_s"]
+    row["cpu_ratio"] = statistics.median(cpus["ours"]) / statistics.median(cpus["ffmpeg"])
+    row["time_ok"] = row["ratio"] <= TIME_BAR
+    return row
+
+
 def cell(source: Source, fit: str, fps: int, colors: int, rounds: int, tmp: Path) -> dict[str, Any]:
     ours_gif, ff_gif = tmp / "ours.gif", tmp / "ffmpeg.gif"
-    graph = ffmpeg_graph(source, fit, fps, colors)
-
-    def ours() -> Any:
-        anim = pixelate_video(source.path, width=CANVAS, height=CANVAS, colors=colors, fps=fps, fit=fit)
-        anim.save_gif(ours_gif)
-        return anim
-
-    anim = ours()
-    run_ffmpeg(source.path, ff_gif, graph)
+    anim = ours_run(source, fit, fps, colors, ours_gif)
+    run_ffmpeg(source.path, ff_gif, ffmpeg_graph(source, fit, fps, colors))
     row: dict[str, Any] = {
         "clip": source.clip,
         "aspect": source.aspect,
         "fit": fit,
         "fps": fps,
         "colors": colors,
+        "time_ok": True,
     }
     if source.is_720p and rounds:
-        runs: dict[str, Callable[[], Any]] = {
-            "ours": ours,
-            "ffmpeg": lambda: run_ffmpeg(source.path, ff_gif, graph),
-        }
-        walls: dict[str, list[float]] = {k: [] for k in runs}
-        cpus: dict[str, list[float]] = {k: [] for k in runs}
-        for _ in range(rounds):
-            for key, fn in runs.items():
-                wall, cpu = timed(fn)
-                walls[key].append(wall)
-                cpus[key].append(cpu)
-        row["ours_s"], row["ffmpeg_s"] = statistics.median(walls["ours"]), statistics.median(walls["ffmpeg"])
-        row["ratio"] = row["ours_s"] / row["ffmpeg_s"]
-        row["cpu_ratio"] = statistics.median(cpus["ours"]) / statistics.median(cpus["ffmpeg"])
+        row.update(timing(source, fit, fps, colors, rounds, tmp))
     times, refs = reference(source, fit)
     ours_rgb = anim.rgb()
     ff_rgb = read_gif(ff_gif)
@@ -355,8 +367,30 @@ def cell(source: Source, fit: str, fps: int, colors: int, rounds: int, tmp: Path
     row["target"] = min(row["ffmpeg_psnr"] + PSNR_MARGIN, row["ceiling_psnr"] - CEILING_SLACK)
     row["psnr_ok"] = row["ours_psnr"] >= row["target"]
     row["flicker_ok"] = row["ours_flicker"] <= row["ffmpeg_flicker"]
-    row["time_ok"] = row.get("ratio", 0.0) <= TIME_BAR
     return row
+
+
+def time_only(cells: list[tuple[Source, str, int, int]], rounds: int) -> None:
+    """The time bar alone, on the 720p cells: no references, no ceilings (minutes, not an hour)."""
+    cells = [c for c in cells if c[0].is_720p]
+    ratios, cpu_ratios = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for s, fit, fps, k in cells:
+            row = timing(s, fit, fps, k, max(1, rounds), Path(tmp))
+            ratios.append(row["ratio"])
+            cpu_ratios.append(row["cpu_ratio"])
+            print(
+                f"{s.clip:<9}{s.aspect:<5}{fit:<8}{fps:>3}fps {k:>2}c ours {row['ours_s']:.3f} s "
+                f"ffmpeg {row['ffmpeg_s']:.3f} s  ratio {row['ratio']:.2f} (cpu {row['cpu_ratio']:.2f})"
+                f"{'' if row['time_ok'] else '  MISS time'}",
+                flush=True,
+            )
+    print(
+        f"{len(cells)} 720p cells; wall ratio > {TIME_BAR} in {sum(r > TIME_BAR for r in ratios)}, "
+        f"CPU ratio > {TIME_BAR} in {sum(r > TIME_BAR for r in cpu_ratios)}; wall ratio median "
+        f"{statistics.median(ratios):.2f}, max {max(ratios):.2f}; CPU ratio median "
+        f"{statistics.median(cpu_ratios):.2f}, max {max(cpu_ratios):.2f}"
+    )
 
 
 def print_row(r: dict[str, Any]) -> None:
@@ -390,6 +424,7 @@ def main() -> None:
     parser.add_argument("--clips", help="comma-separated clip names to keep (e.g. bikes,cup)")
     parser.add_argument("--aspect", choices=("own", "16:9"), help="only the clips at this aspect")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--time-only", action="store_true", help="the 720p cells' time ratios alone")
     parser.add_argument(
         "--reverse", action="store_true", help="last cell first (a second run can share the cache)"
     )
@@ -411,6 +446,10 @@ def main() -> None:
             v = c.streams.video[0]
             print(f"  {s.clip:<9} {s.aspect:<5} {v.width}x{v.height}  {s.path.name}")
     started = time.perf_counter()
+    if args.time_only:
+        time_only(cells, args.rounds)
+        print(f"took {time.perf_counter() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}")
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for s, fit, fps, k in cells:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 EventListener = Callable[[str, str, int], None]
 EVENTS_CHANNEL = "pixelmotion_events"
+USER_ROLE = "pixelmotion_user"  # the role a scoped transaction runs as (migrations make it)
 NOTIFY_BATCH = 500  # announcements per NOTIFY transaction
 logger = logging.getLogger(__name__)
 
@@ -85,21 +86,30 @@ class Database:
     def on_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    def _scope(self, conn: Connection) -> None:
-        if self._claims is not None and conn.dialect.name == "postgresql":
-            conn.execute(
-                sa.text("SELECT set_config('request.jwt.claims', :claims, true)"), {"claims": self._claims}
-            )
-            conn.execute(sa.text("SET LOCAL ROLE pixelmotion_user"))
+    def _scope(self, conn: Connection, lock_key: int | None = None) -> None:
+        """PostgreSQL: the caller's claims and role (``set_config('role', …, true)`` is
+        ``SET LOCAL ROLE``), and ``lock_key``'s advisory lock, in one round trip."""
+        if conn.dialect.name != "postgresql":
+            return
+        calls: list[str] = []
+        params: dict[str, Any] = {}
+        if self._claims is not None:
+            calls += ["set_config('request.jwt.claims', :claims, true)", "set_config('role', :role, true)"]
+            params.update(claims=self._claims, role=USER_ROLE)
+        if lock_key is not None:
+            calls.append("pg_advisory_xact_lock(:lock_key)")
+            params["lock_key"] = lock_key
+        if calls:
+            conn.execute(sa.text(f"SELECT {', '.join(calls)}"), params)
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
+    def begin(self, *, lock_key: int | None = None) -> Iterator[Connection]:
         """A write transaction. On SQLite, this process's writers take turns on a lock first:
         SQLite's busy handler sleeps in growing steps (up to 100 ms) while another writer
         holds the file, so queueing here keeps writes from waiting far longer than they must.
         Other processes' writers still meet the busy timeout."""
         with self._write_turn(), self.engine.begin() as conn:
-            self._scope(conn)
+            self._scope(conn, lock_key)
             yield conn
 
     @contextmanager
@@ -112,8 +122,7 @@ class Database:
         process's own turn for the user: so a flood of one user's requests queues on a Python
         lock, not while holding the pool's connections, which every other user needs."""
         if self.on_postgres:
-            with _USER_TURNS.turn(user_id), self.begin() as conn:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(user_lock_key(user_id))))
+            with _USER_TURNS.turn(user_id), self.begin(lock_key=user_lock_key(user_id)) as conn:
                 yield conn
             return
         with self._write_turn(), self.engine.connect() as conn:
