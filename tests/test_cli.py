@@ -227,7 +227,7 @@ def test_ctrl_c_leaves_the_job_running_and_says_how_to_resume(tmp_path: Path) ->
         generate.send_signal(signal.SIGINT)
         out, rest = generate.communicate(timeout=30)
         stderr = said.decode() + rest
-        assert generate.returncode == 130
+        assert generate.returncode == 130, stderr
         job_id = httpx.get(f"{url}/v1/jobs", headers=headers).json()["jobs"][0]["jobId"]
         assert f"job {job_id} started" in stderr
         assert f"pixelmotion wait {job_id}" in stderr, (stderr, out)

@@ -4,10 +4,13 @@ against a real server on loopback."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -126,3 +129,34 @@ def test_generate_refuses_an_unknown_loop_mode_or_format(server: Server) -> None
         process = server.run("generate", "a lantern swinging", *args)
         process.communicate(timeout=60)
         assert process.returncode == 2, args
+
+
+def test_a_ctrl_c_whose_interrupt_was_dropped_still_stops_the_watch() -> None:
+    """CPython drops a KeyboardInterrupt raised inside a finalizer (a generator the garbage
+    collector closes, a ``__del__``): the kept Ctrl-C stops the watch at its next update all
+    the same, with status 130, rather than following the job to its end (seen under load)."""
+    from types import SimpleNamespace
+
+    import typer
+
+    from pixelmotion.cli_render import follow_job
+
+    def job(status: str, progress: int) -> SimpleNamespace:
+        return SimpleNamespace(status=status, progress=progress, progress_message="", queue_position=None)
+
+    class DroppingClient:  # the one call follow_job makes before the job ends
+        def wait(self, job_id: str, on_update: Any) -> SimpleNamespace:
+            on_update(job("dreaming", 60))
+            try:
+                signal.raise_signal(signal.SIGINT)  # Ctrl-C, landing in a finalizer…
+                time.sleep(5)  # (the handler runs at the next bytecode or cuts this short)
+            except KeyboardInterrupt:
+                pass  # …which drops it
+            on_update(job("completed", 100))
+            return job("completed", 100)
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(typer.Exit) as stopped:
+        follow_job(DroppingClient(), "job-1", None)
+    assert stopped.value.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is before  # the usual handler is back

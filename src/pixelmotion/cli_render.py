@@ -4,7 +4,12 @@ clip: a new job, no provider call, no cost)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -52,31 +57,66 @@ def stopped_watching(job_id: str) -> typer.Exit:
     return typer.Exit(130)
 
 
+def watch(client: Any, job_id: str, pressed: threading.Event) -> Any:
+    """The job once it ends, with a live progress bar meanwhile; a kept Ctrl-C (``pressed``)
+    stops it at the next update even if its KeyboardInterrupt was dropped."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("[bold]{task.fields[status]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
+    # No redirection of stdout/stderr: a Ctrl-C while the display starts would leave them
+    # redirected, and the message after it would be lost.
+    with Progress(*columns, redirect_stdout=False, redirect_stderr=False) as progress:
+        task = progress.add_task("", total=100, status="pending")
+
+        def update(job: Any) -> None:
+            if pressed.is_set():
+                raise KeyboardInterrupt
+            message = job.progress_message or ""
+            if job.status == "pending" and job.queue_position:
+                message = f"{message} (#{job.queue_position} in line)".strip()
+            progress.update(task, completed=job.progress, description=message, status=job.status)
+
+        job = client.wait(job_id, on_update=update)
+    if pressed.is_set():
+        raise KeyboardInterrupt
+    return job
+
+
+@contextlib.contextmanager
+def ctrl_c_kept() -> Iterator[threading.Event]:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is also kept in the event yielded.
+
+    CPython raises it wherever the main thread is, and one raised inside a finalizer (a
+    generator closed by the garbage collector, a ``__del__``) is printed and dropped: the
+    watch would then go on to the job's end. Seen once under heavy load, exit status 0."""
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed  # only the main thread may handle signals
+        return
+
+    def on_ctrl_c(_signum: int, _frame: FrameType | None) -> None:
+        pressed.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def follow_job(client: Any, job_id: str, output: Path | None, outputs: tuple[str, ...] | None = None) -> None:
     """Show a live progress bar until the job ends; download its results when it completes.
     Ctrl-C stops watching only: the job keeps running on the server."""
     try:  # from the first moment: a Ctrl-C anywhere in here says how to resume
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        columns = (
-            TextColumn("[bold]{task.fields[status]}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-        )
-        # No redirection of stdout/stderr: a Ctrl-C while the display starts would leave them
-        # redirected, and the message below would be lost.
-        with Progress(*columns, redirect_stdout=False, redirect_stderr=False) as progress:
-            task = progress.add_task("", total=100, status="pending")
-
-            def update(job: Any) -> None:
-                message = job.progress_message or ""
-                if job.status == "pending" and job.queue_position:
-                    message = f"{message} (#{job.queue_position} in line)".strip()
-                progress.update(task, completed=job.progress, description=message, status=job.status)
-
-            job = client.wait(job_id, on_update=update)
+        with ctrl_c_kept() as pressed:
+            job = watch(client, job_id, pressed)
     except KeyboardInterrupt:
         raise stopped_watching(job_id) from None
     if job.status != "completed":

@@ -68,8 +68,10 @@ def test_only_200_counts_and_delivery_is_retried_three_times(
     attempts = receiver.received("retried")
     assert [item.body["state"] for item in attempts] == ["dreaming"] * 4 + ["completed"] * 4
     assert [item.status for item in attempts] == [204, 201, 500, 200, 204, 204, 204, 204]
+    # 100 ms apart: never sooner on the wall clock; the exact pause, which a loaded machine
+    # can only lengthen, is checked with recorded pauses in test_emulator_callbacks.py.
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts[4:])]
-    assert all(0.09 <= gap < 1.0 for gap in gaps)  # 100 ms apart
+    assert all(gap >= 0.09 for gap in gaps), gaps
     # No fifth attempt for completed.
     with pytest.raises(AssertionError):
         wait_for(lambda: len(receiver.received("retried")) > 8, timeout=0.6)

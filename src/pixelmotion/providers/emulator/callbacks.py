@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -24,15 +25,21 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 
 
 class CallbackSender:
-    def __init__(self, client: httpx.AsyncClient, counters: Counters) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        counters: Counters,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,  # tests record the pauses
+    ) -> None:
         self._client = client
         self._counters = counters
+        self._sleep = sleep
 
     async def deliver(self, url: str, generation: dict[str, Any]) -> bool:
         """POST ``generation`` to ``url``; True once an attempt is answered 200."""
         for attempt in range(1 + RETRIES):
             if attempt:
-                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+                await self._sleep(RETRY_PAUSE_SECONDS)
             if await self._attempt(url, generation):
                 self._counters.callbacks_delivered += 1
                 return True
