@@ -160,3 +160,37 @@ def test_a_ctrl_c_whose_interrupt_was_dropped_still_stops_the_watch() -> None:
         follow_job(DroppingClient(), "job-1", None)
     assert stopped.value.exit_code == 130
     assert signal.getsignal(signal.SIGINT) is before  # the usual handler is back
+
+
+@pytest.mark.parametrize("inherited", ["ignored", "blocked"])
+def test_ctrl_c_stops_the_watch_even_if_the_process_came_with_it_ignored_or_blocked(inherited: str) -> None:
+    """A parent's SIG_IGN or signal mask is inherited; the watch takes Ctrl-C for itself and
+    gives both back afterwards."""
+    from types import SimpleNamespace
+
+    import typer
+
+    from pixelmotion.cli_render import follow_job
+
+    class Client:
+        def wait(self, job_id: str, on_update: Any) -> SimpleNamespace:
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(5)  # cut short by the handler
+            raise AssertionError("Ctrl-C did not stop the watch")
+
+    before_handler = signal.getsignal(signal.SIGINT)
+    if inherited == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        with pytest.raises(typer.Exit) as stopped:
+            follow_job(Client(), "job-1", None, announce="job job-1 started")
+        assert stopped.value.exit_code == 130
+        if inherited == "ignored":
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        else:
+            assert signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, before_handler)

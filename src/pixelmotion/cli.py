@@ -31,7 +31,6 @@ from pixelmotion.cli_render import (
     one_of,
     palette_value,
     render,
-    stopped_watching,
 )
 from pixelmotion.config import Settings, SettingsError, load_settings
 from pixelmotion.jobs.options import DITHERS, DURATIONS, FITS, FPS_CHOICES
@@ -277,11 +276,7 @@ def generate(
             job_id = client.submit(prompt, **options)
         except Exception as error:
             raise fail(error) from None
-        try:  # a Ctrl-C even while this line is written must say how to resume
-            typer.echo(f"job {job_id} started", err=True)
-        except KeyboardInterrupt:
-            raise stopped_watching(job_id) from None
-        follow_job(client, job_id, output, outputs)
+        follow_job(client, job_id, output, outputs, announce=f"job {job_id} started")
 
 
 app.command()(render)

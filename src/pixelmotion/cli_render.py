@@ -104,18 +104,31 @@ def ctrl_c_kept() -> Iterator[threading.Event]:
         pressed.set()
         raise KeyboardInterrupt
 
+    # Ours even if this process was started with Ctrl-C ignored or blocked (a parent's
+    # settings are inherited): the command says Ctrl-C stops the watch, so it does.
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         yield pressed
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         signal.signal(signal.SIGINT, previous)
 
 
-def follow_job(client: Any, job_id: str, output: Path | None, outputs: tuple[str, ...] | None = None) -> None:
-    """Show a live progress bar until the job ends; download its results when it completes.
-    Ctrl-C stops watching only: the job keeps running on the server."""
+def follow_job(
+    client: Any,
+    job_id: str,
+    output: Path | None,
+    outputs: tuple[str, ...] | None = None,
+    announce: str | None = None,
+) -> None:
+    """Say ``announce`` (the job started), show a live progress bar until the job ends, and
+    download its results when it completes. Ctrl-C stops watching only: the job keeps
+    running on the server."""
     try:  # from the first moment: a Ctrl-C anywhere in here says how to resume
         with ctrl_c_kept() as pressed:
+            if announce:  # once Ctrl-C is ours: a user answers this line with it
+                typer.echo(announce, err=True)
             job = watch(client, job_id, pressed)
     except KeyboardInterrupt:
         raise stopped_watching(job_id) from None
@@ -222,5 +235,6 @@ def render(
             job = client.render(job_id, **options)
         except Exception as error:
             raise fail(error) from None
-        typer.echo(f"job {job.id} started (a re-render of {job_id})", err=True)
-        follow_job(client, job.id, output, outputs)
+        follow_job(
+            client, job.id, output, outputs, announce=f"job {job.id} started (a re-render of {job_id})"
+        )

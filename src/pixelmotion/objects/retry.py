@@ -11,7 +11,6 @@ re-render; past that the worker reschedules the job ("retry later").
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from pixelmotion.jitter import jitter
 from pixelmotion.objects.base import ObjectStore, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class RetryPolicy:
     cap: float = 5.0
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
-    jitter: Callable[[float, float], float] = field(default=random.uniform, compare=False)
+    jitter: Callable[[float, float], float] = field(default=jitter, compare=False)
 
     def delay(self, attempt: int) -> float:
         return self.jitter(0.0, min(self.cap, self.base * (2**attempt)))

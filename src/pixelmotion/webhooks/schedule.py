@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import random
+from pixelmotion.jitter import jitter
 
 DEFAULT_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
@@ -23,4 +23,4 @@ def next_delay(attempts_made: int, schedule: tuple[float, ...]) -> float | None:
     if attempts_made >= len(schedule):
         return None
     base = schedule[attempts_made]
-    return base * random.uniform(0.9, 1.1)
+    return base * jitter(0.9, 1.1)

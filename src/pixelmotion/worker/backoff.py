@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+from pixelmotion.jitter import jitter
 
 
 def backoff_seconds(
@@ -10,5 +10,5 @@ def backoff_seconds(
 ) -> float:
     """Delay before try number ``attempt + 1``; never sooner than the provider's Retry-After."""
     ceiling = min(cap, base * (2 ** max(0, attempt)))
-    delay = random.uniform(ceiling / 2, ceiling)
+    delay = jitter(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from pixelmotion.jitter import jitter
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.states import JobStatus
@@ -49,7 +49,7 @@ def storage_delay(error: BaseException) -> float:
     """Seconds until the next try: never sooner than the error's ``retry_after``, jittered
     so waiting jobs do not all come back at once, at most a minute."""
     retry_after = getattr(error, "retry_after", None) or DISK_FULL_RETRY_AFTER
-    return min(STORAGE_WAIT_CAP, retry_after * random.uniform(1.0, 1.5))
+    return min(STORAGE_WAIT_CAP, retry_after * jitter(1.0, 1.5))
 
 
 def storage_code_waited_for(job: Job) -> ErrorCode | None:
@@ -62,7 +62,7 @@ def storage_code_waited_for(job: Job) -> ErrorCode | None:
 def claim_backoff(failures: int) -> float:
     """Pause after ``failures`` claims in a row failed (the database away): capped, jittered."""
     ceiling = min(CLAIM_BACKOFF_CAP, 0.25 * (2 ** max(0, failures - 1)))
-    return random.uniform(ceiling / 2, ceiling)
+    return jitter(ceiling / 2, ceiling)
 
 
 async def while_database_away(

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pixelmotion.bootstrap import Services
+from pixelmotion.jitter import jitter
 from pixelmotion.objects import uploads
 from pixelmotion.store.rows import utcnow
 
@@ -95,21 +95,21 @@ async def run_retention(services: Services, *, interval_seconds: float = INTERVA
     spread out), until cancelled. A failed pass is logged and tried again next time."""
     if services.settings.retention_days <= 0:
         return
-    await asyncio.sleep(random.uniform(0, min(60.0, interval_seconds)))
+    await asyncio.sleep(jitter(0, min(60.0, interval_seconds)))
     while True:
         try:
             await asyncio.to_thread(retention_pass, services)
         except Exception:
             logger.exception("retention pass failed; trying again in %.0f s", interval_seconds)
-        await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))
+        await asyncio.sleep(interval_seconds * jitter(0.9, 1.1))
 
 
 async def run_upload_expiry(services: Services, *, interval_seconds: float = INTERVAL_SECONDS) -> None:
     """Delete unused uploads now and then every ``interval_seconds``, retention on or off."""
-    await asyncio.sleep(random.uniform(0, min(60.0, interval_seconds)))
+    await asyncio.sleep(jitter(0, min(60.0, interval_seconds)))
     while True:
         try:
             await asyncio.to_thread(expire_unused_uploads, services, utcnow())
         except Exception:
             logger.exception("upload expiry failed; trying again in %.0f s", interval_seconds)
-        await asyncio.sleep(interval_seconds * random.uniform(0.9, 1.1))
+        await asyncio.sleep(interval_seconds * jitter(0.9, 1.1))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from datetime import timedelta
 
 from pixelmotion.app.callbacks import apply_generation, names_job
+from pixelmotion.jitter import jitter
 from pixelmotion.jobs import moves
 from pixelmotion.jobs.errors import ErrorCode
 from pixelmotion.jobs.models import Job
@@ -276,7 +276,7 @@ async def wait_for_provider(ports: StepPorts, job: Job, error: ProviderError) ->
     since = health.snapshot().get("since") or time.time()
     # The longer it has been away, the longer we wait between tries, up to a minute.
     ceiling = min(UNREACHABLE_WAIT_CAP, max(5.0, (time.time() - since) / 2))
-    delay = max(random.uniform(ceiling / 2, ceiling), error.retry_after or 0.0)
+    delay = max(jitter(ceiling / 2, ceiling), error.retry_after or 0.0)
     logger.warning("job %s: provider unreachable (%s); trying again in %.1fs", job.id, error.message, delay)
     message = f"Waiting: the video model is unreachable ({error.message}); trying again shortly..."
     if job.progress_message != message:
