@@ -86,6 +86,24 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float]:
     return time.perf_counter() - start, _cpu_seconds() - cpu
 
 
+def interleaved_medians(
+    runs: dict[str, Callable[[], Any]], rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each run ``rounds`` times, interleaved (so a load change hits all alike): the median
+    wall and CPU seconds of each, by name."""
+    walls: dict[str, list[float]] = {k: [] for k in runs}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(rounds):
+        for key, fn in runs.items():
+            wall, cpu = timed(fn)
+            walls[key].append(wall)
+            cpus[key].append(cpu)
+    return (
+        {k: statistics.median(v) for k, v in walls.items()},
+        {k: statistics.median(v) for k, v in cpus.items()},
+    )
+
+
 def read_gif(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(image)])
@@ -179,15 +197,7 @@ def bench_case(
         "decode": lambda: run_decode(src),
     }
     warm = {key: fn() for key, fn in runs.items()}  # warm-up; our frames are kept for quality
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    cpus: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(rounds):
-        for key, fn in runs.items():
-            wall, cpu = timed(fn)
-            times[key].append(wall)
-            cpus[key].append(cpu)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
+    med, cpu_med = interleaved_medians(runs, rounds)
     ours_rgb = warm["ours"].rgb()  # same frames as every timed run (deterministic)
     ref_t, refs = reference_frames(src, w, h)
     ours_q = quality(ours_rgb, fps, ref_t, refs)

@@ -49,7 +49,7 @@ import av
 import numpy as np
 
 from clips import CACHE, OPENCV_DOC_CLIPS, ffmpeg_exe, more_real_clips, real_clips, transcode
-from pipeline import FULL_SIZE_RGB, quality, read_gif, timed
+from pipeline import FULL_SIZE_RGB, interleaved_medians, quality, read_gif
 from pixelmotion.media import pixelate_video
 from pixelmotion.media.geometry import place
 
@@ -320,19 +320,10 @@ def timing(source: Source, fit: str, fps: int, colors: int, rounds: int, tmp: Pa
         "ours": lambda: ours_run(source, fit, fps, colors, tmp / "ours.gif"),
         "ffmpeg": lambda: run_ffmpeg(source.path, tmp / "ffmpeg.gif", graph),
     }
-    walls: dict[str, list[float]] = {k: [] for k in runs}
-    cpus: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(rounds):
-        for key, fn in runs.items():
-            wall, cpu = timed(fn)
-            walls[key].append(wall)
-            cpus[key].append(cpu)
-    row: dict[str, Any] = {
-        "ours_s": statistics.median(walls["ours"]),
-        "ffmpeg_s": statistics.median(walls["ffmpeg"]),
-    }
+    walls, cpus = interleaved_medians(runs, rounds)
+    row: dict[str, Any] = {"ours_s": walls["ours"], "ffmpeg_s": walls["ffmpeg"]}
     row["ratio"] = row["ours_s"] / row["ffmpeg_s"]
-    row["cpu_ratio"] = statistics.median(cpus["ours"]) / statistics.median(cpus["ffmpeg"])
+    row["cpu_ratio"] = cpus["ours"] / cpus["ffmpeg"]
     row["time_ok"] = row["ratio"] <= TIME_BAR
     return row
 
