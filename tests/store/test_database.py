@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from pixelmotion.config import normalize_database_url
-from pixelmotion.store import create_engine, migrate
+from pixelmotion.store import create_engine, database, migrate
+from tests.databases import POSTGRES_URL, postgres_schema_url
 
 
 def test_migrations_are_idempotent_and_create_every_table(database_url: str, tmp_path: Path) -> None:
@@ -76,3 +79,48 @@ def test_database_urls_map_to_the_pinned_driver() -> None:
     assert normalize_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_database_url("sqlite:///var/x.db") == "sqlite:///var/x.db"
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_the_server_dropped_is_replaced_once_it_sat_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL restarted while the pool held a connection: the next request gets a new one
+    (pinged because it sat idle), with no error. A connection in steady use is not pinged."""
+    with postgres_schema_url() as url:
+        engine = create_engine(url, pool_size=1, max_overflow=0)
+        try:
+            first_pid = _backend_pid(engine)
+            _terminate(first_pid)
+            monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle long enough
+            second_pid = _backend_pid(engine)
+            assert second_pid != first_pid
+
+            monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 3600.0)  # in steady use
+            _terminate(second_pid)
+            with pytest.raises(sa.exc.OperationalError):
+                _backend_pid(engine)  # no ping: the dropped connection fails its request…
+            assert _backend_pid(engine) not in (first_pid, second_pid)  # …and the pool heals
+        finally:
+            engine.dispose()
+
+
+def _backend_pid(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+            # Terminating is asynchronous: wait (with a deadline) until the backend is gone.
+            deadline = time.monotonic() + 10
+            while conn.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar_one():
+                assert time.monotonic() < deadline, f"backend {pid} still running"
+                time.sleep(0.01)
+    finally:
+        admin.dispose()

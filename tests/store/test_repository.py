@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from pixelmotion.jobs.models import JobSpec
+from pixelmotion.jobs.models import Job, JobSpec
 from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
@@ -194,3 +194,24 @@ def test_sqlite_runs_in_wal_mode(engine: sa.Engine) -> None:
         return
     with engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_a_job_without_its_own_webhook_reports_to_the_newest_enabled_endpoint(repository: Store) -> None:
+    def submitted(user_id: str) -> Job:
+        return repository.jobs.submit(
+            spec(), user_id=user_id, provider="emulator", newest_endpoint_events="all"
+        ).job
+
+    assert (submitted("alice").webhook_endpoint_id, submitted("alice").webhook_events) == (None, None)
+    older = repository.webhooks.endpoint("alice", "https://hooks.example/old", new_secret=lambda: "s1")
+    newer = repository.webhooks.endpoint("alice", "https://hooks.example/new", new_secret=lambda: "s2")
+    assert older.created_at < newer.created_at
+    job = submitted("alice")
+    assert (job.webhook_endpoint_id, job.webhook_events) == (newer.id, "all")
+    assert repository.jobs.get(job.id) == job
+    repository.webhooks.disable_endpoint(newer.id)
+    assert submitted("alice").webhook_endpoint_id == older.id
+    assert submitted("bob").webhook_endpoint_id is None  # never another user's endpoint
+    own = repository.webhooks.new_endpoint("alice", "https://hooks.example/own", lambda: "s3")
+    inserted = repository.jobs.submit(spec(), user_id="alice", provider="emulator", endpoint=own)
+    assert inserted.job.webhook_endpoint_id == own.id

@@ -228,7 +228,8 @@ class Announcer:
     def _send(self, batch: list[str]) -> None:
         statement = sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
         try:
-            with self._engine.begin() as conn:
+            # Autocommit: the statement is its own transaction, one round trip (no BEGIN, COMMIT).
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(statement, {"channel": EVENTS_CHANNEL, "payloads": batch})
         except Exception as error:  # a database outage: the table scans will find them
             logger.warning("could not announce %d events (%s)", len(batch), type(error).__name__)

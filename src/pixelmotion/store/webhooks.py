@@ -88,17 +88,16 @@ def find_endpoint(conn: Connection, like: WebhookEndpoint) -> WebhookEndpoint | 
     return _endpoint(row) if row else None
 
 
-def newest_enabled_endpoint(conn: Connection, user_id: str) -> WebhookEndpoint | None:
-    """Where a job without a ``webhookUrl`` of its own reports: the user's newest endpoint
-    that is not disabled."""
-    query = (
-        sa.select(webhook_endpoints)
+def newest_enabled_endpoint_id(user_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """Where a job without a ``webhookUrl`` of its own reports: the id of the user's newest
+    endpoint that is not disabled, as a subquery the job's insert carries (no read of its own)."""
+    return (
+        sa.select(webhook_endpoints.c.id)
         .where(webhook_endpoints.c.user_id == user_id, webhook_endpoints.c.disabled_at.is_(None))
         .order_by(webhook_endpoints.c.created_at.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    row = conn.execute(query).first()
-    return _endpoint(row) if row else None
 
 
 def new_endpoint(user_id: str, url: str, new_secret: Callable[[], str]) -> WebhookEndpoint:
