@@ -166,3 +166,40 @@ def test_the_fan_out_hands_each_stream_its_part_and_a_stream_that_fell_behind_ca
         assert streams.total() == 0 and streams.joined("carol") == 0
 
     asyncio.run(scenario())
+
+
+def test_streams_follow_commit_order_where_it_is_not_id_order() -> None:
+    """On PostgreSQL a smaller id can commit after a larger one (store/events.py): the read
+    returns events in commit order, and a stream takes every event after its cursor's place
+    in that order, whatever its id. Here event 2 commits after 3."""
+    committed: list[JobEvent] = []
+    cursors: list[int] = []
+
+    def read(after: int) -> Changes:
+        cursors.append(after)
+        ids = [e.id for e in committed]
+        start = ids.index(after) + 1 if after else 0
+        return Changes(committed[start:][:EVENTS_PAGE], {}, 0)
+
+    async def scenario() -> None:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        streams = UserStreams(hub, cap=None)
+        first = streams.take_seat("carol").join(read, 0)
+        committed.extend([job_event(1, "a"), job_event(3, "b")])
+        hub.wake("b", "carol", 3)
+        assert [d.event.id for d in await first.next(5) or []] == [1, 3]
+        committed.append(job_event(2, "a"))
+        hub.wake("a", "carol", 2)
+        assert [d.event.id for d in await first.next(5) or []] == [2]
+        # A stream resuming after event 1 reads with the first (its id is the smaller) and
+        # takes 3 then 2; the first finds its cursor (2) in that read and takes what follows.
+        resumed = streams.take_seat("carol").join(read, 1)
+        assert [d.event.id for d in await resumed.next(5) or []] == [3, 2]
+        committed.append(job_event(4, "b"))
+        hub.wake("b", "carol", 4)
+        assert [d.event.id for d in await first.next(5) or []] == [4]
+        assert [d.event.id for d in await resumed.next(5) or []] == [4]
+        assert cursors[-1] == 2, "both streams at event 2 share one read"
+
+    asyncio.run(scenario())

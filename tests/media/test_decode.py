@@ -181,3 +181,23 @@ def test_frames_larger_than_declared_stop_the_decoding(tmp_path: Path, later_sid
     assert raised.value.code == "VIDEO_UNREADABLE"
     assert message in raised.value.message
     assert decoder.decoded == 3  # the declared-size frames only
+
+
+def test_frames_no_slot_samples_are_skipped_and_the_output_is_the_same(clip: Path) -> None:
+    """At 12 fps from a 24 fps clip, output frame i shows source frame 2i + 1, as at 24 fps
+    (where every frame is sampled, none skipped); the frames between need no decoding."""
+
+    def decoded(fps: int) -> tuple[list[np.ndarray], Decoder]:
+        decoder = Decoder(clip, DecodeOptions(width=32, height=18, fps=fps, fit="stretch"))
+        try:
+            return [frame.copy() for frame in decoder.frames()], decoder
+        finally:
+            decoder.close()
+
+    every, at_24 = decoded(24)
+    half, at_12 = decoded(12)
+    assert at_24.skipped == 0 and at_12.skipped > 0
+    assert at_12.decoded == at_24.decoded == 48  # a skipped frame still counts as present
+    assert len(half) == 24 and len(every) == 48
+    assert all(np.array_equal(half[i], every[2 * i + 1]) for i in range(24))
+    assert not all(np.array_equal(half[i], half[i + 1]) for i in range(23))  # the scene moves

@@ -33,30 +33,35 @@ class Delivery:
 
 
 class Member:
-    """One open stream in its user's fan-out: what it has been handed, what waits for it."""
+    """One open stream in its user's fan-out: what it has been handed, what waits for it.
+
+    Its cursor is the id of the last of the user's events it has seen, in commit order, which
+    on PostgreSQL is not id order (store/events.py): so it is compared to nothing, only looked
+    for among the events a read returns."""
 
     def __init__(self, fanout: UserFanout, cursor: int, job_id: str | None) -> None:
         self.fanout = fanout
         self.cursor = cursor  # every event of ours up to here is handed to the stream or waiting
+        self.handed = cursor  # every event of ours up to here is handed to the stream
         self.job_id = job_id
         self._waiting: list[Delivery] = []
         self._error: BaseException | None = None
         self._ready = asyncio.Event()
         self.behind = False  # dropped what waited; not read for until it asks again
 
-    def deliver(self, changes: Changes) -> None:
-        if not changes.events:
+    def deliver(self, changes: Changes, events: list[JobEvent]) -> None:
+        """``events``: those of ``changes`` after this member's cursor, in commit order."""
+        if not events:
             return
-        for event in changes.events:
-            if event.id > self.cursor and self.job_id in (None, event.job_id):
-                job = changes.jobs.get(event.job_id)
-                self._waiting.append(Delivery(event, job, changes.estimate))
-        self.cursor = max(self.cursor, changes.events[-1].id)
+        for event in events:
+            if self.job_id in (None, event.job_id):
+                self._waiting.append(Delivery(event, changes.jobs.get(event.job_id), changes.estimate))
+        self.cursor = events[-1].id
         if len(self._waiting) > 2 * EVENTS_PAGE:
             # A stream that does not keep up (a slow client) holds no more than this: it
             # drops what waits, leaves the shared reads, and rejoins them from where it
             # stopped once it asks for more.
-            self.cursor = self._waiting[0].event.id - 1
+            self.cursor = self.handed
             self._waiting.clear()
             self.behind = True
         elif self._waiting:
@@ -67,8 +72,8 @@ class Member:
         self._ready.set()
 
     async def next(self, timeout: float) -> list[Delivery] | None:
-        """What waits for this stream, in id order; None when nothing came within ``timeout``
-        (time for a keep-alive). Raises what the shared read raised."""
+        """What waits for this stream, in commit order; None when nothing came within
+        ``timeout`` (time for a keep-alive). Raises what the shared read raised."""
         if self.behind:
             self.behind = False
             self.fanout.kick()
@@ -80,6 +85,7 @@ class Member:
             error, self._error = self._error, None
             raise error
         taken, self._waiting = self._waiting, []
+        self.handed = self.cursor
         return taken or None
 
     def leave(self) -> None:
@@ -95,13 +101,14 @@ class UserFanout:
         self._subscription: Subscription = hub.subscribe(user_id=user_id)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def join(self, cursor: int, job_id: str | None, resumed: bool) -> Member:
+    def join(self, cursor: int, job_id: str | None) -> Member:
         member = Member(self, cursor, job_id)
         self.members.add(member)
-        # An event woken after the stream's snapshot but before it joined is read now (one
-        # woken after it joined wakes this fan-out); a resumed stream reads what it missed.
-        if resumed or self._hub.last_event_id > cursor:
-            self.kick()
+        # Whatever came after the stream's snapshot (or its Last-Event-ID) but before it
+        # joined is read now; what comes after wakes this fan-out. Always: on PostgreSQL an
+        # event committed after the snapshot may have a smaller id than the snapshot's last,
+        # so no id tells whether one was missed. Joins in a burst share the read.
+        self.kick()
         return member
 
     def kick(self) -> None:
@@ -118,17 +125,38 @@ class UserFanout:
         while True:
             await self._subscription.wait(3600)
             while following := [member for member in self.members if not member.behind]:
-                cursor = min(member.cursor for member in following)
                 try:
-                    changes = await asyncio.to_thread(self._read, cursor)
+                    more = await self._read_for(following)
                 except Exception as error:  # each stream ends (or recovers) as its own read would
                     for member in following:
                         member.fail(error)
                     break
-                for member in following:
-                    member.deliver(changes)
-                if len(changes.events) < EVENTS_PAGE:
+                if not more:
                     break
+
+    async def _read_for(self, members: list[Member]) -> bool:
+        """One read after the smallest cursor, for every member whose cursor is in what it
+        returned (or is that cursor); the others (earlier in commit order than the smallest
+        id, or past the page) read on their own. Members that took the same reads share a
+        cursor, so a wake-up is one read. True if a page came back full (more to read)."""
+        cursor = min(member.cursor for member in members)
+        changes = await asyncio.to_thread(self._read, cursor)
+        place = {event.id: index for index, event in enumerate(changes.events)}
+        apart: dict[int, list[Member]] = {}
+        for member in members:
+            if member.cursor == cursor:
+                member.deliver(changes, changes.events)
+            elif member.cursor in place:
+                member.deliver(changes, changes.events[place[member.cursor] + 1 :])
+            else:
+                apart.setdefault(member.cursor, []).append(member)
+        more = len(changes.events) >= EVENTS_PAGE
+        for own_cursor, group in apart.items():
+            own = await asyncio.to_thread(self._read, own_cursor)
+            for member in group:
+                member.deliver(own, own.events)
+            more = more or len(own.events) >= EVENTS_PAGE
+        return more
 
 
 class Seat:
@@ -140,9 +168,10 @@ class Seat:
         self._streams = streams
         self._free = weakref.finalize(self, streams.free, user_id)
 
-    def join(self, read: Read, cursor: int, *, job_id: str | None = None, resumed: bool = False) -> Member:
-        """Follow the user's events after ``cursor`` (``resumed``: a Last-Event-ID)."""
-        return self._streams.fanout(self.user_id, read).join(cursor, job_id, resumed)
+    def join(self, read: Read, cursor: int, *, job_id: str | None = None) -> Member:
+        """Follow the user's events after the event ``cursor`` (a snapshot's or a
+        Last-Event-ID)."""
+        return self._streams.fanout(self.user_id, read).join(cursor, job_id)
 
     def close(self) -> None:
         self._free()

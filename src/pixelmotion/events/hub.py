@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -47,14 +46,12 @@ class EventHub:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
-        self.last_event_id = 0
         # Events streams were already woken for: the same event coming back (this process's
         # commit, then its NOTIFY, then the table scan) wakes nobody again, which would cost
         # every stream following the job or user one more read of the table.
         # Keyed by (job id, event id), not the id alone: LISTEN/NOTIFY channels span the whole
         # database, so deployments in other schemas send ids from their own sequences.
         self._woken: dict[tuple[str, int], None] = {}
-        self._noting = threading.Lock()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -80,19 +77,12 @@ class EventHub:
     def subscriber_count(self) -> int:
         return len({s for group in self._subscribers.values() for s in group})
 
-    def note(self, event_id: int) -> None:
-        """An event was written: a stream joining after its snapshot reads again if its
-        cursor is older (``UserFanout.join``). From any thread."""
-        with self._noting:
-            self.last_event_id = max(self.last_event_id, event_id)
-
     def publish(self, job_id: str, user_id: str, event_id: int) -> None:
         """Safe to call from any thread (the repository runs in worker threads)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        # Noted before looking for streams: one that subscribes after the look finds the id.
-        self.note(event_id)
+        # A stream that subscribes after this look reads the table as it joins.
         if not self._subscribers:  # no stream to wake: no hop to the loop (a submission's cost)
             return
         try:
@@ -122,7 +112,6 @@ class EventHub:
         self._woken[seen] = None
         if len(self._woken) > WOKEN_KEPT:
             del self._woken[next(iter(self._woken))]
-        self.note(event_id)
         for key in (f"job:{job_id}", f"user:{user_id}"):
             for subscription in tuple(self._subscribers.get(key, ())):
                 subscription.wake()
@@ -149,11 +138,11 @@ async def watch_table(
             continue
         if idle:
             # A stream that joined meanwhile is woken from ``seen`` on the next tick; one that
-            # joins after this finds the newest id noted (``UserFanout.join``).
+            # joins after this reads the table as it joins (``UserFanout.join``).
             if hub.subscriber_count == 0:
-                seen = max(seen, newest)
-                hub.note(newest)
+                seen = newest
             continue
         for job_id, user_id, event_id in rows:
-            seen = max(seen, event_id)
             hub.wake(job_id, user_id, event_id)
+        if rows:
+            seen = rows[-1][2]  # the last in commit order, which need not be the largest id

@@ -114,7 +114,7 @@ async def _job_frames(
         yield sse(last, job_json(job, estimate=estimate))
         if job.is_terminal:
             return
-    member = seat.join(changes_of(scope), last, job_id=job.id, resumed=resume_from is not None)
+    member = seat.join(changes_of(scope), last, job_id=job.id)
     try:
         async for delivery in _follow(member):
             if delivery is None:
@@ -177,7 +177,7 @@ async def _user_frames(scope: UserScope, seat: Seat, resume_from: int | None) ->
         last, active, estimate = await run_in_threadpool(use_cases.active_jobs, scope)
         for job in active:
             yield sse(last, job_json(job, estimate=estimate))
-    member = seat.join(changes_of(scope), last, resumed=resume_from is not None)
+    member = seat.join(changes_of(scope), last)
     try:
         async for delivery in _follow(member):
             if delivery is None:
