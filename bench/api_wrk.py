@@ -29,6 +29,7 @@ renders 20 import jobs at once (``--render-connections`` connections, 4 by defau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -92,6 +93,7 @@ class WrkResult:
     p99_ms: float
     failed: int  # non-2xx answers and socket errors
     cpu_ms: float = 0.0  # the server's CPU time per answer (steadier than rates on a busy host)
+    postgres_cpu_ms: float = 0.0  # PostgreSQL's CPU time per answer (a backend exiting meanwhile uncounted)
 
     @classmethod
     def parse(cls, output: str) -> WrkResult:
@@ -163,19 +165,46 @@ def sampled(pid: int | None, seconds: float, profile: Path | None) -> Iterator[N
 
 
 def run_wrk_at_once(targets: list[Target], connections: int, seconds: float) -> WrkResult:
-    """One wrk per target, started together, ``connections`` split between them: the sum."""
+    """One wrk per target, started together, ``connections`` split between them: the sum,
+    with the servers' CPU per answer (``cpu_ms``) and PostgreSQL's (``postgres_cpu_ms``)."""
     share = max(1, connections // len(targets))
+    pids = [PIDS[target.port] for target in targets]
+    server_cpu, postgres_cpu = cpu_of(pids), cpu_of(postgres_pids())
     processes = []
     for target in targets:
         command, env = wrk_command(target, share, seconds)
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True))
     results = [WrkResult.parse(process.communicate()[0]) for process in processes]
+    answers = sum(r.rate for r in results) * seconds
+    per_answer = 1000 / answers if answers else 0.0
     return WrkResult(
         sum(r.rate for r in results),
         max(r.p50_ms for r in results),
         max(r.p99_ms for r in results),
         sum(r.failed for r in results),
+        cpu_ms=(cpu_of(pids) - server_cpu) * per_answer,
+        postgres_cpu_ms=(cpu_of(postgres_pids()) - postgres_cpu) * per_answer,
     )
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL server process on this machine (backends included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+    return found
+
+
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds the processes used so far (one that ended meanwhile counts nothing)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += process_cpu_seconds(pid)
+    return total
 
 
 # ---------------------------------------------------------------- the two apps
@@ -340,6 +369,7 @@ def median_result(results: list[WrkResult]) -> WrkResult:
         statistics.median(r.p99_ms for r in results),
         sum(r.failed for r in results),
         statistics.median(r.cpu_ms for r in results),
+        statistics.median(r.postgres_cpu_ms for r in results),
     )
 
 
@@ -528,7 +558,10 @@ def measure_postgres(args: argparse.Namespace) -> None:
         for _ in range(args.rounds):
             sqlite_results.append(
                 run_wrk(
-                    Target(sqlite_ports[0], "POST", "/v1/jobs", tokens, body), args.connections, args.seconds
+                    Target(sqlite_ports[0], "POST", "/v1/jobs", tokens, body),
+                    args.connections,
+                    args.seconds,
+                    pid=PIDS[sqlite_ports[0]],
                 )
             )
             sampler = ActivitySampler(pg_url)
@@ -546,12 +579,13 @@ def measure_postgres(args: argparse.Namespace) -> None:
     print(f"POST /v1/jobs, {args.connections} connections, {args.seconds:g} s, median of {args.rounds}")
     print(
         f"  SQLite, 1 process:       {one.rate:7.0f}/s  p50 {one.p50_ms:6.1f}  p99 {one.p99_ms:6.1f} ms"
-        f"  failed {one.failed}"
+        f"  failed {one.failed}  CPU per answer: server {one.cpu_ms:.2f} ms"
     )
     print(
         f"  PostgreSQL, {args.processes} processes: {many.rate:7.0f}/s  p50 {many.p50_ms:6.1f}"
         f"  p99 {many.p99_ms:6.1f} ms"
         f"  failed {many.failed}  ({many.rate / one.rate if one.rate else 0:.2f} × SQLite)"
+        f"  CPU per answer: servers {many.cpu_ms:.2f} ms, PostgreSQL {many.postgres_cpu_ms:.2f} ms"
     )
     if sampler is not None and sampler.samples:
         share = sampler.waiting / sampler.active if sampler.active else 0.0

@@ -104,12 +104,19 @@ def test_serve_runs_a_job_end_to_end_and_never_logs_a_token(tmp_path: Path) -> N
 
 
 def stream_statuses(url: str, token: str) -> list[str]:
-    """Create a job and follow it over SSE to the end; the statuses seen, in order."""
+    """Create a job and follow it over SSE to the end; the statuses seen, in order.
+
+    From the job's first event (Last-Event-ID 0), not from a snapshot: a worker may move the
+    job on before the stream opens, and a snapshot then starts at the job's state of the
+    moment (``queued``), never showing ``pending``."""
     headers = {"Authorization": f"Bearer {token}"}
     job_id = httpx.post(f"{url}/v1/jobs", json=REQUEST, headers=headers).json()["jobId"]
     statuses: list[str] = []
     deadline = time.monotonic() + 120
-    with httpx.stream("GET", f"{url}/v1/jobs/{job_id}/events", headers=headers, timeout=90) as response:
+    stream_headers = {**headers, "Last-Event-ID": "0"}
+    with httpx.stream(
+        "GET", f"{url}/v1/jobs/{job_id}/events", headers=stream_headers, timeout=90
+    ) as response:
         for item in read_events(response):
             if isinstance(item, Event):
                 statuses.append(item.data["status"])

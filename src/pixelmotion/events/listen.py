@@ -51,7 +51,9 @@ async def listen_for_events(
                 async for notify in connection.notifies():
                     try:
                         payload = json.loads(notify.payload)
-                        wake(payload["job_id"], payload["user_id"], int(payload["event_id"]))
+                        # An array of events (store/tx.py Announcer), or one event alone.
+                        for event in payload if isinstance(payload, list) else [payload]:
+                            wake(event["job_id"], event["user_id"], int(event["event_id"]))
                     except (ValueError, KeyError, TypeError):
                         logger.warning("ignored a malformed event notification")
         except asyncio.CancelledError:

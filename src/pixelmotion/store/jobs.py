@@ -19,7 +19,7 @@ from pixelmotion.jobs.models import Job, JobSpec
 from pixelmotion.jobs.moves import Move
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.store.events import insert_event
-from pixelmotion.store.rows import is_uuid, job_of, new_job_row, utcnow
+from pixelmotion.store.rows import is_uuid, job_from, job_of, new_job_row, utcnow
 from pixelmotion.store.tables import idempotency_keys
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
 from pixelmotion.store.tx import Aggregate
@@ -33,7 +33,7 @@ from pixelmotion.store.webhooks import (
 
 # Built once, values bound as parameters: SQLAlchemy compiles each once (building an insert
 # with .values() per job cost about 0.25 ms of CPU).
-_INSERT_JOB = jobs_t.insert().returning(jobs_t)
+_INSERT_JOB = jobs_t.insert()
 _NEWEST_ENDPOINT = newest_enabled_endpoint_id(sa.bindparam("endpoint_owner", type_=sa.Text))
 # A job that reports to the user's newest enabled endpoint, if there is one.
 _INSERT_JOB_TO_NEWEST_ENDPOINT = (
@@ -42,7 +42,7 @@ _INSERT_JOB_TO_NEWEST_ENDPOINT = (
         webhook_endpoint_id=_NEWEST_ENDPOINT,
         webhook_events=sa.case((_NEWEST_ENDPOINT.is_not(None), sa.bindparam("newest_events", type_=sa.Text))),
     )
-    .returning(jobs_t)
+    .returning(jobs_t.c.webhook_endpoint_id, jobs_t.c.webhook_events)
 )
 
 
@@ -107,12 +107,20 @@ class Jobs(Aggregate):
                 row = new_job_row(
                     spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
                 )
+                # The job is built from the values inserted, not read back: a RETURNING of
+                # every column cost the driver a description of 50 columns per submission.
                 if endpoint is None and newest_endpoint_events is not None:
                     del row["webhook_endpoint_id"], row["webhook_events"]
-                    row.update(endpoint_owner=user_id, newest_events=newest_endpoint_events)
-                    job = job_of(conn.execute(_INSERT_JOB_TO_NEWEST_ENDPOINT, row).one())
+                    chosen = conn.execute(
+                        _INSERT_JOB_TO_NEWEST_ENDPOINT,
+                        {**row, "endpoint_owner": user_id, "newest_events": newest_endpoint_events},
+                    ).one()
+                    row.update(
+                        webhook_endpoint_id=chosen.webhook_endpoint_id, webhook_events=chosen.webhook_events
+                    )
                 else:
-                    job = job_of(conn.execute(_INSERT_JOB, row).one())
+                    conn.execute(_INSERT_JOB, row)
+                job = job_from(row)
                 if key is not None:
                     conn.execute(
                         idempotency_keys.insert().values(

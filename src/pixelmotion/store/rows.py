@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -58,7 +59,11 @@ def first_due(
 
 
 def job_of(row: Row[Any]) -> Job:
-    data = row._mapping
+    return job_from(row._mapping)
+
+
+def job_from(data: Mapping[Any, Any]) -> Job:
+    """A job from its column values (a row read, or the values just inserted)."""
     values = {name: data[name] for name in JOB_FIELDS if name in data}
     values["id"] = uuid_text(data["id"])
     for name in ("webhook_endpoint_id", "parent_job_id"):
@@ -120,6 +125,7 @@ def new_job_row(
         "updated_at": now,
         "next_run_at": run_at or now,  # enqueued in the same transaction as the insert
         "attempts": 0,
+        "resubmits": 0,
     }
     if spec.is_import:
         values.update(

@@ -194,23 +194,28 @@ class Announcer:
     whole database, through its commit; a NOTIFY in each write transaction made all writers
     of all processes take turns (sampled: most waiting requests waited on it). Here the
     writes commit without it; the first writer to find no NOTIFY under way sends, in one
-    transaction, whatever came meanwhile, and again while more comes (a few rounds at most:
-    the next writer takes over). Ids only (8000-byte payloads at most). The table stays the
-    truth: if a process dies between a commit and its NOTIFY, the other processes' table
-    scan (``events/hub.py watch_table``) still finds the event."""
+    statement, whatever came meanwhile, and again while more comes (a few rounds at most:
+    the next writer takes over). Events go many to a notification (a JSON array, under
+    PostgreSQL's 8000-byte payload limit), so each listening process wakes once for them.
+    Ids only. The sender has a connection of its own, in autocommit, outside the pool: one
+    round trip per send. The table stays the truth: if a process dies between a commit and
+    its NOTIFY, the other processes' table scan (``events/hub.py watch_table``) still finds
+    the event."""
 
     ROUNDS = 4
+    PAYLOAD_BYTES = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._pending: list[str] = []
+        self._pending: list[dict[str, Any]] = []
         self._guard = threading.Lock()
         self._sending = False
+        self._connection: Any = None  # the sender's own (psycopg, autocommit); made on first use
+        self._closed = False
 
     def announce(self, job_id: str, user_id: str, event_id: int) -> None:
-        payload = json.dumps({"job_id": job_id, "user_id": user_id, "event_id": int(event_id)})
         with self._guard:
-            self._pending.append(payload)
+            self._pending.append({"job_id": job_id, "user_id": user_id, "event_id": int(event_id)})
             if self._sending:
                 return  # the sender under way takes it along
             self._sending = True
@@ -220,19 +225,57 @@ class Announcer:
                     batch, self._pending = self._pending[:NOTIFY_BATCH], self._pending[NOTIFY_BATCH:]
                 if not batch:
                     break
-                self._send(batch)
+                self._send(payloads(batch, self.PAYLOAD_BYTES))
         finally:
             with self._guard:
                 self._sending = False
 
     def _send(self, batch: list[str]) -> None:
-        statement = sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
+        statement = "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p"
         try:
-            # Autocommit: the statement is its own transaction, one round trip (no BEGIN, COMMIT).
-            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(statement, {"channel": EVENTS_CHANNEL, "payloads": batch})
+            self._sender().execute(statement, (EVENTS_CHANNEL, batch))
         except Exception as error:  # a database outage: the table scans will find them
-            logger.warning("could not announce %d events (%s)", len(batch), type(error).__name__)
+            logger.warning("could not announce %d notifications (%s)", len(batch), type(error).__name__)
+            self._drop_connection()
+
+    def _sender(self) -> Any:
+        if self._closed:
+            raise RuntimeError("the engine was disposed")
+        if self._connection is None or self._connection.closed:
+            pooled = self._engine.raw_connection()
+            connection = pooled.driver_connection
+            pooled.detach()  # ours alone: closed by close(), never returned to the pool
+            connection.autocommit = True
+            self._connection = connection
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def close(self) -> None:
+        """The engine was disposed: the sender's connection goes with its pool."""
+        self._closed = True
+        self._drop_connection()
+
+
+def payloads(events: list[dict[str, Any]], limit: int) -> list[str]:
+    """The events as JSON arrays of at most ``limit`` bytes each, in order."""
+    found: list[str] = []
+    chunk: list[str] = []
+    size = 2
+    for event in events:
+        text = json.dumps(event, separators=(",", ":"))
+        if chunk and size + len(text) + 1 > limit:
+            found.append("[" + ",".join(chunk) + "]")
+            chunk, size = [], 2
+        chunk.append(text)
+        size += len(text) + 1
+    if chunk:
+        found.append("[" + ",".join(chunk) + "]")
+    return found
 
 
 _ANNOUNCERS: weakref.WeakKeyDictionary[Engine, Announcer] = weakref.WeakKeyDictionary()
@@ -243,6 +286,7 @@ def announcer(engine: Engine) -> Announcer:
         found = _ANNOUNCERS.get(engine)
         if found is None:
             found = _ANNOUNCERS[engine] = Announcer(engine)
+            sa.event.listen(engine, "engine_disposed", lambda _engine: found.close())
         return found
 
 

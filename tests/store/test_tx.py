@@ -1,0 +1,85 @@
+"""store/tx.py: NOTIFY after commit, many events to a notification (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from pixelmotion.events.listen import libpq_dsn
+from pixelmotion.store import create_engine
+from pixelmotion.store.tx import EVENTS_CHANNEL, announcer, payloads
+from tests.databases import POSTGRES_URL, postgres_schema_url
+
+
+def test_payloads_keep_every_event_in_order_under_the_limit() -> None:
+    events = [{"job_id": f"job-{n}", "user_id": "alice", "event_id": n} for n in range(300)]
+    found = payloads(events, 1000)
+    assert len(found) > 1 and all(len(text.encode()) <= 1000 for text in found)
+    assert [event for text in found for event in json.loads(text)] == events
+    assert payloads([], 1000) == []
+
+
+def received(listener: psycopg.Connection[Any], count: int, timeout: float = 10) -> list[dict[str, Any]]:
+    """The events of the notifications that came, until ``count`` events or the deadline."""
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(events) < count and time.monotonic() < deadline:
+        for notify in listener.notifies(timeout=0.2, stop_after=1):
+            events.extend(json.loads(notify.payload))
+    return events
+
+
+@pytest.fixture
+def engine_and_listener() -> Iterator[tuple[sa.Engine, psycopg.Connection[Any]]]:
+    with postgres_schema_url() as url:
+        engine = create_engine(url)
+        listener = psycopg.connect(libpq_dsn(url), autocommit=True)
+        listener.execute(f"LISTEN {EVENTS_CHANNEL}")
+        try:
+            yield engine, listener
+        finally:
+            listener.close()
+            engine.dispose()
+
+
+@pytest.mark.postgres
+def test_announced_events_arrive_and_the_sender_reconnects_after_a_drop(
+    engine_and_listener: tuple[sa.Engine, psycopg.Connection[Any]],
+) -> None:
+    engine, listener = engine_and_listener
+    sender = announcer(engine)
+    sender.announce("job-1", "alice", 1)
+    assert received(listener, 1) == [{"job_id": "job-1", "user_id": "alice", "event_id": 1}]
+
+    pid = sender._sender().info.backend_pid
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            deadline = time.monotonic() + 10
+            alive = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            while conn.execute(alive, {"pid": pid}).scalar_one():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        # The first announcement meets the dropped connection (the table scans find its
+        # event); the sender reconnects, and the next one arrives.
+        sender.announce("job-2", "alice", 2)
+        sender.announce("job-3", "alice", 3)
+        assert {"job_id": "job-3", "user_id": "alice", "event_id": 3} in received(listener, 1)
+        assert sender._sender().info.backend_pid != pid
+
+        own_pid = sender._sender().info.backend_pid
+        engine.dispose()  # the sender's connection closes with the engine's pool
+        with admin.connect() as conn:
+            deadline = time.monotonic() + 10
+            while conn.execute(alive, {"pid": own_pid}).scalar_one():
+                assert time.monotonic() < deadline, "the sender's connection outlived its engine"
+                time.sleep(0.01)
+    finally:
+        admin.dispose()
