@@ -244,6 +244,7 @@ class Announcer:
         if self._connection is None or self._connection.closed:
             pooled = self._engine.raw_connection()
             connection = pooled.driver_connection
+            assert connection is not None  # a live checkout always has one
             pooled.detach()  # ours alone: closed by close(), never returned to the pool
             connection.autocommit = True
             self._connection = connection
