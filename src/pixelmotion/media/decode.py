@@ -236,9 +236,9 @@ class Decoder:
             raise
         self.decoded = 0  # frames decoded or skipped: what a cut file falls short of
         self.sampler = FrameSampler(opts.fps)
-        # Packets sent with skip_frame=NONREF, by pts: (display time, end time). A packet
-        # whose frame the decoder skips never comes out and stays here.
-        self._skippable: dict[int, tuple[float, float]] = {}
+        # Packets sent with skip_frame=NONREF, by pts: when their frame leaves the screen. A
+        # packet whose frame the decoder skips never comes out and stays here.
+        self._skippable: dict[int, float] = {}
         self.skipped = 0  # frames the decoder skipped (see _skip_unless_sampled)
         self.rotation = 0
         self.scaler: AreaScaler | None = None
@@ -315,10 +315,9 @@ class Decoder:
             if self._is_cut():
                 raise MediaError(VIDEO_TRUNCATED, "the video file is cut before its first frame")
             raise MediaError(VIDEO_UNREADABLE, "no frame of the video could be decoded")
-        skipped_ends = [end for _, end in self._skippable.values()]
-        self.skipped = len(skipped_ends)
+        self.skipped = len(self._skippable)
         self.decoded += self.skipped
-        self.end_time = max([held_time + _frame_duration(held, 1.0 / rate), *skipped_ends])
+        self.end_time = max([held_time + _frame_duration(held, 1.0 / rate), *self._skippable.values()])
         self._check_complete()
         remaining = sampler.total(self.end_time) - sampler.next_slot
         if remaining > 0:
@@ -354,18 +353,15 @@ class Decoder:
         frame refers to it (``skip_frame`` NONREF; a frame others refer to is still decoded).
         Such frames are never seen, so the output is the same; at 12 fps from a 30 fps clip
         about a quarter of the frames need no decoding."""
-        ctx = self.stream.codec_context
         start, pts, duration, base = self.sampler.start, packet.pts, packet.duration, packet.time_base
-        if start is None or pts is None or not duration or base is None or packet.is_keyframe:
-            ctx.skip_frame = "DEFAULT"
-            return
-        t = float(pts * base)
-        end = t + float(duration * base)
-        if self.sampler.samples(t, end):
-            ctx.skip_frame = "DEFAULT"
-            return
-        ctx.skip_frame = "NONREF"
-        self._skippable[pts] = (t, end)
+        skip = False
+        if start is not None and pts is not None and duration and base is not None and not packet.is_keyframe:
+            t = float(pts * base)
+            end = t + float(duration * base)
+            skip = not self.sampler.samples(t, end)
+            if skip:
+                self._skippable[pts] = end
+        self.stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
 
     def _size_error(self, frame: av.VideoFrame) -> MediaError | None:
         """Every frame must have the size the container declared (the limits were checked
