@@ -490,7 +490,10 @@ def measure_rendering(args: argparse.Namespace) -> None:
                 time.sleep(0.1)
             at_start = processing_count(database_url)
             target = Target(port, "POST", "/v1/jobs", submitters, body)
-            ours = run_wrk(target, connections, args.seconds, process.pid)
+            profile = args.profile / "rendering.txt" if args.profile else None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            ours = run_wrk(target, connections, args.seconds, process.pid, profile)
             at_end = processing_count(database_url)
         print(
             f"POST /v1/jobs at {connections} connections while rendering: jobs processing "

@@ -58,14 +58,16 @@ async def admin_scope(_: ServiceCaller, services: ServicesDep) -> ServiceScope:
     return ServiceScope(services.repository)
 
 
-async def run_read(scope: UserScope, read: Callable[..., R], *args: Any) -> R:
-    """A read use case for a route that clients poll. On SQLite it runs on the event loop: a
-    read by key of a local file takes a fraction of a millisecond, less than the hand-off to a
-    worker thread and back, which on a busy host costs the request tens of milliseconds.
-    Elsewhere on a worker thread: a network round trip must not hold the loop."""
-    if scope.local_reads:
-        return read(*args)
-    return await run_in_threadpool(read, *args)
+async def run_short(scope: UserScope, use_case: Callable[..., R], *args: Any) -> R:
+    """A short use case of a route that clients hit often: a read by key, a submission. When
+    all it touches is local (``scope.local``) it runs on the event loop: a read by key takes a
+    fraction of a millisecond, a submission's insert about one, less than the hand-off to a
+    worker thread and back, which on a busy host (the worker's renders and threads contending
+    for the interpreter) costs the request tens of milliseconds. Elsewhere on a worker thread:
+    a network round trip must not hold the loop."""
+    if scope.local:
+        return use_case(*args)
+    return await run_in_threadpool(use_case, *args)
 
 
 Scope = Annotated[UserScope, Depends(user_scope)]

@@ -39,6 +39,7 @@ class UserScope:
         return self.store.user_id
 
     @property
-    def local_reads(self) -> bool:
-        """Whether reads are a local file's (SQLite, WAL: a reader never waits on a writer)."""
-        return not self.store.db.on_postgres
+    def local(self) -> bool:
+        """Whether the database is a local file (SQLite in WAL mode: a reader never waits, a
+        writer only for another writer's few rows) and objects a local directory."""
+        return not self.store.db.on_postgres and self.objects.local

@@ -46,6 +46,12 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 class ObjectStore(Protocol):
+    @property
+    def local(self) -> bool:
+        """Whether objects are files in a local directory (a call is a file system call, not a
+        network round trip)."""
+        ...
+
     def put_file(self, key: str, path: Path, content_type: str) -> None: ...
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...

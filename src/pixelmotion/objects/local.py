@@ -24,6 +24,8 @@ TEMP_PREFIX = ".tmp-"
 
 
 class LocalObjectStore:
+    local = True
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)

@@ -105,6 +105,10 @@ class PatientStore:
     def get_bytes(self, key: str) -> bytes:
         return self._call(f"get {key}", lambda: self.inner.get_bytes(key))
 
+    @property
+    def local(self) -> bool:
+        return self.inner.local
+
     def local_path(self, key: str) -> Path | None:
         return self.inner.local_path(key)
 

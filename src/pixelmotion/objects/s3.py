@@ -48,6 +48,8 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 class S3ObjectStore:
+    local = False
+
     def __init__(
         self,
         bucket: str,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from pixelmotion.api.deps import Scope, ServicesDep, run_read
+from pixelmotion.api.deps import Scope, ServicesDep, run_short
 from pixelmotion.api.render import json_response
 from pixelmotion.api.schemas import (
     NO_NUL,
@@ -34,8 +34,8 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=202, response_model=CreateJobResponse, response_model_by_alias=True)
-def create(body: CreateJobRequest, scope: Scope, idempotency_key: IdempotencyKey = None) -> Response:
-    answer, replayed = created(body, scope, idempotency_key)
+async def create(body: CreateJobRequest, scope: Scope, idempotency_key: IdempotencyKey = None) -> Response:
+    answer, replayed = await run_short(scope, created, body, scope, idempotency_key)
     return json_response(answer, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
@@ -81,7 +81,7 @@ def render(view: JobView) -> JobResponse:
 
 @router.get("/{job_id}", response_model=JobResponse, response_model_by_alias=True)
 async def get_job(job_id: str, scope: Scope) -> Response:
-    return json_response(render(await run_read(scope, use_cases.read, scope, job_id)))
+    return json_response(render(await run_short(scope, use_cases.read, scope, job_id)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobResponse, response_model_by_alias=True)
