@@ -164,9 +164,12 @@ def sampled(pid: int | None, seconds: float, profile: Path | None) -> Iterator[N
         spy.wait(timeout=seconds + 30)
 
 
-def run_wrk_at_once(targets: list[Target], connections: int, seconds: float) -> WrkResult:
+def run_wrk_at_once(
+    targets: list[Target], connections: int, seconds: float, profile: Path | None = None
+) -> WrkResult:
     """One wrk per target, started together, ``connections`` split between them: the sum,
-    with the servers' CPU per answer (``cpu_ms``) and PostgreSQL's (``postgres_cpu_ms``)."""
+    with the servers' CPU per answer (``cpu_ms``) and PostgreSQL's (``postgres_cpu_ms``);
+    with ``profile``, py-spy samples the first target's process meanwhile."""
     share = max(1, connections // len(targets))
     pids = [PIDS[target.port] for target in targets]
     server_cpu, postgres_cpu = cpu_of(pids), cpu_of(postgres_pids())
@@ -174,7 +177,8 @@ def run_wrk_at_once(targets: list[Target], connections: int, seconds: float) -> 
     for target in targets:
         command, env = wrk_command(target, share, seconds)
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True))
-    results = [WrkResult.parse(process.communicate()[0]) for process in processes]
+    with sampled(pids[0], seconds, profile):
+        results = [WrkResult.parse(process.communicate()[0]) for process in processes]
     answers = sum(r.rate for r in results) * seconds
     per_answer = 1000 / answers if answers else 0.0
     return WrkResult(
@@ -393,11 +397,8 @@ def measure_phase(args: argparse.Namespace, phase: str, backlog: int) -> list[Ro
                 floors, ours = [], []
                 for _ in range(args.rounds):
                     floors.append(run_wrk(floor_target, args.connections, args.seconds, floor_pid))
-                    profile = None
-                    if args.profile:
-                        args.profile.mkdir(parents=True, exist_ok=True)
-                        slug = re.sub(r"[^a-z]+", "-", f"{phase} {route}".lower()).strip("-")
-                        profile = args.profile / f"{slug}.txt"
+                    slug = re.sub(r"[^a-z]+", "-", f"{phase} {route}".lower()).strip("-")
+                    profile = profile_to(args, slug)
                     ours.append(run_wrk(our_target, args.connections, args.seconds, PIDS[ports[0]], profile))
                 row = Row(phase, route, median_result(floors), median_result(ours))
                 print(
@@ -432,6 +433,14 @@ def print_rows(rows: list[Row]) -> None:
 # ---------------------------------------------------------------- POST while the worker renders
 
 RENDER_REQUEST = {"width": 256, "height": 256, "colorCount": 32, "fps": 30}
+
+
+def profile_to(args: argparse.Namespace, name: str) -> Path | None:
+    """Where ``--profile`` puts one run's collapsed stacks (None without it)."""
+    if args.profile is None:
+        return None
+    args.profile.mkdir(parents=True, exist_ok=True)
+    return args.profile / f"{name}.txt"
 
 
 def processing_count(database_url: str) -> int:
@@ -490,10 +499,7 @@ def measure_rendering(args: argparse.Namespace) -> None:
                 time.sleep(0.1)
             at_start = processing_count(database_url)
             target = Target(port, "POST", "/v1/jobs", submitters, body)
-            profile = args.profile / "rendering.txt" if args.profile else None
-            if args.profile:
-                args.profile.mkdir(parents=True, exist_ok=True)
-            ours = run_wrk(target, connections, args.seconds, process.pid, profile)
+            ours = run_wrk(target, connections, args.seconds, process.pid, profile_to(args, "rendering"))
             at_end = processing_count(database_url)
         print(
             f"POST /v1/jobs at {connections} connections while rendering: jobs processing "
@@ -565,6 +571,7 @@ def measure_postgres(args: argparse.Namespace) -> None:
                     args.connections,
                     args.seconds,
                     pid=PIDS[sqlite_ports[0]],
+                    profile=profile_to(args, "sqlite"),
                 )
             )
             sampler = ActivitySampler(pg_url)
@@ -574,7 +581,7 @@ def measure_postgres(args: argparse.Namespace) -> None:
                 Target(port, "POST", "/v1/jobs", user_tokens(jwt_secret, f"bench-pg-{n}", USERS), body)
                 for n, port in enumerate(pg_ports)
             ]
-            pg_results.append(run_wrk_at_once(targets, args.connections, args.seconds))
+            pg_results.append(run_wrk_at_once(targets, args.connections, args.seconds, profile_to(args, "pg")))
             sampler.stopping.set()
             sampler.join()
     one, many = median_result(sqlite_results), median_result(pg_results)
