@@ -581,7 +581,8 @@ def measure_postgres(args: argparse.Namespace) -> None:
                 Target(port, "POST", "/v1/jobs", user_tokens(jwt_secret, f"bench-pg-{n}", USERS), body)
                 for n, port in enumerate(pg_ports)
             ]
-            pg_results.append(run_wrk_at_once(targets, args.connections, args.seconds, profile_to(args, "pg")))
+            profile = profile_to(args, "pg")
+            pg_results.append(run_wrk_at_once(targets, args.connections, args.seconds, profile))
             sampler.stopping.set()
             sampler.join()
     one, many = median_result(sqlite_results), median_result(pg_results)
