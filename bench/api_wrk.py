@@ -437,10 +437,11 @@ RENDER_REQUEST = {"width": 256, "height": 256, "colorCount": 32, "fps": 30}
 
 def profile_to(args: argparse.Namespace, name: str) -> Path | None:
     """Where ``--profile`` puts one run's collapsed stacks (None without it)."""
-    if args.profile is None:
+    folder: Path | None = args.profile
+    if folder is None:
         return None
-    args.profile.mkdir(parents=True, exist_ok=True)
-    return args.profile / f"{name}.txt"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.txt"
 
 
 def processing_count(database_url: str) -> int:
