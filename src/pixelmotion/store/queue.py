@@ -7,6 +7,7 @@ change that makes work due, so nothing is enqueued that is not committed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -230,14 +231,12 @@ class Queue(Aggregate):
                 with self._db.connect_as_service() as conn:
                     line.refresh(conn)
             return {job.id: int(ahead or 0) + 1 for job, ahead in zip(waiting, copied, strict=True)}
-        # One statement: each job's count runs from the job before it, so the page costs no
-        # more index entries than its last job's place.
-        counts = [
-            _count_ahead(job, previous).scalar_subquery()
-            for job, previous in zip(waiting, [None, *waiting[:-1]], strict=True)
-        ]
+        keys: dict[str, object] = {}
+        for n, job in enumerate(waiting):
+            keys.update({f"created_{n}": job.created_at, f"id_{n}": job.id})
         with self._db.connect_as_service() as conn:
-            ahead = list(itertools.accumulate(int(n) for n in conn.execute(sa.select(*counts)).one()))
+            counts = conn.execute(_counts_ahead(len(waiting)), keys).one()
+            ahead = list(itertools.accumulate(int(n) for n in counts))
             if ahead[-1] > EXACT_UP_TO and line.due():
                 line.refresh(conn)  # a long line: the next reads bisect a copy
         return {job.id: n + 1 for job, n in zip(waiting, ahead, strict=True)}
@@ -281,18 +280,26 @@ def _waiting_to_send() -> sa.ColumnElement[bool]:
     return sa.and_(jobs_t.c.status == JobStatus.PENDING.value, jobs_t.c.submitted_at.is_(None))
 
 
-def _count_ahead(job: Job, after: Job | None) -> sa.Select[Any]:
-    """Waiting jobs in line before ``job`` (and, given ``after``, not before ``after``)."""
+@functools.lru_cache(maxsize=128)
+def _counts_ahead(size: int) -> sa.Select[Any]:
+    """One statement for ``size`` waiting jobs in line order, bound as ``created_N``/``id_N``:
+    the jobs in line before each, counted from the job before it, so a page costs no more
+    index entries than its last job's place. Built once per page size: building it (and its
+    cache key) for every poll cost more than running it."""
     line = sa.tuple_(jobs_t.c.created_at, jobs_t.c.id)
-    query = sa.select(sa.func.count()).select_from(jobs_t).where(WAITING, line < _key(job))
-    if after is not None:
-        query = query.where(line >= _key(after))
-    return query
+    counts = []
+    for n in range(size):
+        query = sa.select(sa.func.count()).select_from(jobs_t).where(WAITING, line < _bound_key(n))
+        if n:
+            query = query.where(line >= _bound_key(n - 1))
+        counts.append(query.scalar_subquery())
+    return sa.select(*counts)
 
 
-def _key(job: Job) -> sa.Tuple:
+def _bound_key(n: int) -> sa.Tuple:
     return sa.tuple_(
-        sa.literal(job.created_at, jobs_t.c.created_at.type), sa.literal(job.id, jobs_t.c.id.type)
+        sa.bindparam(f"created_{n}", type_=jobs_t.c.created_at.type),
+        sa.bindparam(f"id_{n}", type_=jobs_t.c.id.type),
     )
 
 

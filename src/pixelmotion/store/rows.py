@@ -59,7 +59,7 @@ def first_due(
 
 
 def job_of(row: Row[Any]) -> Job:
-    return job_from(row._mapping)
+    return job_from(row._asdict())  # a plain dict: a row's own mapping looks keys up slowly
 
 
 def job_from(data: Mapping[Any, Any]) -> Job:

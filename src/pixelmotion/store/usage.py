@@ -56,15 +56,17 @@ class Gate:
     check: Callable[[UserUsage], None]
 
 
+# One pass over the user's jobs for both counts. Built once: a submission runs it every time,
+# and building a statement (and its cache key) costs about as much as running it.
+USER_COUNTS = sa.select(
+    sa.func.count().filter(jobs_t.c.status.in_([s.value for s in ACTIVE_STATES])),
+    sa.func.count().filter(jobs_t.c.created_at >= sa.bindparam("since_hour", type_=jobs_t.c.created_at.type)),
+).where(jobs_t.c.user_id == sa.bindparam("user_id", type_=jobs_t.c.user_id.type))
+
+
 def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> UserUsage:
-    active = [s.value for s in ACTIVE_STATES]
-    # One pass over the user's jobs for both counts (a submission runs this every time).
-    active_count, hour_count = conn.execute(
-        sa.select(
-            sa.func.count().filter(jobs_t.c.status.in_(active)),
-            sa.func.count().filter(jobs_t.c.created_at >= window.since_hour),
-        ).where(jobs_t.c.user_id == user_id)
-    ).one()
+    counts = conn.execute(USER_COUNTS, {"user_id": user_id, "since_hour": window.since_hour})
+    active_count, hour_count = counts.one()
     # The times only at the limit, to say when a slot frees (Retry-After).
     hour = (
         conn.execute(
