@@ -23,7 +23,7 @@ service's active statements that wait on a lock (``wait_event_type = 'Lock'``).
 Needs PostgreSQL at 127.0.0.1:5432 or ``PIXELMOTION_BENCH_POSTGRES_URL``.
 
 ``--rendering 20``: ``POST /v1/jobs`` p99 on ``pixelmotion serve`` with its worker while it
-renders 20 import jobs at once (``--render-connections`` connections, 4 by default).
+renders 20 import jobs at once (``--render-connections`` connections, 16 by default, as the other runs).
 """
 
 from __future__ import annotations
@@ -629,7 +629,7 @@ def main() -> int:
         default=0,
         help="POST only, while the in-process worker renders this many jobs",
     )
-    parser.add_argument("--render-connections", type=int, default=4)
+    parser.add_argument("--render-connections", type=int, default=16)
     parser.add_argument(
         "--profile", type=Path, help="py-spy the service during each route's run: collapsed stacks here"
     )
