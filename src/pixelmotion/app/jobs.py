@@ -23,7 +23,7 @@ from pixelmotion.jobs.errors import InvalidRequest
 from pixelmotion.jobs.models import Job
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
-from pixelmotion.objects import ObjectNotFound
+from pixelmotion.objects import ObjectNotFound, ObjectStore
 from pixelmotion.objects.keys import content_type
 from pixelmotion.objects.uploads import upload_key
 from pixelmotion.providers.base import ProviderError, VideoProvider
@@ -144,13 +144,23 @@ def keyframe(scope: UserScope, upload_id: str | None) -> str | None:
         return None
     key = upload_key(scope.user_id, upload_id)
     try:
-        head = scope.objects.get_bytes(key)[:16]
-    except ObjectNotFound:
+        head = object_head(scope.objects, key)
+    except (ObjectNotFound, FileNotFoundError):
         raise InvalidRequest({"keyframe.uploadId": "no such upload for this user"}) from None
     if image_type(head) is None:
         raise InvalidRequest({"keyframe.uploadId": "the upload is not an image"})
     scope.store.uploads.mark_used(upload_id, scope.clock())
     return key
+
+
+def object_head(objects: ObjectStore, key: str) -> bytes:
+    """The first 16 bytes of a stored object; of a local file without reading it all (a
+    submission may run on the event loop)."""
+    path = objects.local_path(key)
+    if path is None:
+        return objects.get_bytes(key)[:16]
+    with path.open("rb") as handle:
+        return handle.read(16)
 
 
 def own_webhook_endpoint(scope: UserScope, url: str | None) -> WebhookEndpoint | None:
