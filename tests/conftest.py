@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from pixelmotion.store import Store, create_engine, migrate
+from pixelmotion.store.line import finish_line_reads
 from tests.databases import postgres_schema_url, sqlite_url
 from tests.running import Running, start
 
@@ -26,6 +27,7 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
     engine = create_engine(database_url)
     migrate(engine, lock_dir=tmp_path)
     yield engine
+    finish_line_reads(engine)
     engine.dispose()
 
 

@@ -29,6 +29,7 @@ from pixelmotion.providers.health import ProviderHealth
 from pixelmotion.providers.luma import LumaProvider
 from pixelmotion.security import TokenVerifier
 from pixelmotion.store import Store, create_engine, migrate
+from pixelmotion.store.line import finish_line_reads
 from pixelmotion.webhooks import DeliverySettings
 from pixelmotion.webhooks.schedule import parse_schedule
 
@@ -56,6 +57,7 @@ class Services:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        finish_line_reads(self.engine)
         self.engine.dispose()
 
 

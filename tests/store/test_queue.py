@@ -4,6 +4,8 @@ of a copy of the line, refreshed about once a second, in a long one: a poll of
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,11 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pixelmotion.jobs.caps import ProviderCaps
 from pixelmotion.store import Store, utcnow
-from pixelmotion.store.line import EXACT_UP_TO, MAX_AGE, STALE_AFTER, waiting_line
+from pixelmotion.store.line import EXACT_UP_TO, MAX_AGE, STALE_AFTER, WaitingLine, waiting_line
 from pixelmotion.store.queue import _counts_ahead
 from pixelmotion.store.rows import new_job_row
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
@@ -80,7 +82,8 @@ def test_a_place_in_a_long_line_is_read_from_a_copy_refreshed_once_a_second(
     fill_line(engine, BACKLOG)
     mine = [repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(3)]
     with statements(engine) as seen:
-        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # counted, then copied
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # counted; copied apart
+        settled(line)
     assert len(seen) == 2
     with statements(engine) as seen:  # within the second: no statement at all, however many
         for _ in range(50):
@@ -93,7 +96,8 @@ def test_a_place_in_a_long_line_is_read_from_a_copy_refreshed_once_a_second(
     assert repository.queue.queue_position(mine[2]) == BACKLOG + 3
     now[0] += MAX_AGE + 0.1
     with statements(engine) as seen:
-        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # this reader refreshes…
+        assert repository.queue.queue_position(mine[2]) == BACKLOG + 3  # from the copy; read again…
+        settled(line)
     assert len(seen) == 1 and "count(" not in seen[0].lower()
     assert repository.queue.queue_position(mine[2]) == BACKLOG + 2  # …the next sees the change
     # A copy too old is not used: counted again.
@@ -114,6 +118,46 @@ def test_the_count_walks_an_index_not_the_table(engine: Engine, repository: Stor
     else:  # the planner may take the creation-time index for a narrow range: no table scan
         assert "Index" in plan and "Seq Scan" not in plan, plan
     assert repository.queue.queue_positions([first, last]) == {first.id: BACKLOG + 1, last.id: BACKLOG + 2}
+
+
+def test_no_reader_waits_for_the_lines_read(engine: Engine, repository: Store) -> None:
+    now = [0.0]
+    line = waiting_line(engine)
+    line.clock = lambda: now[0]
+    fill_line(engine, BACKLOG)
+    mine = [repository.jobs.create(spec(), user_id="me", provider="luma") for _ in range(2)]
+    assert repository.queue.queue_positions(mine)[mine[0].id] == BACKLOG + 1
+    settled(line)
+    now[0] += MAX_AGE + 0.1
+    release = threading.Event()
+
+    @contextmanager
+    def held_connection() -> Iterator[Connection]:
+        release.wait(30)  # a read that takes as long as the test wants
+        with engine.connect() as conn:
+            yield conn
+
+    line.refresh_soon(held_connection)
+    try:
+        for _ in range(20):  # answered from the copy while the read is held, none starts another
+            with statements(engine) as seen:
+                assert repository.queue.queue_positions(mine) == {
+                    mine[0].id: BACKLOG + 1,
+                    mine[1].id: BACKLOG + 2,
+                }
+            assert seen == [] and line.reading()
+    finally:
+        release.set()
+    settled(line)
+    assert not line.due()
+
+
+def settled(line: WaitingLine, seconds: float = 30) -> None:
+    """Wait, with a deadline, until no read of the line is under way."""
+    deadline = time.monotonic() + seconds
+    while line.reading():
+        assert time.monotonic() < deadline, "the line's read did not finish"
+        time.sleep(0.005)
 
 
 def query_plan(engine: Engine, query: sa.Select[Any], params: dict[str, Any] | None = None) -> str:

@@ -228,8 +228,7 @@ class Queue(Aggregate):
         copied = [line.ahead((job.created_at, job.id)) for job in waiting]
         if copied[0] is not None and copied[0] > EXACT_UP_TO:
             if line.due():
-                with self._db.connect_as_service() as conn:
-                    line.refresh(conn)
+                line.refresh_soon(self._db.connect_as_service)
             return {job.id: int(ahead or 0) + 1 for job, ahead in zip(waiting, copied, strict=True)}
         keys: dict[str, object] = {}
         for n, job in enumerate(waiting):
@@ -237,8 +236,8 @@ class Queue(Aggregate):
         with self._db.connect_as_service() as conn:
             counts = conn.execute(_counts_ahead(len(waiting)), keys).one()
             ahead = list(itertools.accumulate(int(n) for n in counts))
-            if ahead[-1] > EXACT_UP_TO and line.due():
-                line.refresh(conn)  # a long line: the next reads bisect a copy
+        if ahead[-1] > EXACT_UP_TO and line.due():
+            line.refresh_soon(self._db.connect_as_service)  # a long line: later reads bisect a copy
         return {job.id: n + 1 for job, n in zip(waiting, ahead, strict=True)}
 
     # --- figures for /metrics ------------------------------------------------------------
