@@ -1,4 +1,5 @@
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -37,6 +38,22 @@ def test_callback_tokens_are_per_job_and_checked_in_constant_time() -> None:
     assert not verify_callback_token(["new", ""], "job-1", token)
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """``configure_logging`` binds its handler to this test's captured stderr, which closes
+    after the test: put the loggers back, so later tests' logs do not meet a closed stream."""
+    loggers = [
+        logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx")
+    ]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    yield
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+@pytest.mark.usefixtures("restored_logging")
 def test_json_lines_carry_the_request_and_job(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
