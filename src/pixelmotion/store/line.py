@@ -58,8 +58,12 @@ class WaitingLine:
         return self.clock() - self.taken_at > MAX_AGE
 
     def refresh_soon(self, connect: Callable[[], AbstractContextManager[Connection]]) -> None:
-        """Read the line again on a thread of its own, unless a read is under way."""
+        """Read the line again on a thread of its own, unless a read is under way or one that
+        ended since the caller looked made the copy fresh."""
         if not self._reading.acquire(blocking=False):
+            return
+        if not self.due():
+            self._reading.release()
             return
         self._reader = threading.Thread(target=self._read, args=(connect,), name="waiting-line", daemon=True)
         self._reader.start()
