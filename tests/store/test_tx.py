@@ -26,12 +26,14 @@ def test_payloads_keep_every_event_in_order_under_the_limit() -> None:
 
 
 def received(listener: psycopg.Connection[Any], count: int, timeout: float = 10) -> list[dict[str, Any]]:
-    """The events of the notifications that came, until ``count`` events or the deadline."""
+    """This test's events (jobs named ``job-N``) of the notifications that came, until ``count``
+    of them or the deadline. The channel is the database's: tests running beside this one on
+    other schemas notify on it too, with their jobs' UUIDs."""
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(events) < count and time.monotonic() < deadline:
         for notify in listener.notifies(timeout=0.2, stop_after=1):
-            events.extend(json.loads(notify.payload))
+            events.extend(e for e in json.loads(notify.payload) if str(e["job_id"]).startswith("job-"))
     return events
 
 
