@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from pixelmotion.app.errors import LimitReached
+from pixelmotion.app.limits import UserLimits, limits_gate
 from pixelmotion.jobs.models import Job, JobSpec
 from pixelmotion.jobs.moves import Move
+from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.jobs.updates import move_for_generation
 from pixelmotion.store import Store, utcnow
-from pixelmotion.store.tables import job_events
+from pixelmotion.store.jobs import Inserted
+from pixelmotion.store.tables import job_events, webhook_deliveries
 
 
 def spec(**overrides: object) -> JobSpec:
@@ -215,3 +221,57 @@ def test_a_job_without_its_own_webhook_reports_to_the_newest_enabled_endpoint(re
     own = repository.webhooks.new_endpoint("alice", "https://hooks.example/own", lambda: "s3")
     inserted = repository.jobs.submit(spec(), user_id="alice", provider="emulator", endpoint=own)
     assert inserted.job.webhook_endpoint_id == own.id
+
+
+def gated(repository: Store, user_id: str, at: datetime, limits: UserLimits, **options: Any) -> Inserted:
+    """A submission checked against ``limits`` at ``at``, as the submit route makes it (on
+    PostgreSQL, one call to ``pixelmotion_submit_job``; on SQLite, its steps)."""
+    job_spec = spec()
+    gate = limits_gate(job_spec, limits, at)
+    return repository.jobs.submit(
+        job_spec, user_id=user_id, provider="emulator", now=at, gate=gate, **options
+    )
+
+
+def test_a_checked_submission_writes_the_job_its_event_and_its_endpoints_delivery(repository: Store) -> None:
+    endpoint = repository.webhooks.endpoint("alice", "https://hooks.example/all", new_secret=lambda: "s1")
+    job = gated(repository, "alice", utcnow(), UserLimits(), newest_endpoint_events="all").job
+    assert repository.jobs.get(job.id) == job
+    assert (job.webhook_endpoint_id, job.webhook_events) == (endpoint.id, "all")
+    assert [(e.status, e.progress) for e in repository.events.after(job_id=job.id)] == [
+        (JobStatus.PENDING, 0)
+    ]
+    with repository.engine.connect() as conn:
+        deliveries = sa.select(sa.func.count()).where(webhook_deliveries.c.job_id == job.id)
+        assert conn.execute(deliveries).scalar_one() == 1  # "all": the job's first change too
+    alone = gated(repository, "bob", utcnow(), UserLimits(), newest_endpoint_events="all").job
+    assert (alone.webhook_endpoint_id, alone.webhook_events) == (None, None)
+
+
+def test_a_refused_submission_leaves_nothing_and_counts_only_earlier_jobs(repository: Store) -> None:
+    start = utcnow() - timedelta(minutes=30)
+    hourly = UserLimits(max_active_jobs=100, jobs_per_hour=2)
+    first = gated(repository, "alice", start, hourly).job
+    gated(repository, "alice", start + timedelta(minutes=10), hourly)
+    with pytest.raises(LimitReached) as refused:
+        gated(repository, "alice", start + timedelta(minutes=20), hourly)
+    # The oldest of the two earlier jobs frees its slot an hour after it began: 40 minutes on.
+    assert refused.value.code == "HOURLY_LIMIT" and refused.value.retry_after == 40 * 60 + 1
+    assert len(repository.jobs.list_for_user("alice", limit=10)) == 2
+    events = repository.events.after(user_id="alice")
+    assert len(events) == 2 and events[0].job_id == first.id
+
+    with pytest.raises(LimitReached) as busy:
+        gated(repository, "bob", utcnow(), UserLimits(max_active_jobs=0))
+    assert busy.value.code == "TOO_MANY_ACTIVE_JOBS"
+    assert repository.events.after(user_id="bob") == []
+
+    ask = spec()
+    two_jobs = UserLimits(
+        daily_budget_usd=2 * estimated_cost_usd(ask.model, ask.resolution, ask.aspect_ratio, ask.duration)
+    )
+    gated(repository, "carol", utcnow(), two_jobs)
+    gated(repository, "carol", utcnow(), two_jobs)  # the day's asks exclude the job being written
+    with pytest.raises(LimitReached) as spent:
+        gated(repository, "carol", utcnow(), two_jobs)
+    assert spent.value.code == "DAILY_BUDGET"

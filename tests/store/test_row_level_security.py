@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pixelmotion.app.limits import UserLimits, limits_gate
 from pixelmotion.jobs.moves import failed
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
@@ -76,6 +77,13 @@ def test_users_insert_only_their_own_rows_and_never_update(pg_engine: Engine) ->
     assert mine.user_id == "bob"
     with pytest.raises(sa.exc.ProgrammingError):  # row-level security: WITH CHECK fails
         service.as_user("bob").jobs.create(spec, user_id="alice", provider="emulator")
+    # A checked submission is one call to pixelmotion_submit_job, which scopes itself.
+    gate = limits_gate(spec, UserLimits())
+    checked = service.as_user("bob").jobs.submit(spec, user_id="bob", provider="emulator", gate=gate)
+    assert service.jobs.get(checked.job.id) == checked.job
+    with pytest.raises(sa.exc.ProgrammingError):
+        service.as_user("bob").jobs.submit(spec, user_id="alice", provider="emulator", gate=gate)
+    assert service.jobs.list_for_user("alice") == []
     with pg_engine.begin() as conn, pytest.raises(sa.exc.ProgrammingError):
         as_user(conn, "bob")
         conn.execute(sa.text("UPDATE video_generation_jobs SET status = 'completed'"))

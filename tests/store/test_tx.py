@@ -69,11 +69,10 @@ def test_announced_events_arrive_and_the_sender_reconnects_after_a_drop(
             while conn.execute(alive, {"pid": pid}).scalar_one():
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
-        # The first announcement meets the dropped connection (the table scans find its
-        # event); the sender reconnects, and the next one arrives.
+        # The send meets the dropped connection; the sender reconnects and sends again.
         sender.announce("job-2", "alice", 2)
         sender.announce("job-3", "alice", 3)
-        assert {"job_id": "job-3", "user_id": "alice", "event_id": 3} in received(listener, 1)
+        assert [e["job_id"] for e in received(listener, 2)] == ["job-2", "job-3"]
         assert sender._sender().info.backend_pid != pid
 
         own_pid = sender._sender().info.backend_pid
@@ -85,3 +84,34 @@ def test_announced_events_arrive_and_the_sender_reconnects_after_a_drop(
                 time.sleep(0.01)
     finally:
         admin.dispose()
+
+
+def notifications(
+    listener: psycopg.Connection[Any], count: int, timeout: float = 10
+) -> list[list[dict[str, Any]]]:
+    """This test's events as they came, one list per notification, until ``count`` events."""
+    found: list[list[dict[str, Any]]] = []
+    deadline = time.monotonic() + timeout
+    while sum(map(len, found)) < count and time.monotonic() < deadline:
+        for notify in listener.notifies(timeout=0.2, stop_after=1):
+            mine = [e for e in json.loads(notify.payload) if str(e["job_id"]).startswith("job-")]
+            if mine:
+                found.append(mine)
+    return found
+
+
+@pytest.mark.postgres
+def test_a_burst_of_events_goes_in_a_few_notifications_and_disposing_sends_what_is_pending(
+    engine_and_listener: tuple[sa.Engine, psycopg.Connection[Any]],
+) -> None:
+    engine, listener = engine_and_listener
+    sender = announcer(engine)
+    for n in range(200):
+        sender.announce(f"job-{n}", "alice", n)
+    burst = notifications(listener, 200)
+    assert [e["event_id"] for batch in burst for e in batch] == list(range(200))
+    assert len(burst) <= 20  # one notification each would be 200 wake-ups of every listener
+
+    sender.announce("job-last", "alice", 200)
+    engine.dispose()  # at once: the sender still sends it before its connection closes
+    assert notifications(listener, 1) == [[{"job_id": "job-last", "user_id": "alice", "event_id": 200}]]

@@ -67,11 +67,28 @@ USER_COUNTS = sa.select(
 def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> UserUsage:
     counts = conn.execute(USER_COUNTS, {"user_id": user_id, "since_hour": window.since_hour})
     active_count, hour_count = counts.one()
+    return usage_given_counts(conn, user_id, window, int(active_count), int(hour_count))
+
+
+def usage_given_counts(
+    conn: Connection,
+    user_id: str,
+    window: UsageWindow,
+    active: int,
+    hour_count: int,
+    *,
+    excluding: str | None = None,
+) -> UserUsage:
+    """The usage whose counts are known, with the times and asks the check needs read only
+    when it needs them. ``excluding``: a job this transaction has just inserted, not counted."""
+    if hour_count < window.hour_limit and window.since_day is None:
+        return UserUsage(active=active, created_last_hour_count=hour_count)  # nothing more to read
+    mine = [jobs_t.c.user_id == user_id] + ([jobs_t.c.id != excluding] if excluding else [])
     # The times only at the limit, to say when a slot frees (Retry-After).
     hour = (
         conn.execute(
             sa.select(jobs_t.c.created_at)
-            .where(jobs_t.c.user_id == user_id, jobs_t.c.created_at >= window.since_hour)
+            .where(*mine, jobs_t.c.created_at >= window.since_hour)
             .order_by(jobs_t.c.created_at)
         )
         .scalars()
@@ -84,7 +101,7 @@ def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> User
         if window.since_day is None
         else conn.execute(
             sa.select(jobs_t.c.model, jobs_t.c.resolution, jobs_t.c.aspect_ratio, jobs_t.c.duration).where(
-                jobs_t.c.user_id == user_id,
+                *mine,
                 jobs_t.c.created_at >= window.since_day,
                 jobs_t.c.provider != "import",
                 jobs_t.c.status != JobStatus.CANCELED.value,
@@ -92,8 +109,8 @@ def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> User
         ).all()
     )
     return UserUsage(
-        active=int(active_count),
-        created_last_hour_count=int(hour_count),
+        active=active,
+        created_last_hour_count=hour_count,
         created_last_hour=list(hour),
         today=[(m, r, a, int(d)) for m, r, a, d in day],
     )
