@@ -18,7 +18,9 @@ OPTIONS: dict[str, Any] = {"width": 32, "height": 32, "color_count": 8, "fps": 1
 
 def test_create_wait_download(sqlite_app: Running, tmp_path: Path) -> None:
     seen: list[str] = []
-    with Client(sqlite_app.url, sqlite_app.token("alice")) as client:
+    # A line read every 30 s: the job's changes must come by its stream, none missed while
+    # it waits in line and then runs through.
+    with Client(sqlite_app.url, sqlite_app.token("alice"), queue_poll_seconds=30) as client:
         job = client.create("a pink robot waving", **OPTIONS)
         # create() reads the job back: a worker may have sent it on already (queued, dreaming).
         assert isinstance(job, Job) and job.status in ("pending", "queued", "dreaming")
@@ -66,15 +68,19 @@ def test_the_same_idempotency_key_gives_the_same_job(sqlite_app: Running) -> Non
 
 
 def test_async_client(sqlite_app: Running, tmp_path: Path) -> None:
+    seen: list[str] = []
+
     async def run() -> Job:
-        async with AsyncClient(sqlite_app.url, sqlite_app.token("alice")) as client:
+        # As the sync client: the changes come by the stream, not by a read of the line.
+        async with AsyncClient(sqlite_app.url, sqlite_app.token("alice"), queue_poll_seconds=30) as client:
             job = await client.create("a bouncing ball", **OPTIONS)
-            done = await client.wait(job.id, timeout=60)
+            done = await client.wait(job.id, timeout=60, on_update=lambda j: seen.append(j.status))
             files = await client.download(job.id, tmp_path, formats=("gif",))
             assert open_image(files["gif"]).size == (32, 32)
             return done
 
     assert run_async(run()).status == "completed"
+    assert list(dict.fromkeys(seen))[-2:] == ["processing", "completed"]
 
 
 def test_connection_settings_come_from_the_environment(

@@ -13,21 +13,22 @@ client's retries after a connection error can never start (and bill) a second jo
 
 from __future__ import annotations
 
-import base64
-import json
+import contextlib
 import os
 import time
 import tomllib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from pixelmotion.client_wire import SseDecoder, canvas_body, create_body
+
 TERMINAL = frozenset({"completed", "failed", "canceled"})
-# How often a job waiting in line is read again while followed (its place moves silently);
+# How long a job waiting in line may be quiet before it is read again while followed (its place moves silently);
 # each client takes its own (queue_poll_seconds).
 QUEUE_POLL_SECONDS = 2.0
 OUTPUT_FILES = {
@@ -110,50 +111,6 @@ def resolve_connection(url: str | None = None, token: str | None = None) -> tupl
     return str(resolved_url).rstrip("/"), resolved_token
 
 
-def palette_body(palette: str | list[str] | Path) -> Any:
-    """A preset name or hex colours as they are; a palette file (a ``Path``) as base64."""
-    if isinstance(palette, Path):
-        return {"file": base64.b64encode(palette.read_bytes()).decode(), "filename": palette.name}
-    return palette
-
-
-def canvas_body(**options: Any) -> dict[str, Any]:
-    """Python names to the wire's camelCase, options left as None left out."""
-    if options.get("palette") is not None:
-        options["palette"] = palette_body(options["palette"])
-    return {_camel(key): value for key, value in options.items() if value is not None}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def create_body(
-    prompt: str,
-    *,
-    width: int,
-    height: int,
-    fps: int,
-    color_count: int | None = None,
-    duration: int | None = None,
-    model: str | None = None,
-    resolution: str | None = None,
-    aspect_ratio: str | None = None,
-    loop: str | bool | None = None,
-    dither: str | None = None,
-    fit: str | None = None,
-    project_id: str | None = None,
-    palette: str | list[str] | Path | None = None,
-    palette_from: str | None = None,
-    background: str | None = None,
-    key_color: str | None = None,
-) -> dict[str, Any]:
-    """A create request: ``palette`` is a preset, hex colours, or a palette file's ``Path``."""
-    options = {k: v for k, v in locals().items() if k != "prompt"}
-    return {"prompt": prompt, **canvas_body(**options)}
-
-
 def _check(response: httpx.Response) -> httpx.Response:
     if response.status_code < 400:
         return response
@@ -163,23 +120,6 @@ def _check(response: httpx.Response) -> httpx.Response:
     except (ValueError, KeyError, TypeError):
         code, message = "HTTP_ERROR", response.text[:200] or response.reason_phrase
     raise PixelmotionError(response.status_code, code, message)
-
-
-class SseDecoder:
-    """Server-Sent Events, a line at a time: ``feed`` returns the job JSON an event carries
-    once its blank line arrives. One decoder for the sync and the async client."""
-
-    def __init__(self) -> None:
-        self._fields: dict[str, str] = {}
-
-    def feed(self, line: str) -> dict[str, Any] | None:
-        if line == "":
-            fields, self._fields = self._fields, {}
-            return json.loads(fields["data"]) if "data" in fields else None
-        if not line.startswith(":"):  # a comment (keep-alive) carries nothing
-            name, _, value = line.partition(":")
-            self._fields[name] = value.removeprefix(" ")
-        return None
 
 
 def output_route(name: str) -> tuple[str, str]:
@@ -268,8 +208,16 @@ class Client(_Connected):
 
     def events(self, job_id: str, *, last_event_id: int | None = None) -> Iterator[Job]:
         """Every change of the job, live, until it ends (Server-Sent Events)."""
-        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-        timeout = httpx.Timeout(30.0, read=60.0)
+        for _, job in self._follow(job_id, last_event_id, read_timeout=60.0):
+            yield job
+
+    def _follow(
+        self, job_id: str, after: int | None, *, read_timeout: float
+    ) -> Generator[tuple[int | None, Job], None, None]:
+        """(event id, job) of each event after ``after``; ``httpx.ReadTimeout`` after
+        ``read_timeout`` seconds without a byte."""
+        headers = {"Last-Event-ID": str(after)} if after is not None else {}
+        timeout = httpx.Timeout(30.0, read=read_timeout)
         with self._http.stream(
             "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
         ) as response:
@@ -281,37 +229,42 @@ class Client(_Connected):
             decoder = SseDecoder()
             for line in response.iter_lines():
                 if (data := decoder.feed(line)) is not None:
-                    yield Job.from_json(data)
+                    yield decoder.last_id, Job.from_json(data)
 
     def wait(
         self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None
     ) -> Job:
-        """Follow the job until it ends: over SSE, falling back to polling if streaming fails."""
+        """Follow the job until it ends, every change reported once it comes: over SSE,
+        resumed after the last event seen; waiting in line, the job is read again every
+        ``queue_poll_seconds`` of quiet (its place moves with no event of its own); if
+        streaming fails, by polling."""
         deadline = None if timeout is None else time.monotonic() + timeout
         job = self.get(job_id)
         if on_update:
             on_update(job)
+        after: int | None = None  # the last event seen: a new stream resumes after it
         while not job.done:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
-            if job.queue_position is not None:
-                # Waiting in line: the place changes with no event of its own; read it again.
-                time.sleep(self.queue_poll_seconds)
-                job = self.get(job_id)
-                if on_update:
-                    on_update(job)
-                continue
+            in_line = job.queue_position is not None
             try:
-                for update in self.events(job_id):
-                    job = update
-                    if on_update:
-                        on_update(job)
-                    if job.done or (deadline is not None and time.monotonic() > deadline):
-                        break
+                quiet = self.queue_poll_seconds if in_line else 60.0
+                with contextlib.closing(self._follow(job_id, after, read_timeout=quiet)) as updates:
+                    for event_id, update in updates:
+                        after, job = event_id if event_id is not None else after, update
+                        if on_update:
+                            on_update(job)
+                        if job.done or in_line or (deadline is not None and time.monotonic() > deadline):
+                            break  # in line: read the job for its place, then follow again
+            except httpx.ReadTimeout:
+                pass  # a quiet line: the place moves with no event of its own; read it again
             except (httpx.TransportError, PixelmotionError):
                 time.sleep(1.0)  # the stream failed: poll instead
-            if not job.done:
-                job = self.get(job_id)
+            if job.done:
+                break
+            seen, job = job, self.get(job_id)
+            if on_update and (job.status, job.queue_position) != (seen.status, seen.queue_position):
+                on_update(job)
         return job
 
     def download(
@@ -370,9 +323,20 @@ class AsyncClient(_Connected):
     async def retry(self, job_id: str) -> Job:
         return Job.from_json(_check(await self._http.post(f"/v1/jobs/{job_id}/retry")).json())
 
-    async def events(self, job_id: str) -> AsyncIterator[Job]:
-        timeout = httpx.Timeout(30.0, read=60.0)
-        async with self._http.stream("GET", f"/v1/jobs/{job_id}/events", timeout=timeout) as response:
+    async def events(self, job_id: str, *, last_event_id: int | None = None) -> AsyncIterator[Job]:
+        """Every change of the job, live, until it ends (Server-Sent Events)."""
+        async for _, job in self._follow(job_id, last_event_id, read_timeout=60.0):
+            yield job
+
+    async def _follow(
+        self, job_id: str, after: int | None, *, read_timeout: float
+    ) -> AsyncGenerator[tuple[int | None, Job], None]:
+        """As ``Client._follow``."""
+        headers = {"Last-Event-ID": str(after)} if after is not None else {}
+        timeout = httpx.Timeout(30.0, read=read_timeout)
+        async with self._http.stream(
+            "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
+        ) as response:
             if response.status_code == 204:
                 return
             if response.status_code >= 400:
@@ -381,7 +345,7 @@ class AsyncClient(_Connected):
             decoder = SseDecoder()
             async for line in response.aiter_lines():
                 if (data := decoder.feed(line)) is not None:
-                    yield Job.from_json(data)
+                    yield decoder.last_id, Job.from_json(data)
 
     async def download(
         self,
@@ -404,28 +368,32 @@ class AsyncClient(_Connected):
         import asyncio
 
         async def follow() -> Job:
+            # As Client.wait: resumed after the last event seen, a quiet line read again.
             job = await self.get(job_id)
             if on_update:
                 on_update(job)
+            after: int | None = None
             while not job.done:
-                if job.queue_position is not None:
-                    # Waiting in line: the place changes with no event of its own; read it again.
-                    await asyncio.sleep(self.queue_poll_seconds)
-                    job = await self.get(job_id)
-                    if on_update:
-                        on_update(job)
-                    continue
+                in_line = job.queue_position is not None
                 try:
-                    async for update in self.events(job_id):
-                        job = update
-                        if on_update:
-                            on_update(job)
-                        if job.done:
-                            break
+                    quiet = self.queue_poll_seconds if in_line else 60.0
+                    following = self._follow(job_id, after, read_timeout=quiet)
+                    async with contextlib.aclosing(following) as updates:
+                        async for event_id, update in updates:
+                            after, job = event_id if event_id is not None else after, update
+                            if on_update:
+                                on_update(job)
+                            if job.done or in_line:
+                                break
+                except httpx.ReadTimeout:
+                    pass
                 except (httpx.TransportError, PixelmotionError):
                     await asyncio.sleep(1.0)
-                if not job.done:
-                    job = await self.get(job_id)
+                if job.done:
+                    break
+                seen, job = job, await self.get(job_id)
+                if on_update and (job.status, job.queue_position) != (seen.status, seen.queue_position):
+                    on_update(job)
             return job
 
         return await asyncio.wait_for(follow(), timeout)

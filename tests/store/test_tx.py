@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.util import greenlet_spawn
 
+from pixelmotion.app.errors import LimitReached
+from pixelmotion.app.limits import UserLimits, limits_gate
 from pixelmotion.events.listen import libpq_dsn
-from pixelmotion.store import create_engine
+from pixelmotion.jobs.requests import build_spec
+from pixelmotion.store import Store, create_engine, migrate
+from pixelmotion.store.database import create_loop_engine
 from pixelmotion.store.tx import EVENTS_CHANNEL, announcer, payloads
 from tests.databases import POSTGRES_URL, postgres_schema_url
 
@@ -115,3 +122,39 @@ def test_a_burst_of_events_goes_in_a_few_notifications_and_disposing_sends_what_
     sender.announce("job-last", "alice", 200)
     engine.dispose()  # at once: the sender still sends it before its connection closes
     assert notifications(listener, 1) == [[{"job_id": "job-last", "user_id": "alice", "event_id": 200}]]
+
+
+@pytest.mark.postgres
+def test_on_the_loop_one_users_submissions_take_turns_and_the_limit_holds(tmp_path: Path) -> None:
+    with postgres_schema_url() as url:
+        engine = create_engine(url)
+        migrate(engine, lock_dir=tmp_path)
+        loop_engine = create_loop_engine(url)
+        assert loop_engine is not None
+        store = Store(engine)
+        store.db.loop_engine = loop_engine.sync_engine
+        alice = store.as_user("alice").on_the_loop()
+        assert alice is not None and alice.db.on_loop
+        spec = build_spec(prompt="a cat", width=16, height=16, color_count=4, fps=12)
+        limits = UserLimits(max_active_jobs=3)
+
+        def submit() -> str:
+            try:
+                alice.jobs.submit(spec, user_id="alice", provider="emulator", gate=limits_gate(spec, limits))
+            except LimitReached:
+                return "refused"
+            return "accepted"
+
+        async def main() -> list[str]:
+            try:
+                # Eight at once on one loop: a thread's lock for the user's turn would stop the
+                # loop with the holder waiting on it.
+                return list(await asyncio.gather(*(greenlet_spawn(submit) for _ in range(8))))
+            finally:
+                await loop_engine.dispose()
+
+        try:
+            assert sorted(asyncio.run(main())) == ["accepted"] * 3 + ["refused"] * 5
+            assert len(store.jobs.list_for_user("alice")) == 3
+        finally:
+            engine.dispose()

@@ -19,6 +19,7 @@ from pixelmotion.api.middleware import BodySizeLimitMiddleware, LoopbackOnly, Re
 from pixelmotion.api.views import admin, callbacks, events, health, jobs, plan, uploads, web, webhooks
 from pixelmotion.bootstrap import Services
 from pixelmotion.config import EMULATOR_MOUNT
+from pixelmotion.store.database import create_loop_engine
 from pixelmotion.worker.tasks import background
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,10 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         services.hub.bind(asyncio.get_running_loop())
+        # PostgreSQL: short requests' round trips await on this loop (api/deps.py run_short).
+        loop_engine = create_loop_engine(services.settings.database_url)
+        if loop_engine is not None:
+            services.repository.db.loop_engine = loop_engine.sync_engine
         if services.emulator is not None:
             await services.emulator.start()
         wired = background(services, run_worker=run_worker, hub=services.hub)
@@ -44,6 +49,9 @@ def create_app(services: Services, *, run_worker: bool = True) -> FastAPI:
             if services.emulator is not None:
                 await services.emulator.stop()
             await services.provider.aclose()
+            if loop_engine is not None:
+                services.repository.db.loop_engine = None
+                await loop_engine.dispose()
 
     app = FastAPI(
         title="pixelmotion",

@@ -55,7 +55,7 @@ def submission(body: CreateJobRequest, idempotency_key: str | None) -> Submissio
     )
 
 
-def created(body: CreateJobRequest, scope: UserScope, key: str | None) -> tuple[CreateJobResponse, bool]:
+def created(scope: UserScope, body: CreateJobRequest, key: str | None) -> tuple[CreateJobResponse, bool]:
     """Submit and render: (the answer, whether it replays an earlier request's)."""
     done = use_cases.submit(scope, submission(body, key))
     answer = CreateJobResponse(

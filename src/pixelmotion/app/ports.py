@@ -5,7 +5,7 @@ request (``api/deps.py``); nothing a user route reaches can read another user's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pixelmotion.app.limits import UserLimits
@@ -43,3 +43,10 @@ class UserScope:
         """Whether the database is a local file (SQLite in WAL mode: a reader never waits, a
         writer only for another writer's few rows) and objects a local directory."""
         return not self.store.db.on_postgres and self.objects.local
+
+    def on_the_loop(self) -> UserScope | None:
+        """This scope with its store on the event loop's database driver (an API process on
+        PostgreSQL), when objects are local too (a bucket's calls would hold the loop);
+        otherwise None."""
+        store = self.store.on_the_loop() if self.objects.local else None
+        return None if store is None else replace(self, store=store)

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number: the advisory lock that lets one process migrate at a time.
@@ -55,6 +56,22 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     engine = sa.create_engine(url, **{**options, **kwargs})
     sa.event.listen(engine, "checkin", _note_checkin)
     sa.event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def create_loop_engine(url: str) -> AsyncEngine | None:
+    """PostgreSQL: an engine on psycopg's asyncio driver, for the short requests an API process
+    runs on its event loop (``api/deps.py run_short``, through ``Store.on_loop``): a round trip
+    there waits without holding the loop, and the request is not handed to a thread and back.
+    Bound to the loop it is first used on; dispose it (``await engine.dispose()``) on that
+    loop. None on SQLite, whose calls are local."""
+    if url.startswith("sqlite"):
+        return None
+    engine = create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_timeout=POOL_TIMEOUT, connect_args=POSTGRES_CONNECT_ARGS
+    )
+    sa.event.listen(engine.sync_engine, "checkin", _note_checkin)
+    sa.event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     return engine
 
 

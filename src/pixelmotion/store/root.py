@@ -45,6 +45,12 @@ class Store:
     def as_user(self, user_id: str, claims: dict[str, Any] | None = None) -> Store:
         return Store(self.db.as_user(user_id, claims))
 
+    def on_the_loop(self) -> Store | None:
+        """This store for code run in a greenlet on the event loop (an API process on
+        PostgreSQL: ``Database.on_the_loop``); None where there is no loop engine."""
+        db = self.db.on_the_loop()
+        return None if db is None else Store(db)
+
     def add_listener(self, listener: EventListener) -> None:
         """Called with (job_id, user_id, event_id) after each committed event."""
         self.db.add_listener(listener)

@@ -3,6 +3,7 @@ scope (Row Level Security on PostgreSQL) and who to tell about committed events.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.util import await_only
 
 EventListener = Callable[[str, str, int], None]
 EVENTS_CHANNEL = "pixelmotion_events"
@@ -51,7 +53,33 @@ class Turns:
                     self._locks[key] = (lock, users - 1)
 
 
+class LoopTurns:
+    """``Turns`` for greenlets on one event loop (a database ``on_loop``): a thread's lock
+    would stop the loop, and with it the holder; an asyncio lock waits in the loop."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextmanager
+    def turn(self, key: str) -> Iterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            await_only(lock.acquire())
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 _USER_TURNS = Turns()
+_LOOP_TURNS = LoopTurns()
 
 
 def user_lock_key(user_id: str) -> int:
@@ -73,15 +101,44 @@ class Database:
         listeners: list[EventListener] | None = None,
         claims: str | None = None,
         user_id: str | None = None,
+        origin: Database | None = None,
     ) -> None:
         self.engine = engine
         self._listeners = listeners if listeners is not None else []  # shared by scoped copies
         self._claims = claims
         self.user_id = user_id  # the caller a scoped database acts for; None: the service
+        self._origin = origin  # on the loop (``on_the_loop``): the database it was made from
+        self.on_loop = origin is not None
+        # PostgreSQL in an API process: an asyncio driver's engine (an ``AsyncEngine``'s
+        # ``sync_engine``) for requests run on the event loop; the app's lifespan sets it.
+        self.loop_engine: Engine | None = None
 
     def as_user(self, user_id: str, claims: dict[str, Any] | None = None) -> Database:
         scoped = json.dumps({**(claims or {}), "sub": user_id})
-        return Database(self.engine, listeners=self._listeners, claims=scoped, user_id=user_id)
+        found = Database(
+            self.engine, listeners=self._listeners, claims=scoped, user_id=user_id, origin=self._origin
+        )
+        found.loop_engine = self.loop_engine
+        return found
+
+    def on_the_loop(self) -> Database | None:
+        """This database over ``loop_engine``'s asyncio driver, for code run in a greenlet on
+        the event loop (``sqlalchemy.util.greenlet_spawn``): each round trip awaits and the
+        loop runs on. None without a loop engine."""
+        if self.loop_engine is None:
+            return None
+        return Database(
+            self.loop_engine,
+            listeners=self._listeners,
+            claims=self._claims,
+            user_id=self.user_id,
+            origin=self.off_loop(),
+        )
+
+    def off_loop(self) -> Database:
+        """The database threads use: what a database on the loop hands work to that runs on
+        threads of its own (the NOTIFY sender, the waiting line's reader)."""
+        return self._origin or self
 
     @property
     def on_postgres(self) -> bool:
@@ -128,7 +185,8 @@ class Database:
         if self.on_postgres:
             # Context managers, entered in turn: the connection only once it is the user's turn.
             begin = self.engine.begin() if first_call_scopes else self.begin(lock_key=user_lock_key(user_id))
-            with _USER_TURNS.turn(user_id), begin as conn:
+            turns = _LOOP_TURNS if self.on_loop else _USER_TURNS
+            with turns.turn(user_id), begin as conn:
                 yield conn
             return
         with self._write_turn(), self.engine.connect() as conn:
@@ -188,7 +246,7 @@ class Database:
         for listener in self._listeners:
             listener(job_id, user_id, event_id)
         if self.on_postgres:
-            announcer(self.engine).announce(job_id, user_id, event_id)
+            announcer(self.off_loop().engine).announce(job_id, user_id, event_id)
 
 
 class Aggregate:

@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 @router.post("", status_code=202, response_model=CreateJobResponse, response_model_by_alias=True)
 async def create(body: CreateJobRequest, scope: Scope, idempotency_key: IdempotencyKey = None) -> Response:
-    answer, replayed = await run_short(scope, created, body, scope, idempotency_key)
+    answer, replayed = await run_short(created, scope, body, idempotency_key)
     return json_response(answer, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
@@ -81,7 +81,7 @@ def render(view: JobView) -> JobResponse:
 
 @router.get("/{job_id}", response_model=JobResponse, response_model_by_alias=True)
 async def get_job(job_id: str, scope: Scope) -> Response:
-    return json_response(render(await run_short(scope, use_cases.read, scope, job_id)))
+    return json_response(render(await run_short(use_cases.read, scope, job_id)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobResponse, response_model_by_alias=True)

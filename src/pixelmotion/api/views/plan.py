@@ -20,5 +20,5 @@ router = APIRouter(tags=["plan"])
 def video_generate(
     body: CreateJobRequest, scope: Scope, idempotency_key: IdempotencyKey = None
 ) -> PlanCreateResponse:
-    answer, _ = created(body, scope, idempotency_key)
+    answer, _ = created(scope, body, idempotency_key)
     return PlanCreateResponse(success=True, data=answer)
