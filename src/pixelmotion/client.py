@@ -28,8 +28,8 @@ import httpx
 from pixelmotion.client_wire import SseDecoder, canvas_body, create_body
 
 TERMINAL = frozenset({"completed", "failed", "canceled"})
-# How long a job waiting in line may be quiet before it is read again while followed (its place moves silently);
-# each client takes its own (queue_poll_seconds).
+# How long a followed job waiting in line may be quiet before it is read again (its place
+# moves silently); each client takes its own (queue_poll_seconds).
 QUEUE_POLL_SECONDS = 2.0
 OUTPUT_FILES = {
     "gif": "animation.gif",
