@@ -105,6 +105,27 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_once_it_sat_idle(
             engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_drop_seen_by_one_engine_has_the_others_connections_pinged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API process on PostgreSQL has two pools (threads' and the event loop's): once one
+    sees a connection dropped (a restart), the other pings its connections before their next
+    use, however briefly they sat idle, and replaces the dead ones with no error."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 3600.0)  # in steady use
+    with postgres_schema_url() as url:
+        threads = create_engine(url, pool_size=1, max_overflow=0)
+        loop = create_engine(url, pool_size=1, max_overflow=0)  # the same listeners
+        try:
+            threads_pid, loop_pid = _backend_pid(threads), _backend_pid(loop)
+            _terminate(threads_pid)
+            _terminate(loop_pid)
+            with pytest.raises(sa.exc.OperationalError):
+                _backend_pid(threads)  # the drop, seen here
+            assert _backend_pid(loop) != loop_pid  # pinged, replaced, no error
+        finally:
+            threads.dispose()
+            loop.dispose()
+
+
 def _backend_pid(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -22,7 +22,8 @@ MIGRATION_LOCK_KEY = 0x706978656C6D6F74  # "pixelmot"
 # PostgreSQL going away (a restart, a failover) must cost a quick, coded 503, never a hang:
 # a connection attempt gives up after CONNECT_TIMEOUT seconds (libpq's floor is 2), a
 # request waits at most POOL_TIMEOUT for a free connection, TCP keepalives notice a dead
-# server, and a connection that sat idle in the pool is pinged before use (``_ping_if_idle``),
+# server, and a connection that sat idle in the pool, or since any engine of the process saw
+# a connection drop, is pinged before use (``_ping_if_idle``),
 # so the pool drops connections a restart killed and heals by itself without a restart of
 # the process. A connection in steady use is not pinged: a ping on every checkout was one
 # round trip in ten of a submission. If one dies in use, the error invalidates the whole pool.
@@ -54,8 +55,7 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         "connect_args": POSTGRES_CONNECT_ARGS,
     }
     engine = sa.create_engine(url, **{**options, **kwargs})
-    sa.event.listen(engine, "checkin", _note_checkin)
-    sa.event.listen(engine, "checkout", _ping_if_idle)
+    _listen_for_drops(engine)
     return engine
 
 
@@ -70,9 +70,26 @@ def create_loop_engine(url: str) -> AsyncEngine | None:
     engine = create_async_engine(
         url, pool_size=10, max_overflow=10, pool_timeout=POOL_TIMEOUT, connect_args=POSTGRES_CONNECT_ARGS
     )
-    sa.event.listen(engine.sync_engine, "checkin", _note_checkin)
-    sa.event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    _listen_for_drops(engine.sync_engine)
     return engine
+
+
+def _listen_for_drops(engine: Engine) -> None:
+    sa.event.listen(engine, "checkin", _note_checkin)
+    sa.event.listen(engine, "checkout", _ping_if_idle)
+    sa.event.listen(engine, "handle_error", _note_drop)
+
+
+# When this process last saw a connection drop, on any of its engines (monotonic seconds): a
+# pooled connection last used before then is pinged however briefly it sat idle. An API process
+# on PostgreSQL has two pools (threads' and the event loop's); a restart noticed in one is news
+# for the other's connections too.
+_last_drop = [0.0]
+
+
+def _note_drop(context: ExceptionContext) -> None:
+    if context.is_disconnect:
+        _last_drop[0] = time.monotonic()
 
 
 def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
@@ -81,10 +98,13 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """Before a pooled connection idle for over PING_AFTER_IDLE_SECONDS is used: one cheap
-    statement; if the server dropped it, the pool makes a new one (``DisconnectionError``)."""
+    """Before a pooled connection idle for over PING_AFTER_IDLE_SECONDS, or since this process
+    last saw a connection drop, is used: one cheap statement; if the server dropped it, the pool
+    makes a new one (``DisconnectionError``)."""
     idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+    if idle_since is None:
+        return
+    if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS and idle_since > _last_drop[0]:
         return
     try:
         cursor = dbapi_connection.cursor()
