@@ -33,15 +33,25 @@ def test_payloads_keep_every_event_in_order_under_the_limit() -> None:
 
 
 def received(listener: psycopg.Connection[Any], count: int, timeout: float = 10) -> list[dict[str, Any]]:
-    """This test's events (jobs named ``job-N``) of the notifications that came, until ``count``
-    of them or the deadline. The channel is the database's: tests running beside this one on
-    other schemas notify on it too, with their jobs' UUIDs."""
-    events: list[dict[str, Any]] = []
+    """This test's events of the notifications that came, until ``count`` of them or the
+    deadline, in order."""
+    return [event for batch in notifications(listener, count, timeout) for event in batch]
+
+
+def notifications(
+    listener: psycopg.Connection[Any], count: int, timeout: float = 10
+) -> list[list[dict[str, Any]]]:
+    """This test's events (jobs named ``job-N``) as they came, one list per notification, until
+    ``count`` of them or the deadline. The channel is the database's: tests running beside this
+    one on other schemas notify on it too, with their jobs' UUIDs."""
+    found: list[list[dict[str, Any]]] = []
     deadline = time.monotonic() + timeout
-    while len(events) < count and time.monotonic() < deadline:
+    while sum(map(len, found)) < count and time.monotonic() < deadline:
         for notify in listener.notifies(timeout=0.2, stop_after=1):
-            events.extend(e for e in json.loads(notify.payload) if str(e["job_id"]).startswith("job-"))
-    return events
+            mine = [e for e in json.loads(notify.payload) if str(e["job_id"]).startswith("job-")]
+            if mine:
+                found.append(mine)
+    return found
 
 
 @pytest.fixture
@@ -91,20 +101,6 @@ def test_announced_events_arrive_and_the_sender_reconnects_after_a_drop(
                 time.sleep(0.01)
     finally:
         admin.dispose()
-
-
-def notifications(
-    listener: psycopg.Connection[Any], count: int, timeout: float = 10
-) -> list[list[dict[str, Any]]]:
-    """This test's events as they came, one list per notification, until ``count`` events."""
-    found: list[list[dict[str, Any]]] = []
-    deadline = time.monotonic() + timeout
-    while sum(map(len, found)) < count and time.monotonic() < deadline:
-        for notify in listener.notifies(timeout=0.2, stop_after=1):
-            mine = [e for e in json.loads(notify.payload) if str(e["job_id"]).startswith("job-")]
-            if mine:
-                found.append(mine)
-    return found
 
 
 @pytest.mark.postgres
