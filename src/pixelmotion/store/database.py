@@ -61,7 +61,7 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
 def create_loop_engine(url: str) -> AsyncEngine | None:
     """PostgreSQL: an engine on psycopg's asyncio driver, for the short requests an API process
-    runs on its event loop (``api/deps.py run_short``, through ``Store.on_loop``): a round trip
+    runs on its event loop (``api/deps.py run_short``, through ``Store.on_the_loop``): a round trip
     there waits without holding the loop, and the request is not handed to a thread and back.
     Bound to the loop it is first used on; dispose it (``await engine.dispose()``) on that
     loop. None on SQLite, whose calls are local."""

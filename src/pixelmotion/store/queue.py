@@ -224,11 +224,12 @@ class Queue(Aggregate):
         )
         if not waiting:
             return {}
-        line = waiting_line(self._db.off_loop().engine)
+        threads_db = self._db.off_loop()  # the line's copy is read on a thread of its own
+        line = waiting_line(threads_db.engine)
         copied = [line.ahead((job.created_at, job.id)) for job in waiting]
         if copied[0] is not None and copied[0] > EXACT_UP_TO:
             if line.due():
-                line.refresh_soon(self._db.off_loop().connect_as_service)
+                line.refresh_soon(threads_db.connect_as_service)
             return {job.id: int(ahead or 0) + 1 for job, ahead in zip(waiting, copied, strict=True)}
         keys: dict[str, object] = {}
         for n, job in enumerate(waiting):
@@ -237,9 +238,7 @@ class Queue(Aggregate):
             counts = conn.execute(_counts_ahead(len(waiting)), keys).one()
             ahead = list(itertools.accumulate(int(n) for n in counts))
         if ahead[-1] > EXACT_UP_TO and line.due():
-            line.refresh_soon(
-                self._db.off_loop().connect_as_service
-            )  # a long line: later reads bisect a copy
+            line.refresh_soon(threads_db.connect_as_service)  # a long line: later reads bisect a copy
         return {job.id: n + 1 for job, n in zip(waiting, ahead, strict=True)}
 
     # --- figures for /metrics ------------------------------------------------------------

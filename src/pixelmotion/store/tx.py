@@ -30,20 +30,36 @@ _WRITE_LOCKS_GUARD = threading.Lock()
 
 
 class Turns:
-    """One lock per key, kept only while someone holds or waits for it."""
+    """One lock per key, kept only while someone holds or waits for it. A thread's lock by
+    default; ``Turns.on_the_loop()`` for greenlets on an event loop (a database ``on_loop``),
+    where a thread's lock would stop the loop, and with it the holder: an asyncio lock waits in
+    the loop instead."""
 
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+    def __init__(
+        self,
+        new_lock: Callable[[], Any] = threading.Lock,
+        acquire: Callable[[Any], object] = lambda lock: lock.acquire(),
+    ) -> None:
+        self._guard = threading.Lock()  # held only between awaits, never across one
+        self._new_lock = new_lock
+        self._acquire = acquire
+        self._locks: dict[str, tuple[Any, int]] = {}
+
+    @classmethod
+    def on_the_loop(cls) -> Turns:
+        return cls(asyncio.Lock, lambda lock: await_only(lock.acquire()))
 
     @contextmanager
     def turn(self, key: str) -> Iterator[None]:
         with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            lock, users = self._locks.get(key) or (self._new_lock(), 0)
             self._locks[key] = (lock, users + 1)
         try:
-            with lock:
+            self._acquire(lock)
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             with self._guard:
                 lock, users = self._locks[key]
@@ -53,33 +69,8 @@ class Turns:
                     self._locks[key] = (lock, users - 1)
 
 
-class LoopTurns:
-    """``Turns`` for greenlets on one event loop (a database ``on_loop``): a thread's lock
-    would stop the loop, and with it the holder; an asyncio lock waits in the loop."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextmanager
-    def turn(self, key: str) -> Iterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            await_only(lock.acquire())
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 _USER_TURNS = Turns()
-_LOOP_TURNS = LoopTurns()
+_LOOP_TURNS = Turns.on_the_loop()
 
 
 def user_lock_key(user_id: str) -> int:
@@ -108,7 +99,6 @@ class Database:
         self._claims = claims
         self.user_id = user_id  # the caller a scoped database acts for; None: the service
         self._origin = origin  # on the loop (``on_the_loop``): the database it was made from
-        self.on_loop = origin is not None
         # PostgreSQL in an API process: an asyncio driver's engine (an ``AsyncEngine``'s
         # ``sync_engine``) for requests run on the event loop; the app's lifespan sets it.
         self.loop_engine: Engine | None = None
@@ -139,6 +129,11 @@ class Database:
         """The database threads use: what a database on the loop hands work to that runs on
         threads of its own (the NOTIFY sender, the waiting line's reader)."""
         return self._origin or self
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether this database runs on the event loop's asyncio driver (``on_the_loop``)."""
+        return self._origin is not None
 
     @property
     def on_postgres(self) -> bool:
