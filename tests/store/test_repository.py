@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +20,11 @@ from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.jobs.updates import move_for_generation
-from pixelmotion.store import Store, utcnow
+from pixelmotion.store import Store, create_engine, migrate, utcnow
 from pixelmotion.store.jobs import Inserted
 from pixelmotion.store.tables import job_events, webhook_deliveries
+from pixelmotion.store.usage import Gate
+from tests.databases import postgres_schema_url
 
 
 def spec(**overrides: object) -> JobSpec:
@@ -225,7 +230,8 @@ def test_a_job_without_its_own_webhook_reports_to_the_newest_enabled_endpoint(re
 
 def gated(repository: Store, user_id: str, at: datetime, limits: UserLimits, **options: Any) -> Inserted:
     """A submission checked against ``limits`` at ``at``, as the submit route makes it (on
-    PostgreSQL, one call to ``pixelmotion_submit_job``; on SQLite, its steps)."""
+    PostgreSQL, unless it has a daily budget or a delivery due at once, one call to
+    ``pixelmotion_submit_job``; on SQLite, its steps)."""
     job_spec = spec()
     gate = limits_gate(job_spec, limits, at)
     return repository.jobs.submit(
@@ -233,19 +239,60 @@ def gated(repository: Store, user_id: str, at: datetime, limits: UserLimits, **o
     )
 
 
-def test_a_checked_submission_writes_the_job_its_event_and_its_endpoints_delivery(repository: Store) -> None:
+@pytest.mark.parametrize("events, deliveries", [("terminal", 0), ("all", 1)])
+def test_a_checked_submission_writes_the_job_its_event_and_its_endpoints_delivery(
+    repository: Store, events: str, deliveries: int
+) -> None:
     endpoint = repository.webhooks.endpoint("alice", "https://hooks.example/all", new_secret=lambda: "s1")
-    job = gated(repository, "alice", utcnow(), UserLimits(), newest_endpoint_events="all").job
+    job = gated(repository, "alice", utcnow(), UserLimits(), newest_endpoint_events=events).job
     assert repository.jobs.get(job.id) == job
-    assert (job.webhook_endpoint_id, job.webhook_events) == (endpoint.id, "all")
+    assert (job.webhook_endpoint_id, job.webhook_events) == (endpoint.id, events)
     assert [(e.status, e.progress) for e in repository.events.after(job_id=job.id)] == [
         (JobStatus.PENDING, 0)
     ]
     with repository.engine.connect() as conn:
-        deliveries = sa.select(sa.func.count()).where(webhook_deliveries.c.job_id == job.id)
-        assert conn.execute(deliveries).scalar_one() == 1  # "all": the job's first change too
-    alone = gated(repository, "bob", utcnow(), UserLimits(), newest_endpoint_events="all").job
+        written = sa.select(sa.func.count()).where(webhook_deliveries.c.job_id == job.id)
+        assert conn.execute(written).scalar_one() == deliveries  # "all": the job's first change too
+    alone = gated(repository, "bob", utcnow(), UserLimits(), newest_endpoint_events=events).job
     assert (alone.webhook_endpoint_id, alone.webhook_events) == (None, None)
+
+
+@pytest.fixture
+def postgres_repository(tmp_path: Path) -> Iterator[Store]:
+    with postgres_schema_url() as url:
+        engine = create_engine(url)
+        migrate(engine, lock_dir=tmp_path)
+        yield Store(engine)
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_plain_checked_submission_on_postgresql_is_one_statement_in_its_own_transaction(
+    postgres_repository: Store,
+) -> None:
+    repository = postgres_repository
+    statements: list[str] = []
+    sa.event.listen(repository.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    job = gated(repository, "alice", utcnow(), UserLimits(), newest_endpoint_events="terminal").job
+    assert len(statements) == 1 and "pixelmotion_submit_job" in statements[0]
+    assert [e.job_id for e in repository.events.after(user_id="alice")] == [job.id]
+    # The connection went back to the pool out of autocommit: the next transaction rolls back.
+    with pytest.raises(RuntimeError), repository.engine.begin() as conn:
+        conn.execute(job_events.delete())
+        raise RuntimeError("undo")
+    assert len(repository.events.after(user_id="alice")) == 1
+
+
+def test_a_refusal_the_usage_read_after_it_does_not_bear_out_is_checked_again(repository: Store) -> None:
+    """On PostgreSQL the function refuses at the window's counts and Python reads the details
+    afterwards, outside the user's lock; if they no longer refuse (a job ended in between),
+    the submission takes the checked steps instead of failing. Here the window says refuse
+    at 0 running jobs and the check allows any: the job is written once, by the steps."""
+    window = limits_gate(spec(), UserLimits(), utcnow()).window
+    allowing = Gate(replace(window, active_limit=0), lambda usage: None)
+    job = repository.jobs.submit(spec(), user_id="alice", provider="emulator", gate=allowing).job
+    assert [j.id for j in repository.jobs.list_for_user("alice", limit=10)] == [job.id]
+    assert [e.job_id for e in repository.events.after(user_id="alice")] == [job.id]
 
 
 def test_a_refused_submission_leaves_nothing_and_counts_only_earlier_jobs(repository: Store) -> None:
@@ -271,7 +318,7 @@ def test_a_refused_submission_leaves_nothing_and_counts_only_earlier_jobs(reposi
         daily_budget_usd=2 * estimated_cost_usd(ask.model, ask.resolution, ask.aspect_ratio, ask.duration)
     )
     gated(repository, "carol", utcnow(), two_jobs)
-    gated(repository, "carol", utcnow(), two_jobs)  # the day's asks exclude the job being written
+    gated(repository, "carol", utcnow(), two_jobs)
     with pytest.raises(LimitReached) as spent:
         gated(repository, "carol", utcnow(), two_jobs)
     assert spent.value.code == "DAILY_BUDGET"

@@ -31,6 +31,7 @@ def limits_gate(spec: JobSpec, limits: UserLimits, now: datetime | None = None) 
         since_hour=now - timedelta(hours=1),
         since_day=start_of_day(now) if budgeted else None,
         hour_limit=limits.jobs_per_hour,
+        active_limit=limits.max_active_jobs,
     )
     return Gate(window, lambda usage: check_user_limits(usage, spec, limits, now))
 

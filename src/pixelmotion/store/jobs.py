@@ -28,9 +28,9 @@ from pixelmotion.store.usage import Gate, read_user_usage, usage_given_counts
 from pixelmotion.store.webhooks import (
     WebhookEndpoint,
     add_endpoint,
-    enqueue_delivery,
     find_endpoint,
     newest_enabled_endpoint_id,
+    reports_every_change,
 )
 
 # Built once, values bound as parameters: SQLAlchemy compiles each once (building an insert
@@ -53,7 +53,14 @@ _INSERT_JOB_TO_NEWEST_ENDPOINT = (
 _ACTIVE_STATUSES = "{" + ",".join(sorted(status.value for status in ACTIVE_STATES)) + "}"
 _SUBMIT_JOB = sa.text(
     "SELECT * FROM pixelmotion_submit_job(:claims, :lock_key, CAST(:job AS jsonb),"
-    f" '{_ACTIVE_STATUSES}'::text[], :since_hour, :newest_events)"
+    f" '{_ACTIVE_STATUSES}'::text[], :since_hour, :newest_events, :active_limit, :hour_limit)"
+).columns(
+    # Typed columns: the statement's result shape is compiled once, not read from each cursor.
+    sa.column("active", sa.BigInteger),
+    sa.column("created_last_hour", sa.BigInteger),
+    sa.column("event_id", sa.BigInteger),
+    sa.column("webhook_endpoint_id", sa.Text),
+    sa.column("webhook_events", sa.Text),
 )
 
 
@@ -111,16 +118,16 @@ class Jobs(Aggregate):
         user's newest enabled endpoint, if any: the insert carries it as a subquery, no read
         of its own."""
         now = now or utcnow()
-        if gate is not None and key is None and endpoint is None and self._db.on_postgres:
-            job, event_id = self._submit_in_one_call(
-                new_job_row(
-                    spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
-                ),
-                gate,
-                newest_endpoint_events,
+        if gate is not None and self._in_one_statement(gate, key, endpoint, newest_endpoint_events):
+            row = new_job_row(
+                spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
             )
-            self._db.notify(job.id, job.user_id, event_id)
-            return Inserted(job, True)
+            written = self._submit_in_one_statement(row, gate, newest_endpoint_events)
+            if written is not None:
+                job, event_id = written
+                self._db.notify(job.id, job.user_id, event_id)
+                return Inserted(job, True)
+            # Refused, yet the counts read since allow it (a job ended meanwhile): checked again below.
         try:
             with self._db.begin_users_turn(user_id) if gate else self._db.begin() as conn:
                 if gate is not None:
@@ -163,16 +170,35 @@ class Jobs(Aggregate):
         self._db.notify(job.id, job.user_id, event_id)
         return Inserted(job, True, endpoint)
 
-    def _submit_in_one_call(
+    def _in_one_statement(
+        self,
+        gate: Gate,
+        key: tuple[str, str] | None,
+        endpoint: WebhookEndpoint | None,
+        newest_endpoint_events: str | None,
+    ) -> bool:
+        """Whether a checked submission is one call to ``pixelmotion_submit_job`` (PostgreSQL):
+        the plain kind, with no Idempotency-Key, no endpoint of its own, no daily budget
+        (priced in Python) and no delivery due at once (written in Python)."""
+        return (
+            self._db.on_postgres
+            and key is None
+            and endpoint is None
+            and gate.window.since_day is None
+            and not reports_every_change(newest_endpoint_events)
+        )
+
+    def _submit_in_one_statement(
         self, row: dict[str, Any], gate: Gate, newest_events: str | None
-    ) -> tuple[Job, int]:
-        """PostgreSQL, a plain submission (no Idempotency-Key, no endpoint of its own): what
-        ``submit`` does in four statements after BEGIN, ``pixelmotion_submit_job`` (migration
-        0014) does in one: the caller's scope, the user's lock, the user's counts, the job (to
-        the newest endpoint, if asked), its event. The limits are checked here, on the counts
-        before this job, before COMMIT: a refused job is rolled back."""
+    ) -> tuple[Job, int] | None:
+        """PostgreSQL, one round trip: ``pixelmotion_submit_job`` (migration 0015), in
+        autocommit, is the whole transaction: the caller's scope, the user's lock, the user's
+        counts, and unless they reach the gate's limits, the job (to the newest endpoint, if
+        asked) and its event. Refused, it writes nothing; ``gate.check`` then raises, on the
+        counts and what it needs to say when a slot frees (read afterwards, outside the lock).
+        None if it does not raise: the user's usage changed in between."""
         user_id = row["user_id"]
-        with self._db.begin_users_turn(user_id, first_call_scopes=True) as conn:
+        with self._db.users_turn_for_one_call(user_id) as conn:
             done = conn.execute(
                 _SUBMIT_JOB,
                 {
@@ -180,14 +206,17 @@ class Jobs(Aggregate):
                     "job": json.dumps(row, default=_json_value, separators=(",", ":")),
                     "since_hour": gate.window.since_hour,
                     "newest_events": newest_events,
+                    "active_limit": gate.window.active_limit,
+                    "hour_limit": gate.window.hour_limit,
                 },
             ).one()
-            counts = int(done.active), int(done.created_last_hour)
-            gate.check(usage_given_counts(conn, user_id, gate.window, *counts, excluding=row["id"]))
-            row.update(webhook_endpoint_id=done.webhook_endpoint_id, webhook_events=done.webhook_events)
-            job = job_from(row)
-            enqueue_delivery(conn, job, row["created_at"])
-        return job, int(done.event_id)
+        if done.event_id is None:
+            counts = done.active, done.created_last_hour
+            with self._db.connect() as conn:
+                gate.check(usage_given_counts(conn, user_id, gate.window, *counts))
+            return None
+        row.update(webhook_endpoint_id=done.webhook_endpoint_id, webhook_events=done.webhook_events)
+        return job_from(row), int(done.event_id)
 
     # --- reading ---------------------------------------------------------------------------
 

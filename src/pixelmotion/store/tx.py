@@ -166,22 +166,16 @@ class Database:
             yield conn
 
     @contextmanager
-    def begin_users_turn(self, user_id: str, *, first_call_scopes: bool = False) -> Iterator[Connection]:
+    def begin_users_turn(self, user_id: str) -> Iterator[Connection]:
         """A write transaction in which no other of the user's checked writes (a limit, then
         the insert it allows) can commit, in any process.
 
         On SQLite it holds the write lock from its first statement (``BEGIN IMMEDIATE``). On
         PostgreSQL it takes a transaction-scoped advisory lock on the user, after this
-        process's own turn for the user: so a flood of one user's requests queues on a Python
-        lock, not while holding the pool's connections, which every other user needs.
-        ``first_call_scopes`` (PostgreSQL): the transaction's first statement is a function
-        that sets the caller's scope and takes the user's lock itself, given
-        ``scope_arguments``: one round trip less."""
+        process's own turn for the user (``_users_turn``)."""
         if self.on_postgres:
             # Context managers, entered in turn: the connection only once it is the user's turn.
-            begin = self.engine.begin() if first_call_scopes else self.begin(lock_key=user_lock_key(user_id))
-            turns = _LOOP_TURNS if self.on_loop else _USER_TURNS
-            with turns.turn(user_id), begin as conn:
+            with self._users_turn(user_id), self.begin(lock_key=user_lock_key(user_id)) as conn:
                 yield conn
             return
         with self._write_turn(), self.engine.connect() as conn:
@@ -193,9 +187,25 @@ class Database:
                 raise
             conn.commit()
 
+    @contextmanager
+    def users_turn_for_one_call(self, user_id: str) -> Iterator[Connection]:
+        """PostgreSQL: a connection in autocommit mode, after this process's turn for the user,
+        for one call to a function that is a whole checked write: it sets the caller's scope
+        and takes the user's advisory lock itself, given ``scope_arguments``, and its statement
+        is its transaction. One round trip, where BEGIN and COMMIT would add two."""
+        with self._users_turn(user_id), self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # reset when the pool takes it back
+            yield conn
+
+    def _users_turn(self, user_id: str) -> contextlib.AbstractContextManager[None]:
+        """This process's turn for the user: a flood of one user's requests queues on a Python
+        lock (an asyncio one on the loop), not while holding the pool's connections, which
+        every other user needs."""
+        return (_LOOP_TURNS if self.on_loop else _USER_TURNS).turn(user_id)
+
     def scope_arguments(self, user_id: str) -> dict[str, Any]:
-        """What a function that scopes its own transaction is given (PostgreSQL): the caller's
-        claims (None: the service) and the user's advisory lock key."""
+        """What a function that scopes itself is given (PostgreSQL): the caller's claims
+        (None: the service) and the user's advisory lock key."""
         return {"claims": self._claims, "lock_key": user_lock_key(user_id)}
 
     @contextmanager

@@ -21,11 +21,13 @@ Ask = tuple[str, str, str, int]  # (model, resolution, aspect ratio, duration): 
 class UsageWindow:
     """Which of the user's recent jobs a limit check needs: the times of the last hour's jobs
     only once there are ``hour_limit`` of them, the day's asks only when ``since_day`` is set
-    (a daily budget)."""
+    (a daily budget). ``active_limit`` and ``hour_limit`` are the counts at which the check
+    refuses: a submission in one statement (PostgreSQL) refuses there without asking Python."""
 
     since_hour: datetime
     since_day: datetime | None
-    hour_limit: int = 0
+    hour_limit: int
+    active_limit: int
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,12 @@ def usage_given_counts(
     window: UsageWindow,
     active: int,
     hour_count: int,
-    *,
-    excluding: str | None = None,
 ) -> UserUsage:
     """The usage whose counts are known, with the times and asks the check needs read only
-    when it needs them. ``excluding``: a job this transaction has just inserted, not counted."""
+    when it needs them."""
     if hour_count < window.hour_limit and window.since_day is None:
         return UserUsage(active=active, created_last_hour_count=hour_count)  # nothing more to read
-    mine = [jobs_t.c.user_id == user_id] + ([jobs_t.c.id != excluding] if excluding else [])
+    mine = [jobs_t.c.user_id == user_id]
     # The times only at the limit, to say when a slot frees (Retry-After).
     hour = (
         conn.execute(

@@ -49,9 +49,15 @@ class WebhookDelivery:
     delivered_at: datetime | None
 
 
+def reports_every_change(webhook_events: str | None) -> bool:
+    """Whether an endpoint that asked for these events hears of every change of a job (a new
+    job's included), not only of its end."""
+    return webhook_events == "all"
+
+
 def enqueue_delivery(conn: Connection, job: Job, now: datetime) -> None:
     """One delivery per change the job's endpoint asked for, in the change's transaction."""
-    if job.webhook_endpoint_id is None or not (job.is_terminal or job.webhook_events == "all"):
+    if job.webhook_endpoint_id is None or not (job.is_terminal or reports_every_change(job.webhook_events)):
         return
     kind = event_type(job)
     conn.execute(
