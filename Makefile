@@ -9,7 +9,7 @@ WEB_DEPS := tests/web/node_modules/.installed
 # Some shells set it; without bytecode caches every test process compiles src and tests anew.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-api-wrk bench-faults bench-chaos bench-load clean
+.PHONY: run test test-fast lint typecheck format bench-clips bench-pipeline bench-events bench-api bench-api-wrk bench-submit-cpu bench-faults bench-chaos bench-load clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -63,6 +63,10 @@ bench-api: $(STAMP)
 # Needs wrk (Debian package); the PostgreSQL part of it: $(BIN)/python bench/api_wrk.py --postgres
 bench-api-wrk: $(STAMP)
 	$(BIN)/python bench/api_wrk.py
+
+bench-submit-cpu: $(STAMP)
+	@scripts/ensure-postgres.sh
+	$(BIN)/python bench/submit_cpu.py
 
 bench-faults: $(STAMP)
 	$(BIN)/python bench/faults.py

@@ -29,7 +29,6 @@ renders 20 import jobs at once (``--render-connections`` connections, 16 by defa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -57,11 +56,13 @@ import floor_app
 from _common import (
     AUDIENCE,
     HOST,
+    cpu_of,
     free_port,
     insert_jobs,
     load,
     machine,
     postgres_available,
+    postgres_pids,
     postgres_schema,
     process_cpu_seconds,
     running,
@@ -189,26 +190,6 @@ def run_wrk_at_once(
         cpu_ms=(cpu_of(pids) - server_cpu) * per_answer,
         postgres_cpu_ms=(cpu_of(postgres_pids()) - postgres_cpu) * per_answer,
     )
-
-
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on this machine (backends included)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "postgres":
-                    found.append(int(entry.name))
-    return found
-
-
-def cpu_of(pids: list[int]) -> float:
-    """CPU seconds the processes used so far (one that ended meanwhile counts nothing)."""
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            total += process_cpu_seconds(pid)
-    return total
 
 
 # ---------------------------------------------------------------- the two apps

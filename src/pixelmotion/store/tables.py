@@ -165,7 +165,7 @@ job_events = sa.Table(
 )
 sa.Index("idx_job_events_job_id", job_events.c.job_id, job_events.c.id)
 sa.Index("idx_job_events_user_id", job_events.c.user_id, job_events.c.id)
-# PostgreSQL also orders events by (txid, id): its indexes are made by migration 0011 only.
+# PostgreSQL also orders events by (txid, id): its indexes are made by migration 0013 only.
 
 provider_callbacks = sa.Table(
     "provider_callbacks",
