@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -118,10 +118,10 @@ class Jobs(Aggregate):
         user's newest enabled endpoint, if any: the insert carries it as a subquery, no read
         of its own."""
         now = now or utcnow()
+        row = new_job_row(
+            spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
+        )
         if gate is not None and self._in_one_statement(gate, key, endpoint, newest_endpoint_events):
-            row = new_job_row(
-                spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
-            )
             written = self._submit_in_one_statement(row, gate, newest_endpoint_events)
             if written is not None:
                 job, event_id = written
@@ -137,11 +137,8 @@ class Jobs(Aggregate):
                     if existing is not None:
                         return Inserted(existing, False, endpoint and find_endpoint(conn, endpoint))
                 if endpoint is not None:
-                    endpoint = add_endpoint(conn, endpoint)
-                    spec = replace(spec, webhook_endpoint_id=endpoint.id)
-                row = new_job_row(
-                    spec, job_id=str(uuid.uuid4()), user_id=user_id, provider=provider, now=now, run_at=run_at
-                )
+                    endpoint = add_endpoint(conn, endpoint)  # this URL's endpoint, if one was made meanwhile
+                    row["webhook_endpoint_id"] = endpoint.id
                 # The job is built from the values inserted, not read back: a RETURNING of
                 # every column cost the driver a description of 50 columns per submission.
                 if endpoint is None and newest_endpoint_events is not None:

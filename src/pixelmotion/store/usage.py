@@ -85,17 +85,18 @@ def usage_given_counts(
         return UserUsage(active=active, created_last_hour_count=hour_count)  # nothing more to read
     mine = [jobs_t.c.user_id == user_id]
     # The times only at the limit, to say when a slot frees (Retry-After).
-    hour = (
-        conn.execute(
-            sa.select(jobs_t.c.created_at)
-            .where(*mine, jobs_t.c.created_at >= window.since_hour)
-            .order_by(jobs_t.c.created_at)
+    hour: list[datetime] = []
+    if hour_count >= window.hour_limit:
+        hour = list(
+            conn.execute(
+                sa.select(jobs_t.c.created_at)
+                .where(*mine, jobs_t.c.created_at >= window.since_hour)
+                .order_by(jobs_t.c.created_at)
+            ).scalars()
         )
-        .scalars()
-        .all()
-        if hour_count >= window.hour_limit
-        else []
-    )
+        # Read after the count (PostgreSQL's one-statement submission reads it outside the
+        # user's lock): a job deleted in between is not counted, and no time is missing.
+        hour_count = len(hour)
     day = (
         []
         if window.since_day is None
@@ -111,7 +112,7 @@ def usage_given_counts(
     return UserUsage(
         active=active,
         created_last_hour_count=hour_count,
-        created_last_hour=list(hour),
+        created_last_hour=hour,
         today=[(m, r, a, int(d)) for m, r, a, d in day],
     )
 
