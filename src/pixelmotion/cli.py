@@ -73,7 +73,7 @@ def serve(
     from pixelmotion.api.app import create_app
     from pixelmotion.bootstrap import bootstrap
     from pixelmotion.logs import logging_config
-    from pixelmotion.serving import server_options
+    from pixelmotion.serving import freeze_startup_objects, server_options
 
     settings = _settings(host=host, port=port)
     services = bootstrap(settings)
@@ -91,6 +91,7 @@ def serve(
     # handler it found restored: this one ends the process through ``finally`` (services
     # closed, exit 0) rather than by the signal.
     signal.signal(signal.SIGTERM, _exit_quietly)
+    freeze_startup_objects()
     try:
         uvicorn.run(
             application,
@@ -135,6 +136,7 @@ def worker(
     """Run a worker alone: claims due jobs, submits, polls and processes them."""
     from pixelmotion.bootstrap import bootstrap
     from pixelmotion.logs import configure_logging
+    from pixelmotion.serving import freeze_startup_objects
     from pixelmotion.worker.tasks import background
 
     settings = _settings()
@@ -161,6 +163,7 @@ def worker(
             await asyncio.gather(*tasks, return_exceptions=True)
             await services.provider.aclose()
 
+    freeze_startup_objects()
     try:
         asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -1,4 +1,5 @@
-"""How the API is served: uvicorn with a header-read timeout and a cap on connections.
+"""How the API is served: uvicorn with a header-read timeout and a cap on connections, and
+what the process made to start kept out of the garbage collector's way.
 
 uvicorn times out idle keep-alive connections, but not one that is still sending its request
 headers: a client trickling a byte every few seconds holds its connection for ever, and a
@@ -10,6 +11,7 @@ first byte (or of the connection), and refuses connections past ``max_connection
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import h11
@@ -82,3 +84,14 @@ def server_options(header_timeout: float, max_connections: int | None) -> dict[s
         "limit_concurrency": max_connections,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     }
+
+
+def freeze_startup_objects() -> None:
+    """Move everything made so far (modules, the app, its routes and services) to the
+    collector's permanent generation, after collecting what is garbage already: called by
+    ``serve`` and ``worker`` once they are wired, before they take work. Those objects live as
+    long as the process, yet each full collection walked them all, holding the interpreter:
+    60–125 ms each, a few times in ten seconds of steady load, which every request in flight
+    waited out (half of a PostgreSQL submission's p99)."""
+    gc.collect()
+    gc.freeze()
