@@ -19,8 +19,9 @@ in line, so its place in line is computed), ``GET /v1/jobs`` (a page of 20), the
 ``--postgres``: submissions per second, one service process on SQLite against
 ``--processes`` service processes on one PostgreSQL schema (wrk per process, connections split,
 run at once), while a thread samples ``pg_stat_activity`` every 50 ms: the share of the
-service's active statements that wait on a lock (``wait_event_type = 'Lock'``).
-Needs PostgreSQL at 127.0.0.1:5432 or ``PIXELMOTION_BENCH_POSTGRES_URL``.
+service's active statements that wait on a lock (``wait_event_type = 'Lock'``). With
+``--rounds N`` the two alternate; each PostgreSQL round's ratio to the SQLite round before it is
+printed, and their median. Needs PostgreSQL at 127.0.0.1:5432 or ``PIXELMOTION_BENCH_POSTGRES_URL``.
 
 ``--rendering 20``: ``POST /v1/jobs`` p99 on ``pixelmotion serve`` with its worker while it
 renders 20 import jobs at once (``--render-connections`` connections, 16 by default, as the other runs).
@@ -537,6 +538,7 @@ def measure_postgres(args: argparse.Namespace) -> None:
     body = json.dumps(REQUEST)
     tokens = user_tokens(jwt_secret, "bench-submitter", USERS)
     sqlite_results, pg_results = [], []
+    ratios: list[float] = []
     sampler = None
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pm-bench-wrk-")))
@@ -567,6 +569,12 @@ def measure_postgres(args: argparse.Namespace) -> None:
             pg_results.append(run_wrk_at_once(targets, args.connections, args.seconds, profile))
             sampler.stopping.set()
             sampler.join()
+            ratios.append(pg_results[-1].rate / sqlite_results[-1].rate if sqlite_results[-1].rate else 0.0)
+            print(
+                f"  round {len(ratios)}: SQLite {sqlite_results[-1].rate:.0f}/s, PostgreSQL "
+                f"{pg_results[-1].rate:.0f}/s: {ratios[-1]:.2f} ×",
+                flush=True,
+            )
     one, many = median_result(sqlite_results), median_result(pg_results)
     print()
     print(f"POST /v1/jobs, {args.connections} connections, {args.seconds:g} s, median of {args.rounds}")
@@ -579,6 +587,12 @@ def measure_postgres(args: argparse.Namespace) -> None:
         f"  p99 {many.p99_ms:6.1f} ms"
         f"  failed {many.failed}  ({many.rate / one.rate if one.rate else 0:.2f} × SQLite)"
         f"  CPU per answer: servers {many.cpu_ms:.2f} ms, PostgreSQL {many.postgres_cpu_ms:.2f} ms"
+    )
+    # Each PostgreSQL round against the SQLite round just before it: on a shared machine whose
+    # speed drifts from minute to minute, the pairs' ratios move less than the two medians'.
+    print(
+        f"  PostgreSQL / SQLite, round by round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+        f"median {statistics.median(ratios):.2f}"
     )
     if sampler is not None and sampler.samples:
         share = sampler.waiting / sampler.active if sampler.active else 0.0

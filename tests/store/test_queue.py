@@ -21,6 +21,7 @@ from pixelmotion.store.line import EXACT_UP_TO, MAX_AGE, STALE_AFTER, WaitingLin
 from pixelmotion.store.queue import _counts_ahead
 from pixelmotion.store.rows import new_job_row
 from pixelmotion.store.tables import video_generation_jobs as jobs_t
+from tests.databases import query_plan
 from tests.store.test_repository import spec
 
 BACKLOG = 2000
@@ -158,16 +159,3 @@ def settled(line: WaitingLine, seconds: float = 30) -> None:
     while line.reading():
         assert time.monotonic() < deadline, "the line's read did not finish"
         time.sleep(0.005)
-
-
-def query_plan(engine: Engine, query: sa.Select[Any], params: dict[str, Any] | None = None) -> str:
-    with engine.connect() as conn:
-        compiled = query.compile(conn)
-        bound = compiled.construct_params(params)
-        if engine.dialect.name == "sqlite":
-            positional = tuple(bound[name] for name in compiled.positiontup or ())
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
-            return " ".join(str(row[-1]) for row in rows)
-        conn.execute(sa.text("ANALYZE video_generation_jobs"))
-        rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", bound)
-        return " ".join(str(row[0]) for row in rows)

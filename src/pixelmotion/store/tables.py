@@ -112,7 +112,8 @@ video_generation_jobs = sa.Table(
 )
 
 # The plan's indexes, plus "my jobs, newest first" and the claim query's.
-sa.Index("idx_video_jobs_user_id", video_generation_jobs.c.user_id)
+# With status: a user's running jobs, counted for the limits at every submission (migration 0016).
+sa.Index("idx_video_jobs_user_id", video_generation_jobs.c.user_id, video_generation_jobs.c.status)
 sa.Index("idx_video_jobs_status", video_generation_jobs.c.status)
 sa.Index("idx_video_jobs_created_at", video_generation_jobs.c.created_at.desc())
 sa.Index("idx_video_jobs_luma_generation_id", video_generation_jobs.c.luma_generation_id, unique=True)

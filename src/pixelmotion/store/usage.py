@@ -58,12 +58,20 @@ class Gate:
     check: Callable[[UserUsage], None]
 
 
-# One pass over the user's jobs for both counts. Built once: a submission runs it every time,
-# and building a statement (and its cache key) costs about as much as running it.
+def _users_count(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
+    owner = jobs_t.c.user_id == sa.bindparam("user_id", type_=jobs_t.c.user_id.type)
+    return sa.select(sa.func.count()).where(owner, condition).scalar_subquery()
+
+
+# The user's running jobs and the hour's jobs, each counted over its own index
+# (idx_video_jobs_user_id on (user_id, status), idx_video_jobs_user_created): what the user has
+# on now, never the user's whole history.
+# Built once: a submission runs it every time, and building a statement (and its cache key)
+# costs about as much as running it.
 USER_COUNTS = sa.select(
-    sa.func.count().filter(jobs_t.c.status.in_([s.value for s in ACTIVE_STATES])),
-    sa.func.count().filter(jobs_t.c.created_at >= sa.bindparam("since_hour", type_=jobs_t.c.created_at.type)),
-).where(jobs_t.c.user_id == sa.bindparam("user_id", type_=jobs_t.c.user_id.type))
+    _users_count(jobs_t.c.status.in_([s.value for s in ACTIVE_STATES])),
+    _users_count(jobs_t.c.created_at >= sa.bindparam("since_hour", type_=jobs_t.c.created_at.type)),
+)
 
 
 def read_user_usage(conn: Connection, user_id: str, window: UsageWindow) -> UserUsage:
