@@ -128,6 +128,41 @@ def output_route(name: str) -> tuple[str, str]:
     return ("frames" if name == "frames" else filename), filename
 
 
+class _Waiting:
+    """What ``wait`` keeps between streams, the same in both clients: the job as last seen, the
+    last event id (a new stream resumes after it), and who hears of each change."""
+
+    def __init__(self, job: Job, on_update: Callable[[Job], None] | None, queue_poll_seconds: float) -> None:
+        self.job = job
+        self.after: int | None = None
+        self._on_update = on_update or (lambda _: None)
+        self._queue_poll_seconds = queue_poll_seconds
+        self._on_update(job)
+
+    @property
+    def in_line(self) -> bool:
+        return self.job.queue_position is not None
+
+    @property
+    def quiet_seconds(self) -> float:
+        """How long a stream may stay quiet: in line, the place moves with no event of its own."""
+        return self._queue_poll_seconds if self.in_line else 60.0
+
+    def saw(self, event_id: int | None, job: Job, in_line: bool) -> bool:
+        """A streamed change; True: stop following (it ended, or the stream began in line:
+        the job is read again for its place, then followed anew)."""
+        self.after = event_id if event_id is not None else self.after
+        self.job = job
+        self._on_update(job)
+        return job.done or in_line
+
+    def read_again(self, job: Job) -> None:
+        """The job read after a stream: reported if its state or place moved."""
+        seen, self.job = self.job, job
+        if (job.status, job.queue_position) != (seen.status, seen.queue_position):
+            self._on_update(job)
+
+
 class _Connected:
     """Where the server is and who asks, for both clients; each opens its own HTTP client."""
 
@@ -239,33 +274,26 @@ class Client(_Connected):
         ``queue_poll_seconds`` of quiet (its place moves with no event of its own); if
         streaming fails, by polling."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        job = self.get(job_id)
-        if on_update:
-            on_update(job)
-        after: int | None = None  # the last event seen: a new stream resumes after it
-        while not job.done:
+        waiting = _Waiting(self.get(job_id), on_update, self.queue_poll_seconds)
+        while not waiting.job.done:
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
-            in_line = job.queue_position is not None
+                raise TimeoutError(f"job {job_id} is still {waiting.job.status} after {timeout} s")
+            in_line = waiting.in_line
             try:
-                quiet = self.queue_poll_seconds if in_line else 60.0
-                with contextlib.closing(self._follow(job_id, after, read_timeout=quiet)) as updates:
+                following = self._follow(job_id, waiting.after, read_timeout=waiting.quiet_seconds)
+                with contextlib.closing(following) as updates:
                     for event_id, update in updates:
-                        after, job = event_id if event_id is not None else after, update
-                        if on_update:
-                            on_update(job)
-                        if job.done or in_line or (deadline is not None and time.monotonic() > deadline):
-                            break  # in line: read the job for its place, then follow again
+                        if waiting.saw(event_id, update, in_line) or (
+                            deadline is not None and time.monotonic() > deadline
+                        ):
+                            break
             except httpx.ReadTimeout:
                 pass  # a quiet line: the place moves with no event of its own; read it again
             except (httpx.TransportError, PixelmotionError):
                 time.sleep(1.0)  # the stream failed: poll instead
-            if job.done:
-                break
-            seen, job = job, self.get(job_id)
-            if on_update and (job.status, job.queue_position) != (seen.status, seen.queue_position):
-                on_update(job)
-        return job
+            if not waiting.job.done:
+                waiting.read_again(self.get(job_id))
+        return waiting.job
 
     def download(
         self,
@@ -365,35 +393,25 @@ class AsyncClient(_Connected):
     async def wait(
         self, job_id: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None
     ) -> Job:
+        """As ``Client.wait``."""
         import asyncio
 
         async def follow() -> Job:
-            # As Client.wait: resumed after the last event seen, a quiet line read again.
-            job = await self.get(job_id)
-            if on_update:
-                on_update(job)
-            after: int | None = None
-            while not job.done:
-                in_line = job.queue_position is not None
+            waiting = _Waiting(await self.get(job_id), on_update, self.queue_poll_seconds)
+            while not waiting.job.done:
+                in_line = waiting.in_line
                 try:
-                    quiet = self.queue_poll_seconds if in_line else 60.0
-                    following = self._follow(job_id, after, read_timeout=quiet)
+                    following = self._follow(job_id, waiting.after, read_timeout=waiting.quiet_seconds)
                     async with contextlib.aclosing(following) as updates:
                         async for event_id, update in updates:
-                            after, job = event_id if event_id is not None else after, update
-                            if on_update:
-                                on_update(job)
-                            if job.done or in_line:
+                            if waiting.saw(event_id, update, in_line):
                                 break
                 except httpx.ReadTimeout:
                     pass
                 except (httpx.TransportError, PixelmotionError):
                     await asyncio.sleep(1.0)
-                if job.done:
-                    break
-                seen, job = job, await self.get(job_id)
-                if on_update and (job.status, job.queue_position) != (seen.status, seen.queue_position):
-                    on_update(job)
-            return job
+                if not waiting.job.done:
+                    waiting.read_again(await self.get(job_id))
+            return waiting.job
 
         return await asyncio.wait_for(follow(), timeout)
