@@ -200,6 +200,29 @@ def test_listeners_hear_each_committed_event(repository: Store, engine: sa.Engin
     assert heard == [(job.id, "alice", stored)]
 
 
+def test_a_later_event_is_found_without_waiting_for_older_transactions(
+    repository: Store, engine: sa.Engine
+) -> None:
+    """What a resumed stream of a finished job asks before it answers: ``any_after`` sees a
+    committed later event at once, where ``after`` (PostgreSQL) holds it back, briefly, while a
+    transaction older than it is still open."""
+    job = repository.jobs.create(spec(), user_id="alice", provider="emulator")
+    first = repository.events.after(job_id=job.id)[-1].id
+    assert not repository.events.any_after(first, job_id=job.id)
+    assert not repository.events.any_after(0, job_id="not-a-job")
+    on_postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as older:
+        if on_postgres:
+            older.execute(sa.text("SELECT pg_current_xact_id()"))  # a transaction id, before the event's
+        to_dreaming = Move(JobStatus.DREAMING, frozenset({JobStatus.PENDING}))
+        assert repository.jobs.apply(job.id, to_dreaming) is not None
+        assert repository.events.any_after(first, job_id=job.id)
+        if on_postgres:
+            assert repository.events.after(after_id=first, job_id=job.id) == []  # not settled yet
+        older.rollback()
+    assert [e.status for e in repository.events.after(after_id=first, job_id=job.id)] == [JobStatus.DREAMING]
+
+
 def test_sqlite_runs_in_wal_mode(engine: sa.Engine) -> None:
     if engine.dialect.name != "sqlite":
         return

@@ -25,7 +25,7 @@ def open_job_stream(scope: UserScope, job_id: str, resume_from: int | None) -> J
     left to send (the client saw the end)."""
     job = owned_job(scope, job_id)
     seen_the_end = resume_from is not None and job.is_terminal
-    if seen_the_end and not scope.store.events.after(after_id=resume_from or 0, job_id=job.id):
+    if seen_the_end and not scope.store.events.any_after(resume_from or 0, job_id=job.id):
         return None
     return job
 

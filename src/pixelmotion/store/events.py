@@ -82,6 +82,21 @@ class Events(Aggregate):
                 return [event_of(row) for row in conn.execute(query.order_by(job_events.c.id).limit(limit))]
         return self._settled_after(after_id, conditions, limit)
 
+    def any_after(self, after_id: int, *, job_id: str) -> bool:
+        """Whether the job has a committed event after the event ``after_id`` in commit order,
+        settled or not: what a resumed stream of a finished job asks before it answers. No wait
+        for older transactions still open (``after`` waits for them, briefly): a stream that
+        has something to send opens at once and its reads wait instead."""
+        if not is_uuid(job_id):
+            return False
+        mine = [job_events.c.job_id == job_id]
+        with self._db.connect() as conn:
+            if self._db.on_postgres:
+                query = _after_in_commit_order(conn, after_id, mine, 1)
+            else:
+                query = sa.select(job_events.c.id).where(job_events.c.id > after_id, *mine).limit(1)
+            return conn.execute(query).first() is not None
+
     def _settled_after(
         self, after_id: int, conditions: list[sa.ColumnElement[bool]], limit: int
     ) -> list[JobEvent]:
