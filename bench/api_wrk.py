@@ -21,7 +21,9 @@ in line, so its place in line is computed), ``GET /v1/jobs`` (a page of 20), the
 run at once), while a thread samples ``pg_stat_activity`` every 50 ms: the share of the
 service's active statements that wait on a lock (``wait_event_type = 'Lock'``). With
 ``--rounds N`` the two alternate; each PostgreSQL round's ratio to the SQLite round before it is
-printed, and their median. Needs PostgreSQL at 127.0.0.1:5432 or ``PIXELMOTION_BENCH_POSTGRES_URL``.
+printed, and their median. ``--users N``: the submissions rotate over N users (64 by default;
+every job stays pending, so each user's running count grows by rate × seconds / N a round).
+Needs PostgreSQL at 127.0.0.1:5432 or ``PIXELMOTION_BENCH_POSTGRES_URL``.
 
 ``--rendering 20``: ``POST /v1/jobs`` p99 on ``pixelmotion serve`` with its worker while it
 renders 20 import jobs at once (``--render-connections`` connections, 16 by default, as the other runs).
@@ -536,7 +538,7 @@ def measure_postgres(args: argparse.Namespace) -> None:
         return
     jwt_secret, secret_key = secrets.token_hex(32), secrets.token_hex(16)
     body = json.dumps(REQUEST)
-    tokens = user_tokens(jwt_secret, "bench-submitter", USERS)
+    tokens = user_tokens(jwt_secret, "bench-submitter", args.users)
     sqlite_results, pg_results = [], []
     ratios: list[float] = []
     sampler = None
@@ -562,7 +564,7 @@ def measure_postgres(args: argparse.Namespace) -> None:
             sampler.start()
             # Each process its own users, as a balancer spreads distinct clients.
             targets = [
-                Target(port, "POST", "/v1/jobs", user_tokens(jwt_secret, f"bench-pg-{n}", USERS), body)
+                Target(port, "POST", "/v1/jobs", user_tokens(jwt_secret, f"bench-pg-{n}", args.users), body)
                 for n, port in enumerate(pg_ports)
             ]
             profile = profile_to(args, "pg")
@@ -618,6 +620,12 @@ def main() -> int:
     parser.add_argument("--phase", choices=["idle", "backlog", "both"], default="both")
     parser.add_argument("--postgres", action="store_true", help="processes on PostgreSQL against SQLite")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=USERS,
+        help="--postgres: users the submissions rotate over (each process its own)",
+    )
     parser.add_argument(
         "--rendering",
         type=int,
