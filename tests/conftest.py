@@ -37,6 +37,16 @@ def repository(engine: Engine) -> Store:
 
 
 @pytest.fixture
+def pg_repository(tmp_path: Path) -> Iterator[Store]:
+    """A store on a fresh PostgreSQL schema alone, for what only PostgreSQL does."""
+    with postgres_schema_url() as url:
+        engine = create_engine(url)
+        migrate(engine, lock_dir=tmp_path)
+        yield Store(engine)
+        engine.dispose()
+
+
+@pytest.fixture
 def app(tmp_path: Path, database_url: str) -> Iterator[Running]:
     """Served on SQLite and on PostgreSQL."""
     yield from start(tmp_path, database_url)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,8 @@ from pixelmotion.app.ports import SubmitRules, UserScope
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.objects import LocalObjectStore, ObjectStore
 from pixelmotion.objects.s3 import S3ObjectStore
-from pixelmotion.store import Store, create_engine, migrate
+from pixelmotion.store import Store
 from pixelmotion.store.database import create_loop_engine
-from tests.databases import postgres_schema_url
 
 
 def scope_on(repository: Store, objects: ObjectStore) -> UserScope:
@@ -52,15 +51,6 @@ def test_runs_on_the_loop_only_with_a_local_database_and_local_objects(
     bucket = scope_on(repository, S3ObjectStore("results", endpoint_url="http://127.0.0.1:9"))
     assert not bucket.local
     assert where_it_ran(bucket) == (False, None)
-
-
-@pytest.fixture
-def pg_repository(tmp_path: Path) -> Iterator[Store]:
-    with postgres_schema_url() as url:
-        engine = create_engine(url)
-        migrate(engine, lock_dir=tmp_path)
-        yield Store(engine)
-        engine.dispose()
 
 
 @pytest.mark.postgres

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +18,10 @@ from pixelmotion.jobs.pricing import estimated_cost_usd
 from pixelmotion.jobs.requests import build_spec
 from pixelmotion.jobs.states import JobStatus
 from pixelmotion.jobs.updates import move_for_generation
-from pixelmotion.store import Store, create_engine, migrate, utcnow
+from pixelmotion.store import Store, utcnow
 from pixelmotion.store.jobs import Inserted
 from pixelmotion.store.tables import job_events, webhook_deliveries
 from pixelmotion.store.usage import Gate
-from tests.databases import postgres_schema_url
 
 
 def spec(**overrides: object) -> JobSpec:
@@ -280,20 +277,11 @@ def test_a_checked_submission_writes_the_job_its_event_and_its_endpoints_deliver
     assert (alone.webhook_endpoint_id, alone.webhook_events) == (None, None)
 
 
-@pytest.fixture
-def postgres_repository(tmp_path: Path) -> Iterator[Store]:
-    with postgres_schema_url() as url:
-        engine = create_engine(url)
-        migrate(engine, lock_dir=tmp_path)
-        yield Store(engine)
-        engine.dispose()
-
-
 @pytest.mark.postgres
 def test_a_plain_checked_submission_on_postgresql_is_one_statement_in_its_own_transaction(
-    postgres_repository: Store,
+    pg_repository: Store,
 ) -> None:
-    repository = postgres_repository
+    repository = pg_repository
     statements: list[str] = []
     sa.event.listen(repository.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     job = gated(repository, "alice", utcnow(), UserLimits(), newest_endpoint_events="terminal").job
