@@ -41,8 +41,11 @@ MAX_OUTPUT_FRAMES = 3600
 # frames: -0.1 to -0.4 dB at 5.6×, 720p to 128×128; -1.4 dB at 2.8×, hence the limit), and
 # it saves ~20-30 % of decode time.
 FAST_DECODE_MIN_SCALE = 4.0
-# Decoder threads (frame and slice threading): at least 2 even on a small machine.
-DECODE_THREADS = max(2, min(8, os.cpu_count() or 2))
+# Decoder threads (frame and slice threading): one more than the cores, as FFmpeg's own
+# automatic count, so a core stays busy decoding while the caller's thread scales a frame
+# (on 2 cores, 3 threads against 2: 3-13 % less wall time on five of the six benchmark clips,
+# the sixth unchanged); at most 8.
+DECODE_THREADS = max(2, min(8, (os.cpu_count() or 1) + 1))
 
 _MP4_BRANDS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 
