@@ -19,6 +19,7 @@ from pixelmotion.app.admin import ServiceScope
 from pixelmotion.app.limits import UserLimits
 from pixelmotion.app.ports import SubmitRules, UserScope
 from pixelmotion.security import Caller
+from pixelmotion.store.sqlite_writes import WriteBusy, writes_at_once
 
 R = TypeVar("R")
 
@@ -67,12 +68,19 @@ async def run_short(use_case: Callable[..., R], scope: UserScope, *args: Any) ->
     milliseconds, and on PostgreSQL a fifth of its CPU):
 
     - all local (``scope.local``: SQLite, objects in a directory): on the event loop; a read
-      by key takes a fraction of a millisecond, a submission's insert about one;
+      by key takes a fraction of a millisecond, a submission's insert about one. Unless the
+      write lock is held elsewhere (another process, this one's worker): then the use case,
+      having written nothing, runs on a worker thread, which waits for the lock (a wait in
+      SQLite's busy handler on the loop would stop every request of the process);
     - PostgreSQL with objects in a directory: in a greenlet on the event loop, its store on
       the asyncio driver (``scope.on_the_loop``), so each round trip awaits;
     - otherwise (a bucket's calls are blocking): on a worker thread."""
     if scope.local:
-        return use_case(scope, *args)
+        try:
+            with writes_at_once():
+                return use_case(scope, *args)
+        except WriteBusy:
+            return await run_in_threadpool(use_case, scope, *args)
     on_the_loop = scope.on_the_loop()
     if on_the_loop is not None:
         return await greenlet_spawn(use_case, on_the_loop, *args)  # type: ignore[no-any-return]

@@ -28,6 +28,7 @@ MIGRATION_LOCK_KEY = 0x706978656C6D6F74  # "pixelmot"
 # the process. A connection in steady use is not pinged: a ping on every checkout was one
 # round trip in ten of a submission. If one dies in use, the error invalidates the whole pool.
 CONNECT_TIMEOUT = 2
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another to finish
 POOL_TIMEOUT = 2.0
 PING_AFTER_IDLE_SECONDS = 1.0
 POSTGRES_CONNECT_ARGS: dict[str, Any] = {
@@ -45,7 +46,9 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         path = sa.engine.make_url(url).database
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
         sa.event.listen(engine, "connect", _configure_sqlite)
         return engine
     options: dict[str, Any] = {
@@ -122,7 +125,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

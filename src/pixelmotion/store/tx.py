@@ -19,14 +19,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.util import await_only
 
+from pixelmotion.store.sqlite_writes import begin_immediate, write_turn, writing_at_once
+
 EventListener = Callable[[str, str, int], None]
 EVENTS_CHANNEL = "pixelmotion_events"
 USER_ROLE = "pixelmotion_user"  # the role a scoped transaction runs as (migrations make it)
 NOTIFY_BATCH = 500  # announcements per NOTIFY transaction
 logger = logging.getLogger(__name__)
 
-_WRITE_LOCKS: dict[int, threading.RLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
+_ANNOUNCERS_GUARD = threading.Lock()
 
 
 class Turns:
@@ -157,11 +158,11 @@ class Database:
 
     @contextmanager
     def begin(self, *, lock_key: int | None = None) -> Iterator[Connection]:
-        """A write transaction. On SQLite, this process's writers take turns on a lock first:
-        SQLite's busy handler sleeps in growing steps (up to 100 ms) while another writer
-        holds the file, so queueing here keeps writes from waiting far longer than they must.
-        Other processes' writers still meet the busy timeout."""
+        """A write transaction. On SQLite, after this process's turn to write
+        (``store/sqlite_writes.py``); other processes' writers still meet the busy timeout."""
         with self._write_turn(), self.engine.begin() as conn:
+            if not self.on_postgres and writing_at_once():
+                begin_immediate(conn)
             self._scope(conn, lock_key)
             yield conn
 
@@ -179,7 +180,7 @@ class Database:
                 yield conn
             return
         with self._write_turn(), self.engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            begin_immediate(conn)
             try:
                 yield conn
             except BaseException:
@@ -214,6 +215,8 @@ class Database:
         the service moves jobs), so a scoped store changes the caller's rows through this,
         and only with ``owned_by`` in its WHERE clause."""
         with self._write_turn(), self.engine.begin() as conn:
+            if not self.on_postgres and writing_at_once():
+                begin_immediate(conn)
             yield conn
 
     def owned_by(self, column: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
@@ -221,7 +224,7 @@ class Database:
         return [] if self.user_id is None else [column == self.user_id]
 
     def _write_turn(self) -> contextlib.AbstractContextManager[object]:
-        return sqlite_write_lock(self.engine) if not self.on_postgres else contextlib.nullcontext()
+        return contextlib.nullcontext() if self.on_postgres else write_turn(self.engine)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -373,7 +376,7 @@ _ANNOUNCERS: weakref.WeakKeyDictionary[Engine, Announcer] = weakref.WeakKeyDicti
 
 
 def announcer(engine: Engine) -> Announcer:
-    with _WRITE_LOCKS_GUARD:
+    with _ANNOUNCERS_GUARD:
         found = _ANNOUNCERS.get(engine)
         if found is None:
             found = _ANNOUNCERS[engine] = Announcer(engine)
@@ -383,12 +386,7 @@ def announcer(engine: Engine) -> Announcer:
 
 def _close_announcer(engine: Engine, closing: Announcer) -> None:
     """A disposed engine may be used again: its next event gets a new sender."""
-    with _WRITE_LOCKS_GUARD:
+    with _ANNOUNCERS_GUARD:
         if _ANNOUNCERS.get(engine) is closing:
             del _ANNOUNCERS[engine]
     closing.close()
-
-
-def sqlite_write_lock(engine: Engine) -> threading.RLock:
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(id(engine), threading.RLock())

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from pixelmotion.api.deps import ServicesDep, StreamScope
+from pixelmotion.api.deps import ServicesDep, StreamScope, run_short
 from pixelmotion.api.errors import ApiError
 from pixelmotion.api.outages import is_database_outage
 from pixelmotion.api.schemas import job_json
@@ -84,7 +84,8 @@ async def job_events(
     ),
 ) -> Response:
     resume_from = parse_last_event_id(last_event_id, after)
-    job = await run_in_threadpool(use_cases.open_job_stream, scope, job_id, resume_from)
+    # A read or two, on every (re)connect: where run_short puts short reads.
+    job = await run_short(use_cases.open_job_stream, scope, job_id, resume_from)
     if job is None:
         return Response(status_code=204)  # already saw the end: EventSource stops reconnecting
     stream = stream_job(scope, services.streams.take_seat(scope.user_id), job, resume_from)
