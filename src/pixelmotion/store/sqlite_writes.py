@@ -84,7 +84,7 @@ def begin_immediate(conn: Connection) -> None:
     try:
         driver.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
-        if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+        if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes keep it below
             raise
         raise WriteBusy("another connection holds the SQLite write lock") from error
     finally:

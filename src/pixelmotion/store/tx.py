@@ -160,9 +160,7 @@ class Database:
     def begin(self, *, lock_key: int | None = None) -> Iterator[Connection]:
         """A write transaction. On SQLite, after this process's turn to write
         (``store/sqlite_writes.py``); other processes' writers still meet the busy timeout."""
-        with self._write_turn(), self.engine.begin() as conn:
-            if not self.on_postgres and writing_at_once():
-                begin_immediate(conn)
+        with self._transaction() as conn:
             self._scope(conn, lock_key)
             yield conn
 
@@ -214,6 +212,13 @@ class Database:
         """A write transaction as the service role. The user role may not update rows (only
         the service moves jobs), so a scoped store changes the caller's rows through this,
         and only with ``owned_by`` in its WHERE clause."""
+        with self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A write transaction after this process's turn to write; on SQLite under
+        ``writes_at_once``, holding the file's write lock from the start (or ``WriteBusy``)."""
         with self._write_turn(), self.engine.begin() as conn:
             if not self.on_postgres and writing_at_once():
                 begin_immediate(conn)
